@@ -1,0 +1,76 @@
+package aio
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+)
+
+// ErrCanceled is the error of an operation that was really cancelled: the
+// kernel stopped it before it transferred anything. It matches
+// syscall.ECANCELED with errors.Is, and errors.Is(err, ErrCanceled) holds
+// for every cancelled operation's error, whatever asked for the cancel.
+var ErrCanceled error = errCanceled{}
+
+type errCanceled struct{}
+
+func (errCanceled) Error() string        { return "operation canceled" }
+func (errCanceled) Is(target error) bool { return target == syscall.ECANCELED }
+func (errCanceled) Unwrap() error        { return syscall.ECANCELED }
+
+// canceledError is a cancelled operation's error, remembering why it was
+// cancelled: a context (cause is its Err), a Close (os.ErrClosed), or an
+// explicit Op.Cancel (cause nil). It matches ErrCanceled,
+// syscall.ECANCELED and its cause; a context deadline also matches
+// os.ErrDeadlineExceeded and reports Timeout() == true, as net.Error.
+type canceledError struct{ cause error }
+
+func (e *canceledError) Error() string {
+	switch {
+	case e.cause == nil:
+		return "operation canceled"
+	case e.cause == context.DeadlineExceeded:
+		return "i/o timeout"
+	default:
+		return "operation canceled: " + e.cause.Error()
+	}
+}
+
+func (e *canceledError) Is(target error) bool {
+	switch target {
+	case ErrCanceled, syscall.ECANCELED:
+		return true
+	case os.ErrDeadlineExceeded:
+		return errors.Is(e.cause, context.DeadlineExceeded)
+	}
+	return e.cause != nil && errors.Is(e.cause, target)
+}
+
+func (e *canceledError) Unwrap() error { return syscall.ECANCELED }
+
+// Timeout reports whether a deadline caused the cancel.
+func (e *canceledError) Timeout() bool { return errors.Is(e.cause, context.DeadlineExceeded) }
+
+// Temporary is false: a cancelled operation is final. (net.Error asks.)
+func (e *canceledError) Temporary() bool { return false }
+
+// UnsupportedError is the error of an operation this kernel or backend
+// cannot do; it names what is missing (an io_uring opcode, say) and
+// matches errors.ErrUnsupported.
+type UnsupportedError struct {
+	Backend string // "uring", ...
+	Op      string // what is missing, e.g. "IORING_OP_STATX"
+}
+
+func (e *UnsupportedError) Error() string {
+	return "aio: " + e.Op + " is not supported by the " + e.Backend + " backend on this system"
+}
+
+// Is matches errors.ErrUnsupported.
+func (e *UnsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
+
+var (
+	errNegativeOffset = errors.New("negative offset")
+	errTooLarge       = errors.New("buffer larger than the 1 GiB a single operation accepts")
+)

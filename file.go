@@ -1,0 +1,362 @@
+package aio
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// maxIO is the most one operation transfers; the blocking calls split
+// larger buffers, the Start calls refuse them (the kernel's own limit is
+// a little under 2 GiB).
+const maxIO = 1 << 30
+
+// File is an open file descriptor whose I/O goes through a Ring. It
+// implements io.ReaderAt, io.WriterAt, io.Reader, io.Writer and io.Closer,
+// and is safe for concurrent use.
+//
+// Buffer ownership, for every method that takes one: from the call until
+// the operation's completion the buffer belongs to the kernel. The
+// blocking methods (Read, ReadAtContext, ...) return only after the
+// completion, so the buffer is the caller's again when they return, even
+// when their context ended early. The Start methods hand the buffer over
+// until the Op completes (Op.Done is closed): the caller must not read,
+// write or reuse it before then. The library keeps it reachable and
+// pinned until that moment even if the caller drops every reference.
+type File struct {
+	ring *Ring
+	fd   int
+	name string
+	refs core.Refs // one per operation in flight; Close drains them
+}
+
+// Open opens the named file (openat(2) through the ring), like os.OpenFile.
+// The descriptor is close-on-exec. If ctx ends first, the open is
+// cancelled and Open waits for the kernel's answer: an open that completed
+// anyway returns its File (nothing is leaked), a cancelled one returns an
+// error matching ctx's error.
+func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode) (*File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EINVAL}
+	}
+	if err := r.supported(core.KindOpen); err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	if !r.acquire() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: os.ErrClosed}
+	}
+	rec := r.table.Get()
+	rec.Kind = core.KindOpen
+	rec.Path = append([]byte(name), 0)
+	rec.Flags = flag | unix.O_CLOEXEC
+	rec.Mode = syscallMode(perm)
+	rec.RingRefs = &r.refs
+	if err := r.table.Submit(rec); err != nil {
+		r.table.Put(rec)
+		r.refs.Release()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	res, ctxErr := r.await(ctx, rec)
+	r.table.Put(rec)
+	if res < 0 {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: r.errnoErr(res, ctxErr, nil)}
+	}
+	return &File{ring: r, fd: int(res), name: name}, nil
+}
+
+// NewFile adopts a duplicate of f's descriptor (close-on-exec); f stays
+// open and usable, and closing one does not close the other.
+func (r *Ring) NewFile(f *os.File) (*File, error) {
+	if !r.refs.Acquire() {
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: os.ErrClosed}
+	}
+	defer r.refs.Release()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
+	}
+	var fd int
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
+	}
+	if dupErr != nil {
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: dupErr}
+	}
+	return &File{ring: r, fd: fd, name: f.Name()}, nil
+}
+
+// Name returns the name the file was opened with.
+func (f *File) Name() string { return f.name }
+
+// Fd returns the descriptor. It stays valid until Close; using it for I/O
+// of your own bypasses the library's guarantees.
+func (f *File) Fd() uintptr { return uintptr(f.fd) }
+
+// Close cancels every operation in flight on f, waits until each has
+// completed, and only then closes the descriptor, so its number cannot be
+// reused under an operation. Later operations fail with an error matching
+// os.ErrClosed, as does a second Close.
+func (f *File) Close() error {
+	if f == nil {
+		return os.ErrInvalid
+	}
+	if !f.refs.StartClose() {
+		return &fs.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}
+	}
+	if f.refs.Count() > 0 {
+		f.ring.driver.CancelFD(f.fd)
+	}
+	<-f.refs.Drained()
+	if err := unix.Close(f.fd); err != nil {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
+
+// CancelAll requests cancellation of every operation in flight on f. Like
+// Op.Cancel it only asks: each operation still completes, cancelled or not.
+func (f *File) CancelAll() {
+	if !f.refs.Acquire() { // closed or closing: Close cancels
+		return
+	}
+	f.ring.driver.CancelFD(f.fd)
+	f.refs.Release()
+}
+
+// start submits one operation on f. o, if not nil, is told of the
+// completion; otherwise the caller waits on the record. On error nothing
+// was submitted.
+func (f *File) start(kind core.Kind, p []byte, off int64, flags int, o *Op) (*core.Record, error) {
+	if len(p) > maxIO {
+		return nil, errTooLarge
+	}
+	if err := f.ring.supported(kind); err != nil {
+		return nil, err
+	}
+	if !f.refs.Acquire() {
+		return nil, os.ErrClosed
+	}
+	if !f.ring.acquire() {
+		f.refs.Release()
+		return nil, os.ErrClosed
+	}
+	t := f.ring.table
+	rec := t.Get()
+	rec.Kind, rec.FD, rec.Buf, rec.Off, rec.Flags = kind, f.fd, p, off, flags
+	rec.FileRefs, rec.RingRefs = &f.refs, &f.ring.refs
+	if o != nil {
+		o.rec, o.gen = rec, rec.Gen()
+		rec.Notify = (*opNotifier)(o)
+	}
+	if err := t.Submit(rec); err != nil {
+		t.Put(rec)
+		f.ring.refs.Release()
+		f.refs.Release()
+		return nil, err
+	}
+	return rec, nil
+}
+
+// do runs one operation and waits for it honestly (see Ring.await).
+// It retries EINTR. The result is the kernel's (a count, or -errno).
+func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
+	for {
+		rec, err := f.start(kind, p, off, flags, nil)
+		if err != nil {
+			return 0, err
+		}
+		res, ctxErr := f.ring.await(ctx, rec)
+		f.ring.table.Put(rec)
+		if res >= 0 {
+			return res, nil
+		}
+		if res == -int32(syscall.EINTR) && ctx.Err() == nil {
+			continue
+		}
+		return res, f.ring.errnoErr(res, ctxErr, &f.refs)
+	}
+}
+
+// await waits for rec's completion. If ctx ends first it requests the
+// cancel and still waits: it never returns while the kernel may touch the
+// operation's memory. ctxErr is ctx's error when the cancel came from ctx.
+func (r *Ring) await(ctx context.Context, rec *core.Record) (res int32, ctxErr error) {
+	done := ctx.Done()
+	if done == nil {
+		<-rec.Wake
+		return rec.Res, nil
+	}
+	gen := rec.Gen()
+	select {
+	case <-rec.Wake:
+		return rec.Res, nil
+	case <-done:
+		r.table.Cancel(rec, gen)
+		<-rec.Wake
+		return rec.Res, ctx.Err()
+	}
+}
+
+// errnoErr turns a negative result into an error. A cancelled operation
+// says why: ctx's error, or os.ErrClosed when its file or ring is closing.
+func (r *Ring) errnoErr(res int32, ctxErr error, fileRefs *core.Refs) error {
+	errno := syscall.Errno(-res)
+	if errno != syscall.ECANCELED {
+		return errno
+	}
+	cause := ctxErr
+	if cause == nil && (r.refs.Closing() || fileRefs != nil && fileRefs.Closing()) {
+		cause = os.ErrClosed
+	}
+	return &canceledError{cause: cause}
+}
+
+func (f *File) pathErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fs.PathError{Op: op, Path: f.name, Err: err}
+}
+
+// ReadAtContext reads len(p) bytes at off, as io.ReaderAt: fewer bytes come
+// with a non-nil error, io.EOF at end of file. If ctx ends, the read in
+// flight is cancelled and waited for; bytes it transferred anyway are
+// counted and, if that fills p, reported without error. p is the caller's
+// again when ReadAtContext returns.
+func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, f.pathErr("readat", errNegativeOffset)
+	}
+	n := 0
+	for len(p) > 0 {
+		if err := ctx.Err(); err != nil {
+			return n, f.pathErr("read", err)
+		}
+		res, err := f.do(ctx, core.KindRead, p[:min(len(p), maxIO)], off, 0)
+		if err != nil {
+			return n, f.pathErr("read", err)
+		}
+		if res == 0 {
+			return n, io.EOF
+		}
+		n += int(res)
+		p = p[res:]
+		off += int64(res)
+	}
+	return n, nil
+}
+
+// WriteAtContext writes all of p at off, as io.WriterAt. If ctx ends, the
+// write in flight is cancelled and waited for, and n counts what reached
+// the file. p is the caller's again when WriteAtContext returns.
+func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, f.pathErr("writeat", errNegativeOffset)
+	}
+	return f.write(ctx, p, off)
+}
+
+func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if err := ctx.Err(); err != nil {
+			return n, f.pathErr("write", err)
+		}
+		res, err := f.do(ctx, core.KindWrite, p[:min(len(p), maxIO)], off, 0)
+		if err != nil {
+			return n, f.pathErr("write", err)
+		}
+		if res == 0 {
+			return n, f.pathErr("write", io.ErrUnexpectedEOF)
+		}
+		n += int(res)
+		p = p[res:]
+		if off >= 0 {
+			off += int64(res)
+		}
+	}
+	return n, nil
+}
+
+// ReadContext reads up to len(p) bytes from the file position or stream
+// (pipes, ttys, sockets as files), like os.File.Read: (0, io.EOF) at end
+// of stream. If ctx ends, the read is cancelled and waited for: it returns
+// the bytes that arrived anyway, or an error matching ctx's error and
+// ErrCanceled with n == 0. p is the caller's again when it returns.
+func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, f.pathErr("read", err)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	res, err := f.do(ctx, core.KindRead, p[:min(len(p), maxIO)], -1, 0)
+	if err != nil {
+		return 0, f.pathErr("read", err)
+	}
+	if res == 0 {
+		return 0, io.EOF
+	}
+	return int(res), nil
+}
+
+// WriteContext writes all of p at the file position or to the stream. If
+// ctx ends, the write in flight is cancelled and waited for, and n counts
+// what was written. p is the caller's again when it returns.
+func (f *File) WriteContext(ctx context.Context, p []byte) (int, error) {
+	return f.write(ctx, p, -1)
+}
+
+// SyncContext commits the file's contents to stable storage (fsync).
+func (f *File) SyncContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return f.pathErr("sync", err)
+	}
+	_, err := f.do(ctx, core.KindFsync, nil, 0, 0)
+	return f.pathErr("sync", err)
+}
+
+// ReadAt is ReadAtContext without a context (io.ReaderAt).
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// WriteAt is WriteAtContext without a context (io.WriterAt).
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	return f.WriteAtContext(context.Background(), p, off)
+}
+
+// Read is ReadContext without a context (io.Reader).
+func (f *File) Read(p []byte) (int, error) { return f.ReadContext(context.Background(), p) }
+
+// Write is WriteContext without a context (io.Writer).
+func (f *File) Write(p []byte) (int, error) { return f.WriteContext(context.Background(), p) }
+
+// Sync is SyncContext without a context.
+func (f *File) Sync() error { return f.SyncContext(context.Background()) }
+
+// syscallMode converts a FileMode to open(2)'s mode bits.
+func syscallMode(m os.FileMode) uint32 {
+	o := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		o |= unix.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		o |= unix.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		o |= unix.S_ISVTX
+	}
+	return o
+}

@@ -1,0 +1,26 @@
+package core
+
+// Driver is what a backend implements. The core calls it; it calls
+// Table.Complete exactly once for every record Submit accepted.
+type Driver interface {
+	// Name is the backend's name: "uring", "portable", ...
+	Name() string
+	// Supported reports whether this driver, on this kernel, can do k. When
+	// it cannot, op names what is missing (an io_uring opcode, say).
+	Supported(k Kind) (ok bool, op string)
+	// Submit hands r to the kernel. It returns an error only if nothing was
+	// submitted; then Complete is never called for r. Submit may block
+	// while the submission queue is full, but not on the operation itself.
+	Submit(r *Record) error
+	// Cancel asks the kernel to cancel the use of a record identified by
+	// id (Record.ID at the time cancel was requested). It never blocks on
+	// the operation, and a stale id matches nothing.
+	Cancel(r *Record, id uint64)
+	// CancelFD asks the kernel to cancel every operation on fd.
+	CancelFD(fd int)
+	// CancelAll asks the kernel to cancel every operation of the driver.
+	CancelAll()
+	// Close releases the driver. The core calls it only after every
+	// submitted record has completed.
+	Close() error
+}

@@ -1,0 +1,5 @@
+package core
+
+import "syscall"
+
+const ecanceled = syscall.ECANCELED

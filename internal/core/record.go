@@ -1,0 +1,139 @@
+package core
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+)
+
+// Kind is what an operation does.
+type Kind uint8
+
+const (
+	KindNop   Kind = iota
+	KindRead       // read into Buf at Off (Off < 0: the file position / a stream)
+	KindWrite      // write Buf at Off (Off < 0: the file position / a stream)
+	KindFsync      // fsync(FD); Flags may ask for datasync
+	KindOpen       // openat(AT_FDCWD, Path, Flags, Mode); Res is the new fd
+	KindClose      // close(FD)
+	kindCount
+)
+
+var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// State word of a record, one uint64:
+//
+//	bits 32..63  generation: bumped each time the record is handed out, so
+//	             an identifier or a handle from an earlier use never matches
+//	bit  0       submitted: handed to the driver; set before the kernel can
+//	             see the request, so a completion always finds it set
+//	bit  1       cancelRequested: a cancel was asked for (set at most once)
+//	bit  2       completed: the kernel is done; set exactly once
+//
+// Allowed transitions within one generation: 0 -> submitted ->
+// submitted|cancelRequested -> ...|completed. Anything else is a bug and
+// panics with "inconsistent".
+const (
+	stSubmitted       = 1 << 0
+	stCancelRequested = 1 << 1
+	stCompleted       = 1 << 2
+	genShift          = 32
+)
+
+// Notifier is told when a record completes. It runs on the completing
+// goroutine, must not block, and owns the record from then on (it must
+// return it to the table with Put once it has read the result).
+type Notifier interface {
+	Complete(r *Record)
+}
+
+// Record is one operation: its request, its buffers, its state and its
+// result. Records are owned by a Table and reused; a record's Index never
+// changes and its generation changes on every reuse.
+type Record struct {
+	// Request, filled by the caller between Get and Submit.
+	Kind  Kind
+	FD    int
+	Buf   []byte // owned by the operation from Submit until completion
+	Off   int64
+	Path  []byte // NUL-terminated, for KindOpen
+	Flags int
+	Mode  uint32
+
+	// Refs are released at completion, before the waiter is woken: a Close
+	// waiting on them may then close the descriptor the op used.
+	FileRefs *Refs
+	RingRefs *Refs
+
+	// Notify, when set, is called at completion; otherwise Wake receives
+	// one token. Set by the caller before Submit.
+	Notify Notifier
+
+	// Res is the kernel's result: >= 0 a count or descriptor, < 0 -errno.
+	// Valid once completion has been observed.
+	Res int32
+
+	// Wake gets one token per completion when Notify is nil. Capacity 1,
+	// allocated once per record and reused.
+	Wake chan struct{}
+
+	// DriverData is for the backend (the portable backend keeps its
+	// per-op state here). The core does not touch it.
+	DriverData any
+
+	Index uint32
+	table *Table
+	state atomic.Uint64
+	pin   runtime.Pinner
+	stack []uintptr // where it was submitted, when leak tracking is on
+}
+
+// Gen returns the record's current generation.
+func (r *Record) Gen() uint32 { return uint32(r.state.Load() >> genShift) }
+
+// ID is the identifier of this use of the record, for the kernel's
+// user_data: index and generation. It is never 0 and never reused while
+// the record is in flight.
+func (r *Record) ID() uint64 { return idOf(r.Index, r.Gen()) }
+
+func idOf(index, gen uint32) uint64 { return uint64(gen)<<32 | uint64(index) }
+
+// CancelRequested reports whether a cancel was requested for the current use.
+func (r *Record) CancelRequested() bool { return r.state.Load()&stCancelRequested != 0 }
+
+// Completed reports whether the current use has completed.
+func (r *Record) Completed() bool { return r.state.Load()&stCompleted != 0 }
+
+// Err returns the result as an errno, or 0 for success.
+func (r *Record) Err() syscall.Errno {
+	if r.Res < 0 {
+		return syscall.Errno(-r.Res)
+	}
+	return 0
+}
+
+func (r *Record) inconsistent(what string, s uint64) {
+	panic(fmt.Sprintf("aio: inconsistent op state: %s (op %s, index %d, gen %d, state %#x)",
+		what, r.Kind, r.Index, s>>genShift, s&0xff))
+}
+
+// pinBuffers pins the memory the kernel will use. Go's heap does not move
+// today; the pin makes "the kernel holds a pointer to this" explicit and
+// keeps it true if that ever changes. The table keeps the record (and so
+// the buffers) reachable; the pin is released at completion.
+func (r *Record) pinBuffers() {
+	if len(r.Buf) > 0 {
+		r.pin.Pin(&r.Buf[0])
+	}
+	if len(r.Path) > 0 {
+		r.pin.Pin(&r.Path[0])
+	}
+}

@@ -1,0 +1,246 @@
+package core
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Table owns a ring's records. Records are created on demand and never
+// freed while the table lives; the index of a record is its slot, so the
+// in-flight table is the record slice itself and a record whose op is in
+// flight is reachable from it, with its buffers, until completion.
+type Table struct {
+	Driver Driver
+
+	mu      sync.Mutex
+	free    []uint32
+	records atomic.Pointer[[]*Record] // append-only; published after growth
+
+	submitted, completed, canceled, racesLost atomic.Uint64
+}
+
+// Stats are a table's counters.
+type Stats struct {
+	Submitted, Completed, Canceled, InFlight uint64
+	CancelRacesLost                          uint64
+}
+
+// NewTable returns an empty table; set Driver before the first Submit.
+func NewTable() *Table {
+	t := &Table{}
+	recs := make([]*Record, 0, 64)
+	t.records.Store(&recs)
+	return t
+}
+
+// Get hands out a record for a new operation, with a new generation.
+func (t *Table) Get() *Record {
+	t.mu.Lock()
+	var r *Record
+	if n := len(t.free); n > 0 {
+		r = (*t.records.Load())[t.free[n-1]]
+		t.free = t.free[:n-1]
+	} else {
+		recs := *t.records.Load()
+		r = &Record{Index: uint32(len(recs)), table: t, Wake: make(chan struct{}, 1)}
+		recs = append(recs, r) // may copy: readers keep using the old slice, whose entries are the same
+		t.records.Store(&recs)
+	}
+	t.mu.Unlock()
+	s := r.state.Load()
+	if s&stSubmitted != 0 && s&stCompleted == 0 {
+		r.inconsistent("handed out while in flight", s)
+	}
+	r.state.Store(uint64(uint32(s>>genShift)+1) << genShift)
+	return r
+}
+
+// Put returns a record to the table. It must have completed (and its
+// result been read), or never have been submitted.
+func (t *Table) Put(r *Record) {
+	s := r.state.Load()
+	if s&stSubmitted != 0 && s&stCompleted == 0 {
+		r.inconsistent("put while in flight", s)
+	}
+	r.Buf, r.Path, r.Notify, r.FileRefs, r.RingRefs, r.DriverData = nil, nil, nil, nil, nil, nil
+	r.stack = r.stack[:0]
+	t.mu.Lock()
+	t.free = append(t.free, r.Index)
+	t.mu.Unlock()
+}
+
+// Lookup finds the record a driver identifier names. An identifier that
+// names no record in flight is a driver bug: completions are never
+// invented or duplicated.
+func (t *Table) Lookup(id uint64) *Record {
+	recs := *t.records.Load()
+	idx := uint32(id)
+	if int(idx) >= len(recs) {
+		panic(fmt.Sprintf("aio: inconsistent completion: unknown op index %d", idx))
+	}
+	r := recs[idx]
+	s := r.state.Load()
+	if uint32(s>>genShift) != uint32(id>>32) || s&stSubmitted == 0 || s&stCompleted != 0 {
+		r.inconsistent(fmt.Sprintf("completion for gen %d not in flight", uint32(id>>32)), s)
+	}
+	return r
+}
+
+// Submit hands r to the driver. On error nothing was submitted: the
+// caller still owns r (and must Put it) and its buffers.
+func (t *Table) Submit(r *Record) error {
+	s := r.state.Load()
+	if s&(stSubmitted|stCompleted|stCancelRequested) != 0 {
+		r.inconsistent("submitted twice", s)
+	}
+	gen := uint32(s >> genShift)
+	if trackStacks.Load() {
+		r.stack = append(r.stack[:0], make([]uintptr, 32)...)
+		r.stack = r.stack[:runtime.Callers(3, r.stack)]
+	}
+	r.pinBuffers()
+	// Set before the kernel can see the request: its completion must find it.
+	r.state.Store(s | stSubmitted)
+	live.Add(1)
+	if err := t.Driver.Submit(r); err != nil {
+		live.Add(-1)
+		r.pin.Unpin()
+		r.state.Store(s)
+		return err
+	}
+	t.submitted.Add(1)
+	// A cancel (explicit, or a Close of the file or ring) that raced with
+	// submission may have reached the kernel before the request did and
+	// matched nothing; ask again now that the request is there. A
+	// duplicate cancel is harmless; a stale one (gen moved on) is skipped.
+	s = r.state.Load()
+	if uint32(s>>genShift) == gen && s&stCompleted == 0 {
+		if s&stCancelRequested != 0 {
+			t.Driver.Cancel(r, idOf(r.Index, gen))
+		} else if r.FileRefs != nil && r.FileRefs.Closing() || r.RingRefs != nil && r.RingRefs.Closing() {
+			t.Cancel(r, gen)
+		}
+	}
+	return nil
+}
+
+// Cancel requests cancellation of the use gen of r. It never blocks on the
+// operation, is idempotent, and does nothing once that use has completed
+// or if gen is stale. It reports whether this call made the request.
+func (t *Table) Cancel(r *Record, gen uint32) bool {
+	for {
+		s := r.state.Load()
+		if uint32(s>>genShift) != gen || s&stSubmitted == 0 || s&(stCompleted|stCancelRequested) != 0 {
+			return false
+		}
+		if r.state.CompareAndSwap(s, s|stCancelRequested) {
+			t.Driver.Cancel(r, idOf(r.Index, gen))
+			return true
+		}
+	}
+}
+
+// Complete records the kernel's result for r, releases what the operation
+// held and wakes its owner. Drivers call it exactly once per submission.
+func (t *Table) Complete(r *Record, res int32) {
+	r.Res = res
+	for {
+		s := r.state.Load()
+		if s&stSubmitted == 0 || s&stCompleted != 0 {
+			r.inconsistent("completed twice or never submitted", s)
+		}
+		if r.state.CompareAndSwap(s, s|stCompleted) {
+			if res == -int32(ecanceled) {
+				t.canceled.Add(1)
+			} else if s&stCancelRequested != 0 {
+				t.racesLost.Add(1)
+			}
+			break
+		}
+	}
+	t.completed.Add(1)
+	live.Add(-1)
+	r.pin.Unpin()
+	fileRefs, ringRefs, notify := r.FileRefs, r.RingRefs, r.Notify
+	if fileRefs != nil {
+		fileRefs.Release()
+	}
+	if ringRefs != nil {
+		ringRefs.Release()
+	}
+	// From here on the owner may recycle r at any moment.
+	if notify != nil {
+		notify.Complete(r)
+	} else {
+		r.Wake <- struct{}{}
+	}
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	c := t.completed.Load()
+	s := t.submitted.Load()
+	return Stats{
+		Submitted:       s,
+		Completed:       c,
+		Canceled:        t.canceled.Load(),
+		InFlight:        s - c,
+		CancelRacesLost: t.racesLost.Load(),
+	}
+}
+
+// InFlight lists a description of every record in flight, with the stack
+// that submitted it when stack tracking is on.
+func (t *Table) InFlight() []string {
+	var out []string
+	for _, r := range *t.records.Load() {
+		s := r.state.Load()
+		if s&stSubmitted == 0 || s&stCompleted != 0 {
+			continue
+		}
+		desc := fmt.Sprintf("op %d gen %d state %#x", r.Index, s>>genShift, s&0xff)
+		if stk := r.stack; len(stk) > 0 {
+			var b strings.Builder
+			frames := runtime.CallersFrames(stk)
+			for {
+				f, more := frames.Next()
+				fmt.Fprintf(&b, "\n\t%s\n\t\t%s:%d", f.Function, f.File, f.Line)
+				if !more {
+					break
+				}
+			}
+			desc += " submitted at:" + b.String()
+		}
+		out = append(out, desc)
+	}
+	return out
+}
+
+var (
+	live        atomic.Int64 // ops submitted and not completed, all tables
+	trackStacks atomic.Bool
+	tables      sync.Map // *Table -> struct{}: tables of open rings
+)
+
+// Live returns the number of operations in flight in the whole process.
+func Live() int64 { return live.Load() }
+
+// TrackStacks makes Submit record the caller's stack for leak reports.
+func TrackStacks(on bool) { trackStacks.Store(on) }
+
+// Register and Unregister keep the set of tables Leaks looks at.
+func Register(t *Table)   { tables.Store(t, struct{}{}) }
+func Unregister(t *Table) { tables.Delete(t) }
+
+// Leaks describes every operation still in flight in any registered table.
+func Leaks() []string {
+	var out []string
+	tables.Range(func(k, _ any) bool {
+		out = append(out, k.(*Table).InFlight()...)
+		return true
+	})
+	return out
+}

@@ -1,0 +1,112 @@
+package uring
+
+import (
+	"unsafe"
+)
+
+// The Prep functions fill an SQE for one opcode. They store raw addresses of
+// the buffers they are given: the caller must keep that memory reachable and
+// pinned until the operation's completion has been reaped.
+
+// PrepNop prepares IORING_OP_NOP.
+func (e *SQE) PrepNop() { e.Opcode = OpNop; e.Fd = -1 }
+
+func (e *SQE) prepRW(op uint8, fd int32, addr unsafe.Pointer, n uint32, off uint64) {
+	e.Opcode = op
+	e.Fd = fd
+	e.Addr = uint64(uintptr(addr))
+	e.Len = n
+	e.Off = off
+}
+
+func bufAddr(p []byte) unsafe.Pointer {
+	if len(p) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&p[0])
+}
+
+// PrepRead prepares IORING_OP_READ of p at off (off = ^uint64(0): the file position).
+func (e *SQE) PrepRead(fd int32, p []byte, off uint64) {
+	e.prepRW(OpRead, fd, bufAddr(p), uint32(len(p)), off)
+}
+
+// PrepWrite prepares IORING_OP_WRITE of p at off (off = ^uint64(0): the file position).
+func (e *SQE) PrepWrite(fd int32, p []byte, off uint64) {
+	e.prepRW(OpWrite, fd, bufAddr(p), uint32(len(p)), off)
+}
+
+// PrepReadv prepares IORING_OP_READV; iov and every buffer it points to must stay pinned.
+func (e *SQE) PrepReadv(fd int32, iov unsafe.Pointer, n int, off uint64) {
+	e.prepRW(OpReadv, fd, iov, uint32(n), off)
+}
+
+// PrepWritev prepares IORING_OP_WRITEV; iov and every buffer it points to must stay pinned.
+func (e *SQE) PrepWritev(fd int32, iov unsafe.Pointer, n int, off uint64) {
+	e.prepRW(OpWritev, fd, iov, uint32(n), off)
+}
+
+// PrepFsync prepares IORING_OP_FSYNC; flags may be FsyncDatasync.
+func (e *SQE) PrepFsync(fd int32, flags uint32) {
+	e.Opcode = OpFsync
+	e.Fd = fd
+	e.OpFlags = flags
+}
+
+// PrepOpenat prepares IORING_OP_OPENAT; path must be NUL-terminated.
+func (e *SQE) PrepOpenat(dirfd int32, path *byte, flags int, mode uint32) {
+	e.prepRW(OpOpenat, dirfd, unsafe.Pointer(path), mode, 0)
+	e.OpFlags = uint32(flags)
+}
+
+// PrepClose prepares IORING_OP_CLOSE.
+func (e *SQE) PrepClose(fd int32) {
+	e.Opcode = OpClose
+	e.Fd = fd
+}
+
+// PrepStatx prepares IORING_OP_STATX; path must be NUL-terminated and stx
+// points at a struct statx.
+func (e *SQE) PrepStatx(dirfd int32, path *byte, flags int, mask uint32, stx unsafe.Pointer) {
+	e.prepRW(OpStatx, dirfd, unsafe.Pointer(path), mask, uint64(uintptr(stx)))
+	e.OpFlags = uint32(flags)
+}
+
+// PrepCancel prepares IORING_OP_ASYNC_CANCEL of the request whose user_data
+// is target (flags 0), or with AsyncCancelAll of every such request.
+func (e *SQE) PrepCancel(target uint64, flags uint32) {
+	e.Opcode = OpAsyncCancel
+	e.Fd = -1
+	e.Addr = target
+	e.OpFlags = flags
+}
+
+// PrepCancelFD prepares IORING_OP_ASYNC_CANCEL of requests on fd; flags
+// gets AsyncCancelFD added, and usually AsyncCancelAll.
+func (e *SQE) PrepCancelFD(fd int32, flags uint32) {
+	e.Opcode = OpAsyncCancel
+	e.Fd = fd
+	e.OpFlags = flags | AsyncCancelFD
+}
+
+// PrepCancelAny prepares IORING_OP_ASYNC_CANCEL of every request in the ring.
+func (e *SQE) PrepCancelAny() {
+	e.Opcode = OpAsyncCancel
+	e.Fd = -1
+	e.OpFlags = AsyncCancelAny | AsyncCancelAll
+}
+
+// PrepTimeout prepares IORING_OP_TIMEOUT: it completes with -ETIME after ts,
+// or earlier once count other completions have been posted (count 0: only
+// the time counts). ts must stay pinned until the completion.
+func (e *SQE) PrepTimeout(ts *Timespec, count uint32, flags uint32) {
+	e.prepRW(OpTimeout, -1, unsafe.Pointer(ts), 1, uint64(count))
+	e.OpFlags = flags
+}
+
+// PrepLinkTimeout prepares IORING_OP_LINK_TIMEOUT for the previous SQE,
+// which must carry SQEIOLink. ts must stay pinned until the completion.
+func (e *SQE) PrepLinkTimeout(ts *Timespec, flags uint32) {
+	e.prepRW(OpLinkTimeout, -1, unsafe.Pointer(ts), 1, 0)
+	e.OpFlags = flags
+}

@@ -1,0 +1,144 @@
+package aio
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"sync"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// Op is one asynchronous operation, from a Start method. It completes
+// exactly once, with (n, err): normally (even if a cancel was requested
+// and lost the race), cancelled (err matches ErrCanceled, n == 0), or with
+// another error. Until then the operation owns its buffer: do not read,
+// write or reuse it before Done is closed. All methods are safe for
+// concurrent use and remain valid after completion.
+type Op struct {
+	file *File
+	rec  *core.Record // the record of this operation's use; recycled after completion
+	gen  uint32       // rec's generation for this use: a stale Op never touches a newer one
+	name string       // "read", "write": the error's Op
+	eof  bool         // a 0-byte result means io.EOF
+	done chan struct{}
+
+	// Written once by the completion, before done is closed.
+	n   int
+	err error
+
+	mu    sync.Mutex
+	fired bool
+	fns   []func(int, error)
+}
+
+// opNotifier is Op's completion hook, kept off Op's exported method set.
+type opNotifier Op
+
+// Complete runs once, on the completing goroutine, never blocking.
+func (c *opNotifier) Complete(rec *core.Record) {
+	o := (*Op)(c)
+	f := o.file
+	if rec.Res >= 0 {
+		o.n = int(rec.Res)
+		if o.n == 0 && o.eof {
+			o.err = io.EOF
+		}
+	} else {
+		o.err = &fs.PathError{Op: o.name, Path: f.name, Err: f.ring.errnoErr(rec.Res, nil, &f.refs)}
+	}
+	f.ring.table.Put(rec)
+	o.mu.Lock()
+	o.fired = true
+	fns := o.fns
+	o.fns = nil
+	o.mu.Unlock()
+	close(o.done)
+	for _, fn := range fns {
+		go fn(o.n, o.err)
+	}
+}
+
+func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, error) {
+	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0, done: make(chan struct{})}
+	if _, err := f.start(kind, p, off, 0, o); err != nil {
+		return nil, f.pathErr(name, err)
+	}
+	return o, nil
+}
+
+// StartReadAt starts a read of up to len(p) bytes at off. p belongs to the
+// operation until it completes. A short read is not an error; a read at
+// or past end of file completes with (0, io.EOF).
+func (f *File) StartReadAt(p []byte, off int64) (*Op, error) {
+	if off < 0 {
+		return nil, f.pathErr("readat", errNegativeOffset)
+	}
+	return f.startOp(core.KindRead, "read", p, off)
+}
+
+// StartWriteAt starts a write of p at off. p belongs to the operation until
+// it completes; n may be short of len(p).
+func (f *File) StartWriteAt(p []byte, off int64) (*Op, error) {
+	if off < 0 {
+		return nil, f.pathErr("writeat", errNegativeOffset)
+	}
+	return f.startOp(core.KindWrite, "write", p, off)
+}
+
+// StartRead starts a read of up to len(p) bytes at the file position or
+// from the stream. p belongs to the operation until it completes. End of
+// stream completes with (0, io.EOF).
+func (f *File) StartRead(p []byte) (*Op, error) { return f.startOp(core.KindRead, "read", p, -1) }
+
+// StartWrite starts a write of p at the file position or to the stream. p
+// belongs to the operation until it completes; n may be short of len(p).
+func (f *File) StartWrite(p []byte) (*Op, error) { return f.startOp(core.KindWrite, "write", p, -1) }
+
+// Cancel requests cancellation. It never blocks, never fails, is
+// idempotent, and does nothing after completion. It does not complete the
+// operation: wait for Done to learn whether the cancel won.
+func (o *Op) Cancel() { o.file.ring.table.Cancel(o.rec, o.gen) }
+
+// Done is closed when the operation has completed.
+func (o *Op) Done() <-chan struct{} { return o.done }
+
+// Wait blocks until the operation completes and returns its result.
+func (o *Op) Wait() (int, error) {
+	<-o.done
+	return o.n, o.err
+}
+
+// WaitContext is Wait, but if ctx ends first it requests the cancel and
+// then still waits for the completion. An operation that completed anyway
+// reports its bytes and no error; one really cancelled reports an error
+// matching ctx's error and ErrCanceled.
+func (o *Op) WaitContext(ctx context.Context) (int, error) {
+	select {
+	case <-o.done:
+		return o.n, o.err
+	case <-ctx.Done():
+	}
+	o.Cancel()
+	<-o.done
+	if pe, ok := o.err.(*fs.PathError); ok {
+		if ce, ok := pe.Err.(*canceledError); ok && ce.cause == nil {
+			return o.n, &fs.PathError{Op: pe.Op, Path: pe.Path, Err: &canceledError{cause: ctx.Err()}}
+		}
+	}
+	return o.n, o.err
+}
+
+// OnComplete arranges for fn(n, err) to run once, in its own goroutine,
+// after the operation completes (at once if it already has), as
+// time.AfterFunc runs its function.
+func (o *Op) OnComplete(fn func(n int, err error)) {
+	o.mu.Lock()
+	if !o.fired {
+		o.fns = append(o.fns, fn)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	go fn(o.n, o.err)
+}
