@@ -33,8 +33,23 @@ const maxIO = 1 << 30
 type File struct {
 	ring *Ring
 	fd   int
-	name string
-	refs core.Refs // one per operation in flight; Close drains them
+	name   string
+	handle any       // the driver's per-descriptor state, if it keeps any
+	refs   core.Refs // one per operation in flight; Close drains them
+}
+
+// newFile wraps fd, which the File then owns, telling the driver about it.
+func (r *Ring) newFile(fd int, name string) (*File, error) {
+	f := &File{ring: r, fd: fd, name: name}
+	if a, ok := r.driver.(core.FileAttacher); ok {
+		h, err := a.Attach(fd)
+		if err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		f.handle = h
+	}
+	return f, nil
 }
 
 // Open opens the named file (openat(2) through the ring), like os.OpenFile.
@@ -71,7 +86,11 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 	if res < 0 {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: r.errnoErr(res, ctxErr, nil)}
 	}
-	return &File{ring: r, fd: int(res), name: name}, nil
+	f, err := r.newFile(int(res), name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return f, nil
 }
 
 // NewFile adopts a duplicate of f's descriptor (close-on-exec); f stays
@@ -93,7 +112,11 @@ func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if dupErr != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: dupErr}
 	}
-	return &File{ring: r, fd: fd, name: f.Name()}, nil
+	nf, err := r.newFile(fd, f.Name())
+	if err != nil {
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
+	}
+	return nf, nil
 }
 
 // Name returns the name the file was opened with.
@@ -118,6 +141,9 @@ func (f *File) Close() error {
 		f.ring.driver.CancelFD(f.fd)
 	}
 	<-f.refs.Drained()
+	if a, ok := f.ring.driver.(core.FileAttacher); ok {
+		a.Detach(f.fd, f.handle)
+	}
 	if err := unix.Close(f.fd); err != nil {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}
@@ -154,7 +180,7 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, o *Op) (*co
 	t := f.ring.table
 	rec := t.Get()
 	rec.Kind, rec.FD, rec.Buf, rec.Off, rec.Flags = kind, f.fd, p, off, flags
-	rec.FileRefs, rec.RingRefs = &f.refs, &f.ring.refs
+	rec.FileRefs, rec.RingRefs, rec.Handle = &f.refs, &f.ring.refs, f.handle
 	if o != nil {
 		o.rec, o.gen = rec, rec.Gen()
 		rec.Notify = (*opNotifier)(o)

@@ -57,6 +57,8 @@ func newDriver(name string, cfg Config, t *core.Table) (core.Driver, error) {
 	switch name {
 	case "", "uring":
 		return newURing(cfg, t)
+	case "portable":
+		return newPortable(cfg, t)
 	}
 	return nil, fmt.Errorf("aio: unknown backend %q: %w", name, errors.ErrUnsupported)
 }

@@ -24,3 +24,13 @@ type Driver interface {
 	// submitted record has completed.
 	Close() error
 }
+
+// FileAttacher is implemented by drivers that keep per-descriptor state
+// (the portable backend: pollable or not, its netpoller registration).
+// Attach is called when a File adopts fd; its handle is put in every
+// record on that File (Record.Handle). Detach is called by File.Close
+// after every operation on fd has completed and before fd is closed.
+type FileAttacher interface {
+	Attach(fd int) (handle any, err error)
+	Detach(fd int, handle any)
+}

@@ -85,6 +85,9 @@ type Record struct {
 	// allocated once per record and reused.
 	Wake chan struct{}
 
+	// Handle is the driver's per-descriptor state (see FileAttacher).
+	Handle any
+
 	// DriverData is for the backend (the portable backend keeps its
 	// per-op state here). The core does not touch it.
 	DriverData any
