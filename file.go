@@ -31,8 +31,8 @@ const maxIO = 1 << 30
 // write or reuse it before then. The library keeps it reachable and
 // pinned until that moment even if the caller drops every reference.
 type File struct {
-	ring *Ring
-	fd   int
+	ring   *Ring
+	fd     int
 	name   string
 	handle any       // the driver's per-descriptor state, if it keeps any
 	refs   core.Refs // one per operation in flight; Close drains them
