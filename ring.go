@@ -18,6 +18,9 @@ type Config struct {
 	// Backend is "", "uring", "portable", ...; "" means the AIO_BACKEND
 	// environment variable, else the best available.
 	Backend string
+	// Workers bounds the threads a backend may use for blocking calls
+	// (the portable backend's regular-file I/O); 0 means a sensible default.
+	Workers int
 }
 
 // Stats are a ring's counters since it was created.
