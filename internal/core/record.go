@@ -128,6 +128,12 @@ func (r *Record) inconsistent(what string, s uint64) {
 		what, r.Kind, r.Index, s>>genShift, s&0xff))
 }
 
+// Handoff is called by a driver once it has read everything it needs from
+// the record, just before the kernel can see the request. From then on
+// the record may complete and be recycled at any moment. (It only informs
+// the race detector; it costs nothing in normal builds.)
+func (r *Record) Handoff() { raceRelease(r) }
+
 // pinBuffers pins the memory the kernel will use. Go's heap does not move
 // today; the pin makes "the kernel holds a pointer to this" explicit and
 // keeps it true if that ever changes. The table keeps the record (and so

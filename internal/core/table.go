@@ -102,16 +102,19 @@ func (t *Table) Submit(r *Record) error {
 		r.stack = r.stack[:runtime.Callers(3, r.stack)]
 	}
 	r.pinBuffers()
+	// Read now: once the driver has it, r may complete and be reused.
+	fileRefs, ringRefs := r.FileRefs, r.RingRefs
 	// Set before the kernel can see the request: its completion must find it.
 	r.state.Store(s | stSubmitted)
 	live.Add(1)
+	t.submitted.Add(1) // before the completion can be counted
 	if err := t.Driver.Submit(r); err != nil {
+		t.submitted.Add(^uint64(0))
 		live.Add(-1)
 		r.pin.Unpin()
 		r.state.Store(s)
 		return err
 	}
-	t.submitted.Add(1)
 	// A cancel (explicit, or a Close of the file or ring) that raced with
 	// submission may have reached the kernel before the request did and
 	// matched nothing; ask again now that the request is there. A
@@ -120,7 +123,7 @@ func (t *Table) Submit(r *Record) error {
 	if uint32(s>>genShift) == gen && s&stCompleted == 0 {
 		if s&stCancelRequested != 0 {
 			t.Driver.Cancel(r, idOf(r.Index, gen))
-		} else if r.FileRefs != nil && r.FileRefs.Closing() || r.RingRefs != nil && r.RingRefs.Closing() {
+		} else if fileRefs != nil && fileRefs.Closing() || ringRefs != nil && ringRefs.Closing() {
 			t.Cancel(r, gen)
 		}
 	}
@@ -146,6 +149,7 @@ func (t *Table) Cancel(r *Record, gen uint32) bool {
 // Complete records the kernel's result for r, releases what the operation
 // held and wakes its owner. Drivers call it exactly once per submission.
 func (t *Table) Complete(r *Record, res int32) {
+	raceAcquire(r)
 	r.Res = res
 	for {
 		s := r.state.Load()

@@ -144,6 +144,7 @@ func (d *Driver) Submit(r *core.Record) error {
 		panic("aio: inconsistent op kind " + r.Kind.String())
 	}
 	sqe.UserData = r.ID()
+	r.Handoff()
 	d.flushLocked()
 	d.reapInline()
 	return nil

@@ -1,0 +1,118 @@
+// Package aiotest is the conformance suite for aio backends: every rule of
+// the contract (cancel is a request, completion always comes) as a test
+// that could fail, runnable against any Ring. Backends run it with
+//
+//	func TestConformance(t *testing.T) {
+//		aiotest.Run(t, func(tb testing.TB) *aio.Ring {
+//			r, err := aio.New(aio.Config{Backend: "uring"})
+//			if err != nil {
+//				tb.Fatal(err)
+//			}
+//			return r
+//		})
+//	}
+//
+// and guard the whole test binary with Main, which fails the run if any
+// operation is still in flight when the tests end.
+//
+// Stress cases scale down under -short; AIOTEST_SCALE=N multiplies their
+// rounds for long soaks.
+package aiotest
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/waitforit/aio"
+	"github.com/waitforit/aio/internal/core"
+)
+
+// NewRing makes a fresh ring for one test; cfg.Backend is already chosen
+// by the maker, cfg.Entries may be set by the suite (0: default).
+type NewRing func(tb testing.TB, cfg aio.Config) *aio.Ring
+
+// Run runs every conformance case against rings from newRing.
+func Run(t *testing.T, newRing NewRing) {
+	s := &suite{newRing: newRing}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, s) })
+	}
+}
+
+type suite struct{ newRing NewRing }
+
+type testCase struct {
+	name string
+	fn   func(t *testing.T, s *suite)
+}
+
+var cases []testCase
+
+func register(name string, fn func(t *testing.T, s *suite)) {
+	cases = append(cases, testCase{name, fn})
+}
+
+// ring returns a ring closed (and checked for leaks) at the end of the test.
+func (s *suite) ring(t *testing.T, entries int) *aio.Ring {
+	t.Helper()
+	r := s.newRing(t, aio.Config{Entries: entries})
+	t.Cleanup(func() {
+		st := r.Stats()
+		if err := r.Close(); err != nil && !isClosedErr(err) {
+			t.Errorf("Ring.Close: %v", err)
+		}
+		if st := r.Stats(); st.InFlight != 0 || st.Submitted != st.Completed {
+			t.Errorf("after Ring.Close: %+v, want nothing in flight", st)
+		}
+		_ = st
+	})
+	return r
+}
+
+// Main runs the tests and then fails the run if any operation, in any
+// ring, was submitted and never completed. It records where each
+// operation was submitted, so a leak report says which test leaked.
+func Main(m *testing.M) {
+	core.TrackStacks(true)
+	code := m.Run()
+	if code == 0 {
+		if leaks := core.Leaks(); len(leaks) > 0 || core.Live() != 0 {
+			fmt.Fprintf(os.Stderr, "aiotest: %d operation(s) still in flight at exit (live=%d):\n", len(leaks), core.Live())
+			for _, l := range leaks {
+				fmt.Fprintln(os.Stderr, "  ", l)
+			}
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Scale returns n rounds for a stress case: n/10 under -short (at least
+// 10), times AIOTEST_SCALE when set.
+func Scale(n int) int {
+	if testing.Short() {
+		n = max(n/10, 10)
+	}
+	if v, err := strconv.Atoi(os.Getenv("AIOTEST_SCALE")); err == nil && v > 0 {
+		n *= v
+	}
+	return n
+}
+
+// waitGoroutines polls (bounded) for the goroutine count to come
+// back to at most want, and fails if it does not.
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines left, want <= %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
