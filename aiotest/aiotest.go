@@ -20,6 +20,7 @@
 package aiotest
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -76,8 +77,14 @@ func (s *suite) ring(t *testing.T, entries int) *aio.Ring {
 // Main runs the tests and then fails the run if any operation, in any
 // ring, was submitted and never completed. It records where each
 // operation was submitted, so a leak report says which test leaked.
+//
+// Stack recording costs a traceback per operation, so it is off while
+// benchmarks run (-test.bench); the in-flight check itself stays on.
 func Main(m *testing.M) {
-	core.TrackStacks(true)
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		core.TrackStacks(true)
+	}
 	code := m.Run()
 	if code == 0 {
 		if leaks := core.Leaks(); len(leaks) > 0 || core.Live() != 0 {

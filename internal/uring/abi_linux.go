@@ -83,13 +83,22 @@ var opNames = [...]string{
 	"SENDMSG_ZC",
 }
 
-// OpName returns the kernel's name for an opcode, "IORING_OP_READ" for OpRead.
+// OpName returns the kernel's name for an opcode, "IORING_OP_READ" for
+// OpRead. It does not allocate for known opcodes.
 func OpName(op uint8) string {
-	if int(op) < len(opNames) {
-		return "IORING_OP_" + opNames[op]
+	if int(op) < len(opFullNames) {
+		return opFullNames[op]
 	}
 	return "IORING_OP_" + itoa(int(op))
 }
+
+var opFullNames = func() []string {
+	n := make([]string, len(opNames))
+	for i, s := range opNames {
+		n[i] = "IORING_OP_" + s
+	}
+	return n
+}()
 
 func itoa(v int) string {
 	if v == 0 {

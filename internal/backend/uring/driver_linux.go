@@ -40,11 +40,22 @@ var kindOpcode = [...]uint8{
 // concurrent submitters share syscalls. A full SQ makes submitters wait on
 // sqSpace, never fail.
 //
-// Reaping: a goroutine locked to its own OS thread sleeps in
-// io_uring_enter(GETEVENTS) and dispatches whatever is in the CQ. A
-// submitter that finds completions ready right after its enter (the common
-// case for cached reads, which complete inline) dispatches them itself if
-// the CQ is free, saving the hand-off. cqMu serialises CQ consumers.
+// Reaping: a submitter that finds completions ready right after its enter
+// (the common case for cached reads, which complete inline) dispatches
+// them itself if the CQ is free, saving a hand-off. Everything else is
+// reaped by a goroutine locked to its own OS thread, which sleeps in
+// io_uring_enter(GETEVENTS) while requests are outstanding, and parks in
+// Go when none are: the kernel wakes a GETEVENTS sleeper for every CQE
+// posted, even one its submitter reaps at once, and that wake-up (an IPI
+// to another CPU) used to cost more than the read itself. cqMu serialises
+// CQ consumers.
+//
+// The park protocol: outstanding counts SQEs written whose CQEs are not
+// yet consumed. The reaper parks only after publishing parked=true and
+// then still seeing outstanding == 0; a submitter increments outstanding
+// before its SQE is visible and, after its enter, wakes the reaper if
+// outstanding > 0 and it can flip parked from true to false. With
+// sequentially consistent atomics one of the two always sees the other.
 type Driver struct {
 	ring  *abi.Ring
 	table *core.Table
@@ -55,10 +66,13 @@ type Driver struct {
 	flushing bool      // a goroutine is entering for this ring
 	closed   bool      // Close has begun; no more SQEs
 
-	cqMu     sync.Mutex
-	batch    []abi.CQE // CQEs copied out under cqMu
-	stopSeen atomic.Bool
-	reaped   chan struct{} // closed when the reaper has exited
+	cqMu        sync.Mutex
+	batch       []abi.CQE // CQEs copied out under cqMu
+	outstanding atomic.Int64
+	parked      atomic.Bool
+	unpark      chan struct{} // capacity 1: the token of whoever flipped parked
+	stopSeen    atomic.Bool
+	reaped      chan struct{} // closed when the reaper has exited
 
 	disabled [256]bool // opcodes hidden from Supported, for tests
 }
@@ -93,7 +107,7 @@ func New(entries int, t *core.Table) (core.Driver, error) {
 			return nil, fmt.Errorf("io_uring: kernel lacks %s: %w", abi.OpName(op), errors.ErrUnsupported)
 		}
 	}
-	d := &Driver{ring: ring, table: t, probe: probe, reaped: make(chan struct{})}
+	d := &Driver{ring: ring, table: t, probe: probe, reaped: make(chan struct{}), unpark: make(chan struct{}, 1)}
 	d.sqSpace.L = &d.sqMu
 	go d.reaper()
 	return d, nil
@@ -145,8 +159,10 @@ func (d *Driver) Submit(r *core.Record) error {
 	}
 	sqe.UserData = r.ID()
 	r.Handoff()
+	d.outstanding.Add(1)
 	d.flushLocked()
 	d.reapInline()
+	d.wakeReaper()
 	return nil
 }
 
@@ -175,7 +191,17 @@ func (d *Driver) control(prep func(*abi.SQE)) {
 	}
 	prep(sqe)
 	sqe.UserData = udCancel
+	d.outstanding.Add(1)
 	d.flushLocked()
+	d.wakeReaper()
+}
+
+// wakeReaper makes sure the reaper is (or will be) waiting for the
+// completions still outstanding.
+func (d *Driver) wakeReaper() {
+	if d.outstanding.Load() > 0 && d.parked.Load() && d.parked.CompareAndSwap(true, false) {
+		d.unpark <- struct{}{}
+	}
 }
 
 // sqeLocked returns a free SQE, waiting for space while the SQ is full, or
@@ -296,6 +322,7 @@ func (d *Driver) reapLocked() int {
 			d.batch = append(d.batch, *d.ring.PeekCQE(i))
 		}
 		d.ring.Advance(n) // the kernel may reuse those slots now
+		d.outstanding.Add(-int64(n))
 		for i := range d.batch {
 			d.dispatch(&d.batch[i])
 		}
@@ -326,6 +353,17 @@ func (d *Driver) reaper() {
 			runtime.UnlockOSThread()
 			return
 		}
+		if d.outstanding.Load() == 0 {
+			d.parked.Store(true)
+			if d.outstanding.Load() == 0 {
+				<-d.unpark // whoever flips parked back sends the token
+				continue
+			}
+			if !d.parked.CompareAndSwap(true, false) {
+				<-d.unpark // a submitter flipped it first: take its token
+			}
+			continue
+		}
 		_, err := d.ring.Enter(0, 1, abi.EnterGetevents, nil, 0)
 		switch err {
 		case nil, unix.EINTR, unix.EAGAIN, unix.EBUSY:
@@ -349,7 +387,9 @@ func (d *Driver) Close() error {
 	sqe.PrepNop()
 	sqe.UserData = udStop
 	d.closed = true // no SQE after the stop NOP
+	d.outstanding.Add(1)
 	d.flushLocked()
+	d.wakeReaper()
 	<-d.reaped
 	d.sqMu.Lock()
 	for d.flushing {

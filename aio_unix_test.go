@@ -1,0 +1,5 @@
+package aio_test
+
+import "syscall"
+
+var errSyscallECANCELED error = syscall.ECANCELED

@@ -1,0 +1,152 @@
+package aio_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/waitforit/aio"
+)
+
+const benchFileSize = 64 << 20
+
+// benchFile makes a 64 MiB file, read once so it is in the page cache.
+func benchFile(b *testing.B) string {
+	b.Helper()
+	name := filepath.Join(b.TempDir(), "bench")
+	buf := make([]byte, benchFileSize)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	if err := os.WriteFile(name, buf, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
+func benchRing(b *testing.B, backend string) *aio.Ring {
+	r, err := aio.New(aio.Config{Backend: backend})
+	if err != nil {
+		b.Skipf("backend %s: %v", backend, err)
+	}
+	b.Cleanup(func() { r.Close() })
+	return r
+}
+
+// BenchmarkReadAt: cached 4 KiB random reads, one caller, aio beside
+// os.File.ReadAt in the same run.
+func BenchmarkReadAt(b *testing.B) {
+	name := benchFile(b)
+	b.Run("os.File", func(b *testing.B) {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		benchReadAt(b, f)
+	})
+	b.Run("aio.uring", func(b *testing.B) {
+		r := benchRing(b, "uring")
+		f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		benchReadAt(b, f)
+	})
+}
+
+func benchReadAt(b *testing.B, f interface {
+	ReadAt([]byte, int64) (int, error)
+}) {
+	buf := make([]byte, 4096)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		off := rng.Int64N(benchFileSize/4096) * 4096
+		if _, err := f.ReadAt(buf, off); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadAtParallel: the same with GOMAXPROCS*8 concurrent callers.
+func BenchmarkReadAtParallel(b *testing.B) {
+	name := benchFile(b)
+	run := func(b *testing.B, f interface {
+		ReadAt([]byte, int64) (int, error)
+	}) {
+		b.SetBytes(4096)
+		b.ReportAllocs()
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			buf := make([]byte, 4096)
+			rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+			for pb.Next() {
+				if _, err := f.ReadAt(buf, rng.Int64N(benchFileSize/4096)*4096); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	b.Run("os.File", func(b *testing.B) {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		run(b, f)
+	})
+	b.Run("aio.uring", func(b *testing.B) {
+		r := benchRing(b, "uring")
+		f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		run(b, f)
+	})
+}
+
+// BenchmarkStartReadAtBatch: one goroutine, 32 reads in flight (the Op API).
+func BenchmarkStartReadAtBatch(b *testing.B) {
+	name := benchFile(b)
+	r := benchRing(b, "uring")
+	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const depth = 32
+	bufs := make([][]byte, depth)
+	for i := range bufs {
+		bufs[i] = make([]byte, 4096)
+	}
+	ops := make([]*aio.Op, depth)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		slot := i % depth
+		if op := ops[slot]; op != nil {
+			if _, err := op.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ops[slot], err = f.StartReadAt(bufs[slot], rng.Int64N(benchFileSize/4096)*4096)
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	for _, op := range ops {
+		if op != nil {
+			op.Wait()
+		}
+	}
+}

@@ -1,0 +1,34 @@
+// Package aio is asynchronous I/O for Go where cancellation is done right.
+//
+// Completion-based I/O (Linux io_uring, Windows completion ports) hands a
+// buffer, an operation and a descriptor to the kernel. Cancelling is only
+// a request: the kernel may already be done, may finish anyway, or may not
+// be able to stop. Only the completion says the kernel is finished, and
+// only then may the buffer be reused or the descriptor closed. aio makes
+// that rule impossible to break:
+//
+//   - A Start call either submits and returns an *Op, or returns an error
+//     and submits nothing.
+//   - Every submitted operation completes exactly once, with (n, err): it
+//     completed normally (perhaps despite a cancel), it was cancelled
+//     (err matches ErrCanceled and syscall.ECANCELED, n == 0), or it failed.
+//   - Op.Cancel only asks. It never blocks and never fails.
+//   - From submission to completion the buffer and the descriptor belong
+//     to the operation. The library keeps the buffer reachable and pinned
+//     even if the caller drops every reference.
+//   - Blocking calls that take a context (ReadAtContext, Op.WaitContext,
+//     ...) react to the context by requesting the cancel and then still
+//     waiting for the completion. They report the real outcome: bytes
+//     that arrived anyway are returned without error.
+//   - File.Close and Ring.Close cancel what is in flight and wait for every
+//     completion before closing, so a descriptor number is never reused
+//     under an operation.
+//
+// Errors speak Go: *fs.PathError for files; errors.Is with os.ErrClosed,
+// context.Canceled, context.DeadlineExceeded, os.ErrDeadlineExceeded,
+// syscall.ECANCELED and errors.ErrUnsupported.
+//
+// The blocking methods (File.ReadAt, File.ReadContext, ...) suit most code.
+// The Start methods and Op expose the asynchronous layer underneath, for
+// callers that keep many operations in flight from one goroutine.
+package aio
