@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/waitforit/aio"
@@ -53,7 +54,7 @@ func TestUnknownBackend(t *testing.T) {
 }
 
 func TestErrCanceledMatchesECANCELED(t *testing.T) {
-	if !errors.Is(aio.ErrCanceled, aio.ErrCanceled) || !errors.Is(aio.ErrCanceled, errSyscallECANCELED) {
+	if !errors.Is(aio.ErrCanceled, aio.ErrCanceled) || !errors.Is(aio.ErrCanceled, syscall.ECANCELED) {
 		t.Fatal("ErrCanceled does not match syscall.ECANCELED")
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/waitforit/aio/internal/core"
 )
 
@@ -44,7 +42,7 @@ func (r *Ring) newFile(fd int, name string) (*File, error) {
 	if a, ok := r.driver.(core.FileAttacher); ok {
 		h, err := a.Attach(fd)
 		if err != nil {
-			unix.Close(fd)
+			closeFD(fd)
 			return nil, err
 		}
 		f.handle = h
@@ -73,7 +71,7 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 	rec := r.table.Get()
 	rec.Kind = core.KindOpen
 	rec.Path = append([]byte(name), 0)
-	rec.Flags = flag | unix.O_CLOEXEC
+	rec.Flags = flag | oCloexec
 	rec.Mode = syscallMode(perm)
 	rec.RingRefs = &r.refs
 	if err := r.table.Submit(rec); err != nil {
@@ -106,7 +104,7 @@ func (r *Ring) NewFile(f *os.File) (*File, error) {
 	}
 	var fd int
 	var dupErr error
-	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+	if err := rc.Control(func(s uintptr) { fd, dupErr = dupFD(s) }); err != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
 	}
 	if dupErr != nil {
@@ -144,7 +142,7 @@ func (f *File) Close() error {
 	if a, ok := f.ring.driver.(core.FileAttacher); ok {
 		a.Detach(f.fd, f.handle)
 	}
-	if err := unix.Close(f.fd); err != nil {
+	if err := closeFD(f.fd); err != nil {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}
 	return nil
@@ -371,18 +369,3 @@ func (f *File) Write(p []byte) (int, error) { return f.WriteContext(context.Back
 
 // Sync is SyncContext without a context.
 func (f *File) Sync() error { return f.SyncContext(context.Background()) }
-
-// syscallMode converts a FileMode to open(2)'s mode bits.
-func syscallMode(m os.FileMode) uint32 {
-	o := uint32(m.Perm())
-	if m&os.ModeSetuid != 0 {
-		o |= unix.S_ISUID
-	}
-	if m&os.ModeSetgid != 0 {
-		o |= unix.S_ISGID
-	}
-	if m&os.ModeSticky != 0 {
-		o |= unix.S_ISVTX
-	}
-	return o
-}

@@ -1,5 +1,0 @@
-package aio_test
-
-import "syscall"
-
-var errSyscallECANCELED error = syscall.ECANCELED

@@ -1,0 +1,306 @@
+package core
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// fakeDriver accepts everything and completes only when told to.
+type fakeDriver struct {
+	mu        sync.Mutex
+	inflight  map[uint64]*Record
+	cancels   []uint64
+	fdCancels []int
+	refuse    bool
+}
+
+func newFake() (*Table, *fakeDriver) {
+	t := NewTable()
+	d := &fakeDriver{inflight: map[uint64]*Record{}}
+	t.Driver = d
+	return t, d
+}
+
+func (d *fakeDriver) Name() string                  { return "fake" }
+func (d *fakeDriver) Supported(Kind) (bool, string) { return true, "" }
+func (d *fakeDriver) Submit(r *Record) error {
+	if d.refuse {
+		return errors.New("refused")
+	}
+	r.Handoff()
+	d.mu.Lock()
+	d.inflight[r.ID()] = r
+	d.mu.Unlock()
+	return nil
+}
+func (d *fakeDriver) Cancel(r *Record, id uint64) {
+	d.mu.Lock()
+	d.cancels = append(d.cancels, id)
+	d.mu.Unlock()
+}
+func (d *fakeDriver) CancelFD(fd int) { d.fdCancels = append(d.fdCancels, fd) }
+func (d *fakeDriver) CancelAll()      {}
+func (d *fakeDriver) Close() error    { return nil }
+
+// complete completes the op with user_data id, as a reaper would.
+func (d *fakeDriver) complete(t *Table, id uint64, res int32) {
+	d.mu.Lock()
+	delete(d.inflight, id)
+	d.mu.Unlock()
+	t.Complete(t.Lookup(id), res)
+}
+
+func mustPanic(t *testing.T, what string, fn func()) {
+	t.Helper()
+	defer func() {
+		p := recover()
+		if p == nil {
+			t.Fatalf("%s: no panic", what)
+		}
+		if !strings.Contains(p.(string), "inconsistent") {
+			t.Fatalf("%s: panic %q does not say inconsistent", what, p)
+		}
+	}()
+	fn()
+}
+
+func TestLifecycle(t *testing.T) {
+	tb, d := newFake()
+	r := tb.Get()
+	r.Kind, r.Buf = KindRead, make([]byte, 8)
+	gen := r.Gen()
+	if err := tb.Submit(r); err != nil {
+		t.Fatal(err)
+	}
+	id := r.ID()
+	if !tb.Cancel(r, gen) || tb.Cancel(r, gen) {
+		t.Fatal("Cancel must request exactly once")
+	}
+	if len(d.cancels) != 1 || d.cancels[0] != id {
+		t.Fatalf("driver cancels %v, want [%d]", d.cancels, id)
+	}
+	d.complete(tb, id, 8) // the cancel lost the race
+	<-r.Wake
+	if r.Res != 8 || !r.Completed() {
+		t.Fatal("result not recorded")
+	}
+	if st := tb.Stats(); st.Submitted != 1 || st.Completed != 1 || st.CancelRacesLost != 1 || st.Canceled != 0 || st.InFlight != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if tb.Cancel(r, gen) {
+		t.Fatal("Cancel after completion requested something")
+	}
+	mustPanic(t, "second completion", func() { tb.Complete(r, 0) })
+	tb.Put(r)
+	r2 := tb.Get()
+	if r2 != r || r2.Gen() == gen {
+		t.Fatalf("record not reused with a new generation (gen %d -> %d)", gen, r2.Gen())
+	}
+	if tb.Cancel(r2, gen) {
+		t.Fatal("a stale generation cancelled a newer use")
+	}
+	mustPanic(t, "lookup of a stale id", func() { tb.Lookup(id) })
+	tb.Put(r2)
+}
+
+func TestSubmitRefusedLeavesNothing(t *testing.T) {
+	tb, d := newFake()
+	d.refuse = true
+	r := tb.Get()
+	r.Buf = make([]byte, 4)
+	if err := tb.Submit(r); err == nil {
+		t.Fatal("refused submit returned no error")
+	}
+	if st := tb.Stats(); st.Submitted != 0 || st.InFlight != 0 || Live() != 0 {
+		t.Fatalf("a refused submit was counted: %+v live %d", st, Live())
+	}
+	tb.Put(r) // allowed: never submitted
+}
+
+func TestInconsistentTransitions(t *testing.T) {
+	tb, _ := newFake()
+	r := tb.Get()
+	mustPanic(t, "complete before submit", func() { tb.Complete(r, 0) })
+	if err := tb.Submit(r); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "submit twice", func() { tb.Submit(r) })
+	mustPanic(t, "put while in flight", func() { tb.Put(r) })
+	tb.Complete(r, -int32(syscall.ECANCELED))
+	<-r.Wake
+	if tb.Stats().Canceled != 1 {
+		t.Fatal("ECANCELED completion not counted as cancelled")
+	}
+	tb.Put(r)
+}
+
+func TestSubmitSeesClosingAndCancels(t *testing.T) {
+	// A Close that began while the op was being submitted must still
+	// reach the op: Submit re-checks and cancels it.
+	tb, d := newFake()
+	var refs Refs
+	refs.Acquire()
+	refs.StartClose()
+	r := tb.Get()
+	r.FileRefs = &refs
+	if err := tb.Submit(r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.CancelRequested() || len(d.cancels) != 1 {
+		t.Fatal("op submitted during Close was not cancelled")
+	}
+	d.complete(tb, r.ID(), -int32(syscall.ECANCELED))
+	<-r.Wake
+	select {
+	case <-refs.Drained():
+	default:
+		t.Fatal("completion did not release the file reference")
+	}
+	tb.Put(r)
+}
+
+func TestRefs(t *testing.T) {
+	var c Refs
+	if !c.Acquire() || !c.Acquire() {
+		t.Fatal("Acquire failed on an open Refs")
+	}
+	if !c.StartClose() || c.StartClose() {
+		t.Fatal("StartClose must succeed exactly once")
+	}
+	if c.Acquire() {
+		t.Fatal("Acquire succeeded after StartClose")
+	}
+	select {
+	case <-c.Drained():
+		t.Fatal("drained with references held")
+	default:
+	}
+	c.Release()
+	c.Release()
+	<-c.Drained()
+	mustPanic(t, "release without acquire", c.Release)
+
+	var empty Refs
+	empty.StartClose()
+	<-empty.Drained() // closing with nothing held drains at once
+}
+
+func TestRefsConcurrent(t *testing.T) {
+	for range 200 {
+		var c Refs
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c.Acquire() {
+					c.Release()
+				}
+			}()
+		}
+		c.StartClose()
+		<-c.Drained()
+		if c.Count() != 0 {
+			t.Fatalf("drained with %d references", c.Count())
+		}
+		wg.Wait()
+	}
+}
+
+// FuzzLifecycle drives a table through random sequences of get, submit,
+// cancel (current and stale generations), complete and put, and checks
+// the invariants after every step: stats add up, a cancel only ever
+// reaches the driver for an op in flight with the current generation,
+// and every submitted op completes exactly once.
+func FuzzLifecycle(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 0, 1, 3, 2, 4})
+	f.Add([]byte{0, 0, 0, 1, 1, 1, 2, 5, 3, 3, 3, 4, 4, 4})
+	f.Fuzz(func(t *testing.T, prog []byte) {
+		tb, d := newFake()
+		type use struct {
+			r         *Record
+			gen       uint32
+			submitted bool
+			completed bool
+		}
+		var uses []*use
+		var stale []use
+		completions := 0
+		for i, b := range prog {
+			var u *use
+			if len(uses) > 0 {
+				u = uses[int(b>>3)%len(uses)]
+			}
+			switch b & 7 {
+			case 0: // get
+				r := tb.Get()
+				uses = append(uses, &use{r: r, gen: r.Gen()})
+			case 1: // submit
+				if u != nil && !u.submitted {
+					if err := tb.Submit(u.r); err != nil {
+						t.Fatal(err)
+					}
+					u.submitted = true
+				}
+			case 2: // cancel the current use
+				if u != nil {
+					before := len(d.cancels)
+					asked := tb.Cancel(u.r, u.gen)
+					if asked && (!u.submitted || u.completed) {
+						t.Fatalf("step %d: cancel requested for an op not in flight", i)
+					}
+					if asked != (len(d.cancels) == before+1) {
+						t.Fatalf("step %d: Cancel reported %v but driver saw %d", i, asked, len(d.cancels)-before)
+					}
+				}
+			case 3: // complete
+				if u != nil && u.submitted && !u.completed {
+					res := int32(b >> 4)
+					if b&0x80 != 0 {
+						res = -int32(syscall.ECANCELED)
+					}
+					d.complete(tb, u.r.ID(), res)
+					<-u.r.Wake
+					u.completed = true
+					completions++
+				}
+			case 4: // put
+				if u != nil && (!u.submitted || u.completed) {
+					tb.Put(u.r)
+					stale = append(stale, *u)
+					for j := range uses {
+						if uses[j] == u {
+							uses = append(uses[:j], uses[j+1:]...)
+							break
+						}
+					}
+				}
+			case 5: // cancel through a stale handle
+				for _, s := range stale {
+					if tb.Cancel(s.r, s.gen) {
+						t.Fatalf("step %d: a stale handle requested a cancel", i)
+					}
+				}
+			}
+			st := tb.Stats()
+			if st.Completed != uint64(completions) || st.InFlight != st.Submitted-st.Completed {
+				t.Fatalf("step %d: stats %+v, %d completions", i, st, completions)
+			}
+			if st.Canceled+st.CancelRacesLost > st.Completed {
+				t.Fatalf("step %d: stats %+v", i, st)
+			}
+		}
+		for _, u := range uses { // finish what is in flight
+			if u.submitted && !u.completed {
+				d.complete(tb, u.r.ID(), 0)
+				<-u.r.Wake
+			}
+		}
+		if st := tb.Stats(); st.InFlight != 0 || Live() != 0 {
+			t.Fatalf("left in flight: %+v live %d", st, Live())
+		}
+	})
+}
