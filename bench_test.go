@@ -108,7 +108,9 @@ func BenchmarkReadAtParallel(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer f.Close()
+		e0, _ := aio.SubmitEnters(r)
 		run(b, f)
+		reportEnters(b, r, e0)
 	})
 }
 
@@ -148,5 +150,12 @@ func BenchmarkStartReadAtBatch(b *testing.B) {
 		if op != nil {
 			op.Wait()
 		}
+	}
+}
+
+// reportEnters adds the submitting io_uring_enter calls per operation.
+func reportEnters(b *testing.B, r *aio.Ring, before uint64) {
+	if after, ok := aio.SubmitEnters(r); ok && b.N > 0 {
+		b.ReportMetric(float64(after-before)/float64(b.N), "enters/op")
 	}
 }

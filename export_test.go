@@ -11,3 +11,13 @@ func DisableReadForTest(r *Ring) bool {
 	}
 	return ok
 }
+
+// SubmitEnters reports the io_uring_enter calls the ring made to submit,
+// or false for backends that do not count them.
+func SubmitEnters(r *Ring) (uint64, bool) {
+	d, ok := r.driver.(interface{ SubmitEnters() uint64 })
+	if !ok {
+		return 0, false
+	}
+	return d.SubmitEnters(), true
+}
