@@ -30,7 +30,7 @@ func (e *canceledError) Error() string {
 	switch {
 	case e.cause == nil:
 		return "operation canceled"
-	case e.cause == context.DeadlineExceeded:
+	case e.Timeout():
 		return "i/o timeout"
 	default:
 		return "operation canceled: " + e.cause.Error()
@@ -49,8 +49,11 @@ func (e *canceledError) Is(target error) bool {
 
 func (e *canceledError) Unwrap() error { return syscall.ECANCELED }
 
-// Timeout reports whether a deadline caused the cancel.
-func (e *canceledError) Timeout() bool { return errors.Is(e.cause, context.DeadlineExceeded) }
+// Timeout reports whether a deadline (a context's or a socket's) caused
+// the cancel.
+func (e *canceledError) Timeout() bool {
+	return errors.Is(e.cause, context.DeadlineExceeded) || errors.Is(e.cause, os.ErrDeadlineExceeded)
+}
 
 // Temporary is false: a cancelled operation is final. (net.Error asks.)
 func (e *canceledError) Temporary() bool { return false }

@@ -82,7 +82,7 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 	res, ctxErr := r.await(ctx, rec)
 	r.table.Put(rec)
 	if res < 0 {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: r.errnoErr(res, ctxErr, nil)}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: r.errnoErr(res, ctxErr, nil, os.ErrClosed)}
 	}
 	f, err := r.newFile(int(res), name)
 	if err != nil {
@@ -208,7 +208,7 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		if res == -int32(syscall.EINTR) && ctx.Err() == nil {
 			continue
 		}
-		return res, f.ring.errnoErr(res, ctxErr, &f.refs)
+		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
 	}
 }
 
@@ -233,15 +233,16 @@ func (r *Ring) await(ctx context.Context, rec *core.Record) (res int32, ctxErr e
 }
 
 // errnoErr turns a negative result into an error. A cancelled operation
-// says why: ctx's error, or os.ErrClosed when its file or ring is closing.
-func (r *Ring) errnoErr(res int32, ctxErr error, fileRefs *core.Refs) error {
+// says why: ctx's error (or a deadline's), or closedErr (os.ErrClosed,
+// net.ErrClosed) when its descriptor or ring is closing.
+func (r *Ring) errnoErr(res int32, ctxErr error, fileRefs *core.Refs, closedErr error) error {
 	errno := syscall.Errno(-res)
 	if errno != syscall.ECANCELED {
 		return errno
 	}
 	cause := ctxErr
 	if cause == nil && (r.refs.Closing() || fileRefs != nil && fileRefs.Closing()) {
-		cause = os.ErrClosed
+		cause = closedErr
 	}
 	return &canceledError{cause: cause}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"os"
 	"sync"
 
 	"github.com/waitforit/aio/internal/core"
@@ -45,7 +46,7 @@ func (c *opNotifier) Complete(rec *core.Record) {
 			o.err = io.EOF
 		}
 	} else {
-		o.err = &fs.PathError{Op: o.name, Path: f.name, Err: f.ring.errnoErr(rec.Res, nil, &f.refs)}
+		o.err = &fs.PathError{Op: o.name, Path: f.name, Err: f.ring.errnoErr(rec.Res, nil, &f.refs, os.ErrClosed)}
 	}
 	f.ring.table.Put(rec)
 	o.mu.Lock()

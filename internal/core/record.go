@@ -11,16 +11,21 @@ import (
 type Kind uint8
 
 const (
-	KindNop   Kind = iota
-	KindRead       // read into Buf at Off (Off < 0: the file position / a stream)
-	KindWrite      // write Buf at Off (Off < 0: the file position / a stream)
-	KindFsync      // fsync(FD); Flags may ask for datasync
-	KindOpen       // openat(AT_FDCWD, Path, Flags, Mode); Res is the new fd
-	KindClose      // close(FD)
+	KindNop      Kind = iota
+	KindRead          // read into Buf at Off (Off < 0: the file position / a stream)
+	KindWrite         // write Buf at Off (Off < 0: the file position / a stream)
+	KindFsync         // fsync(FD); Flags may ask for datasync
+	KindOpen          // openat(AT_FDCWD, Path, Flags, Mode); Res is the new fd
+	KindClose         // close(FD)
+	KindAccept        // accept4(FD, nil, nil, Flags); Res is the new socket
+	KindConnect       // connect(FD, Buf as a raw sockaddr)
+	KindRecv          // recv(FD, Buf, Flags)
+	KindSend          // send(FD, Buf, Flags)
+	KindShutdown      // shutdown(FD, Flags)
 	kindCount
 )
 
-var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close"}
+var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -62,7 +67,7 @@ type Record struct {
 	// Request, filled by the caller between Get and Submit.
 	Kind  Kind
 	FD    int
-	Buf   []byte // owned by the operation from Submit until completion
+	Buf   []byte // owned by the operation from Submit until completion (KindConnect: the sockaddr)
 	Off   int64
 	Path  []byte // NUL-terminated, for KindOpen
 	Flags int

@@ -110,3 +110,45 @@ func (e *SQE) PrepLinkTimeout(ts *Timespec, flags uint32) {
 	e.prepRW(OpLinkTimeout, -1, unsafe.Pointer(ts), 1, 0)
 	e.OpFlags = flags
 }
+
+// PrepAccept prepares IORING_OP_ACCEPT; addr and addrLen may be nil.
+// flags are accept4's (SOCK_CLOEXEC, SOCK_NONBLOCK).
+func (e *SQE) PrepAccept(fd int32, addr unsafe.Pointer, addrLen *uint32, flags uint32) {
+	e.prepRW(OpAccept, fd, addr, 0, uint64(uintptr(unsafe.Pointer(addrLen))))
+	e.OpFlags = flags
+}
+
+// PrepConnect prepares IORING_OP_CONNECT to the raw sockaddr in sa.
+func (e *SQE) PrepConnect(fd int32, sa []byte) {
+	e.prepRW(OpConnect, fd, bufAddr(sa), 0, uint64(len(sa)))
+}
+
+// PrepRecv prepares IORING_OP_RECV into p with recv(2) flags.
+func (e *SQE) PrepRecv(fd int32, p []byte, flags uint32) {
+	e.prepRW(OpRecv, fd, bufAddr(p), uint32(len(p)), 0)
+	e.OpFlags = flags
+}
+
+// PrepSend prepares IORING_OP_SEND of p with send(2) flags.
+func (e *SQE) PrepSend(fd int32, p []byte, flags uint32) {
+	e.prepRW(OpSend, fd, bufAddr(p), uint32(len(p)), 0)
+	e.OpFlags = flags
+}
+
+// PrepShutdown prepares IORING_OP_SHUTDOWN (how: SHUT_RD, SHUT_WR, SHUT_RDWR).
+func (e *SQE) PrepShutdown(fd int32, how int) {
+	e.prepRW(OpShutdown, fd, nil, uint32(how), 0)
+}
+
+// PrepSendmsg prepares IORING_OP_SENDMSG; msg points at a struct msghdr
+// that, with everything it points to, must stay pinned.
+func (e *SQE) PrepSendmsg(fd int32, msg unsafe.Pointer, flags uint32) {
+	e.prepRW(OpSendmsg, fd, msg, 1, 0)
+	e.OpFlags = flags
+}
+
+// PrepRecvmsg prepares IORING_OP_RECVMSG; msg as for PrepSendmsg.
+func (e *SQE) PrepRecvmsg(fd int32, msg unsafe.Pointer, flags uint32) {
+	e.prepRW(OpRecvmsg, fd, msg, 1, 0)
+	e.OpFlags = flags
+}

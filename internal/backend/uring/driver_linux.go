@@ -23,12 +23,17 @@ const (
 
 // opcodes the driver needs for each kind of operation.
 var kindOpcode = [...]uint8{
-	core.KindNop:   abi.OpNop,
-	core.KindRead:  abi.OpRead,
-	core.KindWrite: abi.OpWrite,
-	core.KindFsync: abi.OpFsync,
-	core.KindOpen:  abi.OpOpenat,
-	core.KindClose: abi.OpClose,
+	core.KindNop:      abi.OpNop,
+	core.KindRead:     abi.OpRead,
+	core.KindWrite:    abi.OpWrite,
+	core.KindFsync:    abi.OpFsync,
+	core.KindOpen:     abi.OpOpenat,
+	core.KindClose:    abi.OpClose,
+	core.KindAccept:   abi.OpAccept,
+	core.KindConnect:  abi.OpConnect,
+	core.KindRecv:     abi.OpRecv,
+	core.KindSend:     abi.OpSend,
+	core.KindShutdown: abi.OpShutdown,
 }
 
 // Driver is one io_uring instance driven for a core.Table.
@@ -162,6 +167,16 @@ func (d *Driver) Submit(r *core.Record) error {
 		sqe.PrepOpenat(unix.AT_FDCWD, &r.Path[0], r.Flags, r.Mode)
 	case core.KindClose:
 		sqe.PrepClose(int32(r.FD))
+	case core.KindAccept:
+		sqe.PrepAccept(int32(r.FD), nil, nil, uint32(r.Flags))
+	case core.KindConnect:
+		sqe.PrepConnect(int32(r.FD), r.Buf)
+	case core.KindRecv:
+		sqe.PrepRecv(int32(r.FD), r.Buf, uint32(r.Flags))
+	case core.KindSend:
+		sqe.PrepSend(int32(r.FD), r.Buf, uint32(r.Flags))
+	case core.KindShutdown:
+		sqe.PrepShutdown(int32(r.FD), r.Flags)
 	default:
 		panic("aio: inconsistent op kind " + r.Kind.String())
 	}

@@ -1,0 +1,208 @@
+package aio
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// Conn is a stream socket (TCP or unix) whose I/O goes through a Ring. It
+// implements net.Conn; deadlines are cancel-and-wait: when one passes,
+// the operation in flight is cancelled and still waited for, and the call
+// returns an error matching os.ErrDeadlineExceeded (a net.Error whose
+// Timeout() is true), or the bytes that arrived anyway.
+//
+// Buffer ownership: Read, Write and their Context forms return only after
+// the kernel is done with the buffer, whatever ended them.
+type Conn struct {
+	f       *File // the descriptor, its references and the ring
+	network string
+	laddr   net.Addr
+	raddr   net.Addr
+	readMu  sync.Mutex // one read at a time, as in Go's net
+	writeMu sync.Mutex // one write at a time, so writes are never interleaved
+	rd, wd  deadline
+}
+
+func (r *Ring) newConn(fd int, network string, laddr, raddr net.Addr) (*Conn, error) {
+	f, err := r.newFile(fd, "")
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{f: f, network: network, laddr: laddr, raddr: raddr}
+	c.rd.table, c.wd.table = r.table, r.table
+	return c, nil
+}
+
+func (c *Conn) opError(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return &net.OpError{Op: op, Net: c.network, Source: c.laddr, Addr: c.raddr, Err: err}
+}
+
+// io runs one socket operation honestly (see Ring.await) under the
+// direction's deadline. The result is the kernel's; err is set for
+// failures and says why a cancelled operation was cancelled.
+func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, dl *deadline) (int32, error) {
+	for {
+		rec, err := c.f.start(kind, p, 0, flags, nil)
+		if err != nil {
+			if err == os.ErrClosed {
+				err = net.ErrClosed
+			}
+			return 0, err
+		}
+		var fired bool
+		if dl != nil {
+			dl.begin(rec, rec.Gen())
+		}
+		res, ctxErr := c.f.ring.await(ctx, rec)
+		if dl != nil {
+			fired = dl.end()
+		}
+		c.f.ring.table.Put(rec)
+		if res >= 0 {
+			return res, nil
+		}
+		if res == -int32(syscall.EINTR) && ctx.Err() == nil && !fired {
+			continue
+		}
+		if res == -int32(syscall.ECANCELED) && fired && ctxErr == nil {
+			ctxErr = os.ErrDeadlineExceeded
+		}
+		err = c.f.ring.errnoErr(res, ctxErr, &c.f.refs, net.ErrClosed)
+		if errno, ok := err.(syscall.Errno); ok {
+			err = os.NewSyscallError(kind.String(), errno)
+		}
+		return res, err
+	}
+}
+
+// Read reads from the connection, as net.Conn: (0, io.EOF) once the peer
+// has closed its side.
+func (c *Conn) Read(p []byte) (int, error) { return c.ReadContext(context.Background(), p) }
+
+// ReadContext is Read that also ends when ctx does: the receive in flight
+// is cancelled and waited for, and either the bytes that arrived anyway or
+// an error matching ctx's error (and ErrCanceled) is returned.
+func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, c.opError("read", err)
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.rd.passed() {
+		return 0, c.opError("read", os.ErrDeadlineExceeded)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	res, err := c.io(ctx, core.KindRecv, p[:min(len(p), maxIO)], 0, &c.rd)
+	if err != nil {
+		return 0, c.opError("read", err)
+	}
+	if res == 0 {
+		return 0, io.EOF
+	}
+	return int(res), nil
+}
+
+// Write writes all of p, as net.Conn. If a deadline or ctx ends it early,
+// n counts the bytes the kernel took.
+func (c *Conn) Write(p []byte) (int, error) { return c.WriteContext(context.Background(), p) }
+
+// WriteContext is Write that also ends when ctx does (cancel, then wait).
+func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, c.opError("write", err)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	n := 0
+	for {
+		if c.wd.passed() {
+			return n, c.opError("write", os.ErrDeadlineExceeded)
+		}
+		res, err := c.io(ctx, core.KindSend, p[n:min(len(p), n+maxIO)], msgNoSignal, &c.wd)
+		n += int(max(res, 0))
+		if err != nil {
+			return n, c.opError("write", err)
+		}
+		if n == len(p) {
+			return n, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return n, c.opError("write", err)
+		}
+	}
+}
+
+// Close cancels every operation in flight on the connection, waits for
+// all of them, then closes the socket. Blocked calls return errors
+// matching net.ErrClosed.
+func (c *Conn) Close() error {
+	c.rd.stop()
+	c.wd.stop()
+	if err := c.f.Close(); err != nil {
+		if err, ok := err.(interface{ Unwrap() error }); ok && err.Unwrap() == os.ErrClosed {
+			return c.opError("close", net.ErrClosed)
+		}
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+// CloseRead shuts down the reading side of the connection.
+func (c *Conn) CloseRead() error { return c.shutdown(shutRD, "close") }
+
+// CloseWrite shuts down the writing side: the peer reads io.EOF.
+func (c *Conn) CloseWrite() error { return c.shutdown(shutWR, "close") }
+
+func (c *Conn) shutdown(how int, op string) error {
+	if _, err := c.io(context.Background(), core.KindShutdown, nil, how, nil); err != nil {
+		return c.opError(op, err)
+	}
+	return nil
+}
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the deadline for Read calls, including one in
+// flight: a time in the past cancels it at once. The zero time clears it.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.f.refs.Closing() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.rd.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for Write calls, as SetReadDeadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.f.refs.Closing() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.wd.set(t)
+	return nil
+}
+
+var _ net.Conn = (*Conn)(nil)

@@ -1,0 +1,12 @@
+//go:build unix && !linux
+
+package aio
+
+import "unsafe"
+
+// setHeader writes a raw sockaddr's header: on the BSDs a length byte,
+// then a one-byte family.
+func setHeader(sa unsafe.Pointer, family int, size uintptr) {
+	b := (*[2]byte)(sa)
+	b[0], b[1] = byte(size), byte(family)
+}
