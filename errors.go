@@ -42,7 +42,7 @@ func (e *canceledError) Is(target error) bool {
 	case ErrCanceled, syscall.ECANCELED:
 		return true
 	case os.ErrDeadlineExceeded:
-		return errors.Is(e.cause, context.DeadlineExceeded)
+		return e.Timeout()
 	}
 	return e.cause != nil && errors.Is(e.cause, target)
 }
