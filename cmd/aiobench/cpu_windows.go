@@ -1,0 +1,18 @@
+package main
+
+import (
+	"time"
+
+	"golang.org/x/sys/windows"
+)
+
+// cpuTime returns the user and kernel CPU time the process has used so
+// far, all threads together (GetProcessTimes).
+func cpuTime() (time.Duration, bool) {
+	var creation, exit, kernel, user windows.Filetime
+	if err := windows.GetProcessTimes(windows.CurrentProcess(), &creation, &exit, &kernel, &user); err != nil {
+		return 0, false
+	}
+	ticks := func(f windows.Filetime) int64 { return int64(f.HighDateTime)<<32 | int64(f.LowDateTime) }
+	return time.Duration((ticks(kernel) + ticks(user)) * 100), true // FILETIME counts 100 ns
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waitforit/aio"
+)
+
+// quickArgs are the flags of a smoke run in a test's own directory,
+// shrunk further under -short.
+func quickArgs(t *testing.T, only string) []string {
+	args := []string{"-quick", "-dir", t.TempDir(), "-only", only}
+	if testing.Short() {
+		args = append(args, "-duration", "50ms", "-rounds", "1", "-size", "4MiB")
+	}
+	return args
+}
+
+// TestQuickRun runs the tool's core on a few workloads and checks that
+// every available implementation measured something, that no invariant
+// failed, and that the files are gone afterwards.
+func TestQuickRun(t *testing.T) {
+	only := "read-1,op-32,write-fsync,pingpong,cancel-storm,cancel-latency"
+	args := append(quickArgs(t, only), "-json")
+	dir := args[2]
+	var stdout, stderr bytes.Buffer
+	if code := execute(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d\nstderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
+	}
+	var res results
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, stdout.String())
+	}
+	if len(res.Failures) != 0 {
+		t.Errorf("failures: %v", res.Failures)
+	}
+	if len(res.Workloads) != 6 {
+		t.Fatalf("%d workloads in the results, want 6", len(res.Workloads))
+	}
+	available := 0
+	for _, im := range res.Impls {
+		if im.Err == "" {
+			available++
+		}
+	}
+	for _, wr := range res.Workloads {
+		if len(wr.Rows) != available {
+			t.Errorf("%s: %d rows, want one per available implementation (%d)", wr.Name, len(wr.Rows), available)
+		}
+		for _, r := range wr.Rows {
+			if r.NA != "" {
+				t.Errorf("%s/%s: n/a: %s", wr.Name, r.Impl, r.NA)
+				continue
+			}
+			if r.OpsPerSec <= 0 || len(r.Rounds) == 0 || r.P50Ns <= 0 || len(r.Latency) == 0 {
+				t.Errorf("%s/%s measured nothing: %+v", wr.Name, r.Impl, r)
+			}
+			if !wr.NoRatio && r.Kind == "aio" && r.Ratio <= 0 {
+				t.Errorf("%s/%s: no ratio to the baseline", wr.Name, r.Impl)
+			}
+		}
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil || len(left) != 0 {
+		t.Errorf("files left in %s: %v (%v)", dir, left, err)
+	}
+}
+
+// TestCorruptDataFails feeds the read workload a data file with corrupted
+// blocks: the verifier must catch them and the tool must exit non-zero.
+func TestCorruptDataFails(t *testing.T) {
+	cfg, _, err := parseFlags(quickArgs(t, "read-1"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.duration = 50 * time.Millisecond
+	cfg.rounds = 1
+	cfg.afterCreate = func(name string) error {
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zero := make([]byte, blockSize)
+		for b := int64(0); b < cfg.size/blockSize; b += 8 { // every 8th block
+			if _, err := f.WriteAt(zero, b*blockSize); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	res, err := run(context.Background(), cfg, newProgress(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, f := range res.Failures {
+		if !strings.Contains(f, "header says") {
+			t.Errorf("unexpected failure: %s", f)
+		}
+		failed[strings.SplitN(strings.SplitN(f, "/", 2)[1], " ", 2)[0]] = true
+	}
+	for _, im := range res.Impls {
+		if im.Err == "" && !failed[im.Name] {
+			t.Errorf("%s read corrupted blocks and nothing failed (failures: %v)", im.Name, res.Failures)
+		}
+	}
+	var out bytes.Buffer
+	writeTable(&out, res)
+	if !strings.Contains(out.String(), "FAILED") {
+		t.Errorf("the table does not say FAILED:\n%s", out.String())
+	}
+}
+
+// TestVerifier checks the block verifier against every kind of damage.
+func TestVerifier(t *testing.T) {
+	p := newPattern()
+	good := make([]byte, blockSize)
+	p.fill(good, 1234, 7)
+	if err := p.verify(good, 1234, 7); err != nil {
+		t.Fatalf("intact block: %v", err)
+	}
+	damage := map[string]func([]byte) ([]byte, uint64, uint64){
+		"wrong block":    func(b []byte) ([]byte, uint64, uint64) { return b, 1235, 7 },
+		"stale gen":      func(b []byte) ([]byte, uint64, uint64) { return b, 1234, 8 },
+		"body byte":      func(b []byte) ([]byte, uint64, uint64) { b[3000] ^= 1; return b, 1234, 7 },
+		"header byte":    func(b []byte) ([]byte, uint64, uint64) { b[2] ^= 0x80; return b, 1234, 7 },
+		"zeros":          func(b []byte) ([]byte, uint64, uint64) { clear(b); return b, 0, 0 },
+		"short":          func(b []byte) ([]byte, uint64, uint64) { return b[:100], 1234, 7 },
+		"other template": func(b []byte) ([]byte, uint64, uint64) { p.fill(b, 1234+1, 7); copy(b, good[:16]); return b, 1234, 7 },
+	}
+	for name, d := range damage {
+		buf, block, gen := d(append([]byte(nil), good...))
+		if err := p.verify(buf, block, gen); err == nil {
+			t.Errorf("%s: the verifier accepted it", name)
+		}
+	}
+}
+
+// TestRingStatsCheck checks the ring counter invariant.
+func TestRingStatsCheck(t *testing.T) {
+	if err := checkRingStats(aio.Stats{Submitted: 10, Completed: 10}); err != nil {
+		t.Errorf("balanced stats: %v", err)
+	}
+	for _, s := range []aio.Stats{
+		{Submitted: 10, Completed: 9, InFlight: 1},
+		{Submitted: 10, Completed: 10, InFlight: 1},
+		{Submitted: 9, Completed: 10},
+	} {
+		if checkRingStats(s) == nil {
+			t.Errorf("%+v passed", s)
+		}
+	}
+}
+
+// TestHistogram checks bucket bounds and quantiles.
+func TestHistogram(t *testing.T) {
+	prevHi := ^uint64(0)
+	for i := range bucketCount {
+		lo, hi := bucketBounds(i)
+		if lo != prevHi+1 || hi < lo || bucketOf(lo) != i || bucketOf(hi) != i {
+			t.Fatalf("bucket %d: [%d, %d] after %d", i, lo, hi, prevHi)
+		}
+		prevHi = hi
+	}
+	var h histogram
+	for v := 1; v <= 100000; v++ {
+		h.record(time.Duration(v))
+	}
+	for _, q := range []float64{0.5, 0.99, 0.999} {
+		got, want := float64(h.quantile(q)), q*100000
+		if got < want*0.97 || got > want*1.03 {
+			t.Errorf("quantile(%g) = %g, want %g within 3%%", q, got, want)
+		}
+	}
+	var empty histogram
+	if empty.quantile(0.5) != 0 || len(empty.cdf()) != 0 {
+		t.Error("empty histogram")
+	}
+}
+
+// TestFlags checks usage errors and -quick's defaults.
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-only", "nope"}, {"-only", "tcp-echo"}, {"-size", "12X"}, {"-rounds", "0"}, {"extra"}, {"-impl", "fortran"},
+	} {
+		if code := execute(args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit status %d, want 2", args, code)
+		}
+	}
+	cfg, _, err := parseFlags([]string{"-quick", "-rounds", "5"}, io.Discard)
+	if err != nil || cfg.size != 32<<20 || cfg.rounds != 5 || cfg.duration != 200*time.Millisecond {
+		t.Errorf("-quick -rounds 5: %+v, %v", cfg, err)
+	}
+	if n, err := parseSize("256MiB"); n != 256<<20 || err != nil {
+		t.Errorf("parseSize(256MiB) = %d, %v", n, err)
+	}
+}
+
+// TestParseFio checks the fio command line and the parsing of its output.
+func TestParseFio(t *testing.T) {
+	args := strings.Join(fioArgs(fioURing(true), "/d/a:b", 1<<20, 3*time.Second), " ")
+	for _, want := range []string{"--ioengine=io_uring", "--iodepth=32", "--iodepth_batch_submit=32", "--fixedbufs", "--registerfiles", "--direct=1", `--filename=/d/a\:b`, "--runtime=3000ms"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("fio args lack %s: %s", want, args)
+		}
+	}
+	out := []byte(`note: a warning
+{"jobs": [{"error": 0, "usr_cpu": 25.0, "sys_cpu": 75.0,
+  "read": {"iops": 600000.5, "total_ios": 1800000, "runtime": 3000,
+    "lat_ns": {"percentile": {"50.000000": 47872, "99.000000": 104960, "99.900000": 175104}}}}]}`)
+	r, err := parseFio("fio io_uring", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OpsPerSec != 600000.5 || r.OpsPerCPUSec != 600000.5 || r.P99Ns != 104960 || r.AllocsPerOp != -1 {
+		t.Errorf("parsed %+v", r)
+	}
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+)
+
+// writeJSON writes the results as indented JSON.
+func writeJSON(w io.Writer, res *results) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// writeTable writes the header, the table, the details and the failures.
+func writeTable(w io.Writer, res *results) {
+	m := res.Machine
+	fmt.Fprintf(w, "aiobench  %s/%s, %d CPUs (GOMAXPROCS %d)", m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS)
+	if m.CPUModel != "" {
+		fmt.Fprintf(w, ", %s", m.CPUModel)
+	}
+	fmt.Fprintf(w, "\n          kernel %s, %s, aio default backend: %s\n", m.Kernel, m.GoVersion, m.DefaultBackend)
+	var avail, unavail []string
+	for _, im := range res.Impls {
+		if im.Err != "" {
+			unavail = append(unavail, fmt.Sprintf("%s unavailable (%s)", im.Name, im.Err))
+		} else {
+			avail = append(avail, im.Name)
+		}
+	}
+	fmt.Fprintf(w, "impls     %s\n", strings.Join(avail, ", "))
+	for _, u := range unavail {
+		fmt.Fprintf(w, "          %s\n", u)
+	}
+	d := res.Data
+	fmt.Fprintf(w, "files     %s", d.Dir)
+	if d.FileBytes > 0 {
+		fmt.Fprintf(w, ": data %s", fmtBytes(d.FileBytes))
+	}
+	if d.WriteFileBytes > 0 {
+		fmt.Fprintf(w, ", writes %s", fmtBytes(d.WriteFileBytes))
+	}
+	fmt.Fprintf(w, " (created in %.1fs; removed at exit)\n", d.CreateSeconds)
+	if d.DirNote != "" {
+		fmt.Fprintf(w, "          %s\n", d.DirNote)
+	}
+	if d.FileBytes > 0 {
+		fmt.Fprintf(w, "resident  %s at start, %s at end: %s\n", fmtFraction(d.ResidentStart), fmtFraction(d.ResidentEnd), d.Residency)
+	}
+	if l := res.Load; l.OtherCPUsMean >= busyThreshold {
+		fmt.Fprintf(w, "load      NOT IDLE: other processes used %.2f CPUs on average (max %.2f) of %d during the measured windows, steal %.2f:\n"+
+			"          absolute numbers are low; the ratios, measured side by side, are the better guide\n",
+			l.OtherCPUsMean, l.OtherCPUsMax, m.CPUs, l.StealCPUsMean)
+	} else if l.OtherCPUsMean >= 0 {
+		fmt.Fprintf(w, "load      idle: other processes used %.2f CPUs on average (max %.2f), steal %.2f\n", l.OtherCPUsMean, l.OtherCPUsMax, l.StealCPUsMean)
+	}
+	s := res.Settings
+	fmt.Fprintf(w, "runs      %d rounds x %s per implementation (interleaved, order rotated each round); medians of the rounds; %.1fs in all\n",
+		s.Rounds, fmtSeconds(s.DurationSec), res.ElapsedSec)
+	fmt.Fprintln(w)
+
+	header := []string{"workload", "impl", "ops/s", "ops/cpu-s", "p50", "p99", "p99.9", "allocs/op", "threads", "spread", "x std", "x std cpu"}
+	left := map[int]bool{0: true, 1: true}
+	var lines [][]string
+	for _, wr := range res.Workloads {
+		for i, r := range wr.Rows {
+			name := ""
+			if i == 0 {
+				name = wr.Name
+			}
+			lines = append(lines, tableCells(name, r, res.Interrupted))
+		}
+	}
+	widths := make([]int, len(header))
+	for _, l := range append([][]string{header}, lines...) {
+		for i, c := range l {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	printRow := func(cells []string) {
+		var b strings.Builder
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", widths[i]-len([]rune(c)))
+			if left[i] {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	printRow(header)
+	for _, l := range lines {
+		printRow(l)
+	}
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "workloads (one op is):")
+	for _, wr := range res.Workloads {
+		fmt.Fprintf(w, "  %-15s %s; op = %s\n", wr.Name, wr.Title, wr.OpUnit)
+		var naOrder []string
+		naImpls := map[string][]string{} // reason -> implementations
+		for _, r := range wr.Rows {
+			if len(r.Extra) > 0 {
+				var parts []string
+				for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
+					parts = append(parts, fmt.Sprintf("%s %.0f", k, r.Extra[k]))
+				}
+				fmt.Fprintf(w, "  %-15s   %s: %s (all rounds)\n", "", r.Impl, strings.Join(parts, ", "))
+			}
+			if r.NA != "" {
+				if _, ok := naImpls[r.NA]; !ok {
+					naOrder = append(naOrder, r.NA)
+				}
+				naImpls[r.NA] = append(naImpls[r.NA], r.Impl)
+			}
+		}
+		for _, reason := range naOrder {
+			fmt.Fprintf(w, "  %-15s   %s: n/a: %s\n", "", strings.Join(naImpls[reason], ", "), reason)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(res.Pending)) {
+		fmt.Fprintf(w, "  %-15s not yet: %s\n", name, res.Pending[name])
+	}
+	fmt.Fprintln(w, "threads: OS threads that ran during the window / threads in the process; spread: (max-min)/median of ops/s over the rounds")
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintln(w)
+	switch {
+	case res.Interrupted:
+		fmt.Fprintln(w, "INTERRUPTED: the table holds the rounds that finished")
+	case len(res.Failures) == 0:
+		fmt.Fprintln(w, "invariants: all held (every read verified, ring counters balanced, no byte lost)")
+	}
+	if len(res.Failures) > 0 {
+		fmt.Fprintf(w, "FAILED: %d invariant failure(s):\n", len(res.Failures))
+		for _, f := range res.Failures {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
+}
+
+// tableCells formats one row.
+func tableCells(workload string, r *row, interrupted bool) []string {
+	if r.NA != "" {
+		return []string{workload, r.Impl, "n/a", "", "", "", "", "", "", "", "", ""}
+	}
+	if len(r.Rounds) == 0 {
+		what := "failed"
+		if interrupted {
+			what = "not run"
+		}
+		return []string{workload, r.Impl, what, "", "", "", "", "", "", "", "", ""}
+	}
+	threads := "-"
+	if r.ThreadsActive >= 0 {
+		threads = fmt.Sprintf("%d/%d", r.ThreadsActive, r.ThreadsTotal)
+	}
+	allocs := "-"
+	if r.AllocsPerOp >= 0 {
+		allocs = fmt.Sprintf("%.2f", r.AllocsPerOp)
+	}
+	cpu := "-"
+	if r.OpsPerCPUSec > 0 {
+		cpu = fmtCount(r.OpsPerCPUSec)
+	}
+	spread := "-"
+	if len(r.Rounds) > 1 {
+		spread = fmt.Sprintf("%.0f%%", 100*r.Spread)
+	}
+	ratio := func(x float64) string {
+		if x == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", x)
+	}
+	return []string{
+		workload, r.Impl, fmtCount(r.OpsPerSec), cpu,
+		fmtNs(r.P50Ns), fmtNs(r.P99Ns), fmtNs(r.P999Ns),
+		allocs, threads, spread, ratio(r.Ratio), ratio(r.CPURatio),
+	}
+}
+
+// fmtCount prints a rate with 3 or 4 significant digits and a k/M suffix.
+func fmtCount(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fM", x/1e6)
+	case x >= 1e4:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	case x >= 1e3:
+		return fmt.Sprintf("%.2fk", x/1e3)
+	default:
+		return fmt.Sprintf("%.0f", x)
+	}
+}
+
+// fmtNs prints a latency in ns, µs or ms with about 3 significant digits.
+func fmtNs(ns float64) string {
+	switch {
+	case ns <= 0:
+		return "-"
+	case ns < 1e3:
+		return fmt.Sprintf("%.0fns", ns)
+	case ns < 1e4:
+		return fmt.Sprintf("%.2fµs", ns/1e3)
+	case ns < 1e5:
+		return fmt.Sprintf("%.1fµs", ns/1e3)
+	case ns < 1e6:
+		return fmt.Sprintf("%.0fµs", ns/1e3)
+	case ns < 1e7:
+		return fmt.Sprintf("%.2fms", ns/1e6)
+	default:
+		return fmt.Sprintf("%.1fms", ns/1e6)
+	}
+}
+
+// fmtBytes prints a size in MiB or KiB.
+func fmtBytes(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// fmtFraction prints a fraction as a percentage, "?" if unknown.
+func fmtFraction(f float64) string {
+	if f < 0 || math.IsNaN(f) {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f%%", 100*f)
+}
+
+// fmtSeconds prints a duration given in seconds.
+func fmtSeconds(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.0fms", s*1000)
+	}
+	return fmt.Sprintf("%gs", s)
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/waitforit/aio"
+)
+
+// openDataFile opens the data file for reading with extra flags (0 or
+// O_DIRECT). O_DIRECT on a RAM file system, or an O_DIRECT open that the
+// file system refuses, makes the workload not applicable rather than
+// failed. (tmpfs accepts O_DIRECT since Linux 6.6, as a no-op: the reads
+// would measure memory and call it a disk.)
+func openDataFile(rc *runCtx, extra int) (fileIO, *aio.File, error) {
+	if extra != 0 {
+		if err := directIOUsable(rc.env); err != nil {
+			return nil, nil, &notApplicable{reason: err.Error()}
+		}
+	}
+	f, af, err := rc.open(rc.env.dataName, os.O_RDONLY|extra)
+	if err != nil && extra != 0 {
+		return nil, nil, &notApplicable{reason: fmt.Sprintf("O_DIRECT open failed in %s: %v", rc.env.dir, err)}
+	}
+	return f, af, err
+}
+
+// runReadAt: callers goroutines each doing random 4 KiB ReadAt calls on
+// one shared file, every block verified.
+func runReadAt(rc *runCtx, callers int, extraFlags int) (runStats, error) {
+	f, _, err := openDataFile(rc, extraFlags)
+	if err != nil {
+		return runStats{}, err
+	}
+	bufs := alignedBlocks(callers)
+	blocks := uint64(rc.env.blocks)
+	p := rc.env.pattern
+	return rc.runWorkers(callers, nil, func(w *worker) error {
+		buf := bufs[w.id]
+		for !w.stopped() {
+			b := w.rng.Uint64N(blocks)
+			t0 := w.now()
+			n, err := f.ReadAt(buf, int64(b)*blockSize)
+			w.hist.record(w.now() - t0)
+			if err != nil || n != blockSize {
+				return fmt.Errorf("ReadAt block %d: n=%d, err=%v", b, n, err)
+			}
+			if err := p.verify(buf, b, 0); err != nil {
+				return err
+			}
+			w.ops++
+		}
+		return nil
+	})
+}
+
+// runDepth keeps depth reads in flight. aio does it the way the Op API is
+// meant for: one goroutine, a ring of depth slots, StartReadAt into a
+// free slot and Wait on the oldest. The standard library has no such
+// API, so its baseline is depth goroutines doing ReadAt.
+func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
+	if rc.ring == nil {
+		return runReadAt(rc, depth, extraFlags)
+	}
+	_, f, err := openDataFile(rc, extraFlags)
+	if err != nil {
+		return runStats{}, err
+	}
+	bufs := alignedBlocks(depth)
+	ops := make([]*aio.Op, depth)
+	slotBlock := make([]uint64, depth)
+	started := make([]time.Duration, depth)
+	blocks := uint64(rc.env.blocks)
+	p := rc.env.pattern
+	return rc.runWorkers(1, nil, func(w *worker) error {
+		// complete waits for slot s and checks its read. Every op started
+		// is waited for, failure or not: its buffer is the kernel's until then.
+		var firstErr error
+		complete := func(s int) {
+			n, err := ops[s].Wait()
+			w.hist.record(w.now() - started[s])
+			ops[s] = nil
+			if firstErr != nil {
+				return
+			}
+			if err != nil || n != blockSize {
+				firstErr = fmt.Errorf("StartReadAt block %d: n=%d, err=%v", slotBlock[s], n, err)
+				return
+			}
+			if err := p.verify(bufs[s], slotBlock[s], 0); err != nil {
+				firstErr = err
+				return
+			}
+			w.ops++
+		}
+		for i := 0; ; i++ {
+			s := i % depth
+			if ops[s] != nil {
+				complete(s)
+			}
+			if w.stopped() || firstErr != nil {
+				break
+			}
+			b := w.rng.Uint64N(blocks)
+			slotBlock[s] = b
+			started[s] = w.now()
+			op, err := f.StartReadAt(bufs[s], int64(b)*blockSize)
+			if err != nil {
+				firstErr = fmt.Errorf("StartReadAt block %d: %v", b, err)
+				break
+			}
+			ops[s] = op
+		}
+		for s := range ops {
+			if ops[s] != nil {
+				complete(s)
+			}
+		}
+		return firstErr
+	})
+}
+
+// directIOUsable says why O_DIRECT reads cannot measure a disk here, if so.
+func directIOUsable(e *env) error {
+	if directIOErr != nil {
+		return directIOErr
+	}
+	if e.ramFS {
+		return fmt.Errorf("%s is a RAM file system: O_DIRECT reads would not reach a disk (use -dir)", e.dir)
+	}
+	return nil
+}
