@@ -141,6 +141,15 @@ func (r *Ring) Publish() uint32 {
 	return r.sqLocal - atomic.LoadUint32(r.sqHead)
 }
 
+// Tail is the SQ tail as of the last Publish: the sequence number just
+// past the newest published SQE.
+func (r *Ring) Tail() uint32 { return r.sqLocal }
+
+// Consumed reports whether the kernel has consumed every SQE before seq.
+func (r *Ring) Consumed(seq uint32) bool {
+	return int32(atomic.LoadUint32(r.sqHead)-seq) >= 0
+}
+
 // SQPending is the number of published SQEs the kernel has not consumed.
 func (r *Ring) SQPending() uint32 {
 	return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)

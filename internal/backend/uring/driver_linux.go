@@ -38,19 +38,20 @@ var kindOpcode = [...]uint8{
 
 // Driver is one io_uring instance driven for a core.Table.
 //
-// Submission: any goroutine writes its SQE under sqMu and publishes it. If
-// no goroutine is inside io_uring_enter for this ring, it becomes the
-// flusher and enters (without holding sqMu) until everything published has
-// been consumed; SQEs published meanwhile ride along in the next enter, so
-// concurrent submitters share syscalls. A full SQ makes submitters wait on
-// sqSpace, never fail.
+// Submission: any goroutine writes its SQE under sqMu, publishes it, and
+// then (without sqMu) enters until the kernel has consumed it, whether by
+// its own io_uring_enter or by another goroutine's: each enter takes
+// everything published so far, so concurrent submitters share syscalls,
+// and nobody depends on another goroutine being scheduled (a designated
+// "flusher" that gets preempted stalls everyone behind it; measured as
+// millisecond tails with 32 callers). A full SQ makes a submitter enter
+// to make room, never fail.
 //
 // Reaping: a submitter that finds completions ready right after its enter
 // (the common case for cached reads, which complete inline) dispatches
 // them itself if the CQ is free, saving a hand-off. Everything else is
-// reaped by a goroutine locked to its own OS thread, which sleeps in
-// io_uring_enter(GETEVENTS) while requests are outstanding, and parks in
-// Go when none are: the kernel wakes a GETEVENTS sleeper for every CQE
+// reaped by a goroutine that sleeps in io_uring_enter(GETEVENTS) while
+// requests are outstanding, and parks in Go when none are: the kernel wakes a GETEVENTS sleeper for every CQE
 // posted, even one its submitter reaps at once, and that wake-up (an IPI
 // to another CPU) used to cost more than the read itself. cqMu serialises
 // CQ consumers.
@@ -67,9 +68,8 @@ type Driver struct {
 	probe *abi.Probe
 
 	sqMu     sync.Mutex
-	sqSpace  sync.Cond // signalled after every enter: SQ slots may be free
-	flushing bool      // a goroutine is entering for this ring
-	closed   bool      // Close has begun; no more SQEs
+	closed   bool           // Close has begun; no more SQEs (under sqMu)
+	entering sync.WaitGroup // goroutines that may touch the ring outside sqMu; added to under sqMu while !closed
 
 	cqMu        sync.Mutex
 	batch       []abi.CQE // CQEs copied out under cqMu
@@ -115,7 +115,6 @@ func New(entries int, t *core.Table) (core.Driver, error) {
 		}
 	}
 	d := &Driver{ring: ring, table: t, probe: probe, reaped: make(chan struct{}), unpark: make(chan struct{}, 1)}
-	d.sqSpace.L = &d.sqMu
 	go d.reaper()
 	return d, nil
 }
@@ -182,10 +181,7 @@ func (d *Driver) Submit(r *core.Record) error {
 	}
 	sqe.UserData = r.ID()
 	r.Handoff()
-	d.outstanding.Add(1)
-	d.flushLocked()
-	d.reapInline()
-	d.wakeReaper()
+	d.submitLocked()
 	return nil
 }
 
@@ -214,21 +210,47 @@ func (d *Driver) control(prep func(*abi.SQE)) {
 	}
 	prep(sqe)
 	sqe.UserData = udCancel
-	d.outstanding.Add(1)
-	d.flushLocked()
+	d.submitLocked()
+}
+
+// submitLocked publishes the SQE just written, enters until the kernel has
+// consumed it, dispatches completions that are already there (a cached
+// read completes inline; a cancelled request's completion is often posted
+// before the enter returns) and makes sure the reaper watches for the
+// rest. Called with sqMu held; returns with it released.
+func (d *Driver) submitLocked() {
+	d.outstanding.Add(1) // before the kernel can see it
+	d.ring.Publish()
+	mine := d.ring.Tail()
+	d.entering.Add(1)
+	d.sqMu.Unlock()
+	defer d.entering.Done()
+	d.enterUntil(mine)
+	d.reapInline()
 	d.wakeReaper()
 }
 
+// enterUntil enters until the kernel has consumed every SQE before seq.
+func (d *Driver) enterUntil(seq uint32) {
+	for !d.ring.Consumed(seq) {
+		d.submitEnters.Add(1)
+		if _, err := d.ring.Enter(d.ring.SQPending(), 0, 0, nil, 0); err != nil {
+			d.enterFailed(err)
+		}
+	}
+}
+
 // wakeReaper makes sure the reaper is (or will be) waiting for the
-// completions still outstanding.
+// completions still outstanding, or exits once the stop has been seen.
 func (d *Driver) wakeReaper() {
-	if d.outstanding.Load() > 0 && d.parked.Load() && d.parked.CompareAndSwap(true, false) {
+	if (d.outstanding.Load() > 0 || d.stopSeen.Load()) && d.parked.Load() && d.parked.CompareAndSwap(true, false) {
 		d.unpark <- struct{}{}
 	}
 }
 
-// sqeLocked returns a free SQE, waiting for space while the SQ is full, or
-// nil once the driver is closed. Called with sqMu held.
+// sqeLocked returns a free SQE, entering to make room while the SQ is
+// full, or nil once the driver is closed. Called with sqMu held, which it
+// may drop and retake.
 func (d *Driver) sqeLocked() *abi.SQE {
 	for {
 		if d.closed {
@@ -237,51 +259,14 @@ func (d *Driver) sqeLocked() *abi.SQE {
 		if sqe := d.ring.GetSQE(); sqe != nil {
 			return sqe
 		}
-		if d.flushing {
-			d.sqSpace.Wait() // the flusher's enter will consume entries
-			continue
-		}
-		// Full and nobody entering: SQEs are published but not consumed
-		// (an enter that was refused with EBUSY, say). Enter ourselves.
-		d.flushing = true
-		d.enterLoopLocked()
-		d.flushing = false
-		d.sqSpace.Broadcast()
-	}
-}
-
-// flushLocked publishes the SQEs written so far and, unless another
-// goroutine is already entering, enters until all are consumed. Called with
-// sqMu held; returns with it released.
-func (d *Driver) flushLocked() {
-	d.ring.Publish()
-	if d.flushing {
-		d.sqMu.Unlock() // the active flusher's loop picks ours up
-		return
-	}
-	d.flushing = true
-	d.enterLoopLocked()
-	d.flushing = false
-	d.sqSpace.Broadcast()
-	d.sqMu.Unlock()
-}
-
-// enterLoopLocked enters until every published SQE has been consumed,
-// dropping sqMu during each syscall so others can keep adding SQEs.
-func (d *Driver) enterLoopLocked() {
-	for {
-		n := d.ring.SQPending()
-		if n == 0 {
-			return
-		}
+		// Full: everything in the SQ is published (owners publish before
+		// they drop sqMu) and waiting for an enter. Make it ours.
+		all := d.ring.Tail()
+		d.entering.Add(1)
 		d.sqMu.Unlock()
-		d.submitEnters.Add(1)
-		_, err := d.ring.Enter(n, 0, 0, nil, 0)
-		if err != nil {
-			d.enterFailed(err)
-		}
+		d.enterUntil(all)
+		d.entering.Done()
 		d.sqMu.Lock()
-		d.sqSpace.Broadcast()
 	}
 }
 
@@ -365,21 +350,28 @@ func (d *Driver) dispatch(cqe *abi.CQE) {
 	d.table.Complete(d.table.Lookup(cqe.UserData), cqe.Res)
 }
 
-// reaper sleeps in the kernel until completions arrive and dispatches them.
-// It is locked to its thread so the wait never ties up a thread Go wants
-// to reuse, and it never submits, so requests are never tied to it.
+// reaper sleeps in the kernel until completions arrive and dispatches
+// them. It never submits, so no request is tied to its thread.
+//
+// A goroutine blocked in a system call keeps its P until sysmon takes it
+// back (20 us to 10 ms later), and the goroutines the reaper has just
+// woken sit in that P's run queue. So after a batch that woke anyone it
+// yields first: they run now, not after sysmon's next look.
 func (d *Driver) reaper() {
-	runtime.LockOSThread()
 	defer close(d.reaped)
 	for {
-		d.reap()
+		if d.reap() {
+			runtime.Gosched()
+		}
 		if d.stopSeen.Load() {
-			runtime.UnlockOSThread()
 			return
 		}
 		if d.outstanding.Load() == 0 {
 			d.parked.Store(true)
-			if d.outstanding.Load() == 0 {
+			// Re-check both reasons to run after announcing the park: a
+			// submitter (or Close, whose own inline reap may have seen
+			// the stop) checks parked after setting them.
+			if d.outstanding.Load() == 0 && !d.stopSeen.Load() {
 				<-d.unpark // whoever flips parked back sends the token
 				continue
 			}
@@ -399,8 +391,8 @@ func (d *Driver) reaper() {
 
 // Close stops the reaper and releases the ring. The core calls it only
 // when no operation is in flight; control requests (stale cancels) that
-// race with it are dropped, and none is inside io_uring_enter when the
-// ring is unmapped.
+// race with it are dropped, and no goroutine is touching the ring when it
+// is unmapped.
 func (d *Driver) Close() error {
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
@@ -410,15 +402,9 @@ func (d *Driver) Close() error {
 	}
 	sqe.PrepNop()
 	sqe.UserData = udStop
-	d.closed = true // no SQE after the stop NOP
-	d.outstanding.Add(1)
-	d.flushLocked()
-	d.wakeReaper()
+	d.closed = true // no SQE after the stop NOP, no new entering.Add
+	d.submitLocked()
 	<-d.reaped
-	d.sqMu.Lock()
-	for d.flushing {
-		d.sqSpace.Wait()
-	}
-	d.sqMu.Unlock()
+	d.entering.Wait()
 	return d.ring.Close()
 }
