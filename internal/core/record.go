@@ -73,8 +73,9 @@ type Record struct {
 	Flags int
 	Mode  uint32
 
-	// Refs are released at completion, before the waiter is woken: a Close
-	// waiting on them may then close the descriptor the op used.
+	// Refs are released at completion, right after the owner has been
+	// notified: a Close that sees them drained may close the descriptor,
+	// and finds every operation on it observably complete.
 	FileRefs *Refs
 	RingRefs *Refs
 

@@ -169,17 +169,20 @@ func (t *Table) Complete(r *Record, res int32) {
 	live.Add(-1)
 	r.pin.Unpin()
 	fileRefs, ringRefs, notify := r.FileRefs, r.RingRefs, r.Notify
-	if fileRefs != nil {
-		fileRefs.Release()
-	}
-	if ringRefs != nil {
-		ringRefs.Release()
-	}
 	// From here on the owner may recycle r at any moment.
 	if notify != nil {
 		notify.Complete(r)
 	} else {
 		r.Wake <- struct{}{}
+	}
+	// Released only after the owner was told: a Close that sees the refs
+	// drained finds every operation on them observably complete (an
+	// Op's Done already closed), not merely finished in the kernel.
+	if fileRefs != nil {
+		fileRefs.Release()
+	}
+	if ringRefs != nil {
+		ringRefs.Release()
 	}
 }
 
