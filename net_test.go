@@ -12,7 +12,7 @@ import (
 )
 
 // socketBackends are the backends whose sockets are tested.
-var socketBackends = []string{"uring"}
+var socketBackends = []string{"uring", "portable"}
 
 func pipeMaker(t *testing.T, backend, network string) nettest.MakePipe {
 	return func() (c1, c2 net.Conn, stop func(), err error) {

@@ -46,6 +46,9 @@ func New(cfg Config) (*Ring, error) {
 	if name == "" {
 		name = os.Getenv("AIO_BACKEND")
 	}
+	if name == "" {
+		name = defaultBackend() // "iocp" on Windows; elsewhere "", the probe below
+	}
 	t := core.NewTable()
 	d, err := newDriver(name, cfg, t)
 	if err != nil {
@@ -58,9 +61,22 @@ func New(cfg Config) (*Ring, error) {
 
 func newDriver(name string, cfg Config, t *core.Table) (core.Driver, error) {
 	switch name {
-	case "", "uring":
+	case "uring":
 		return newURing(cfg, t)
 	case "portable":
+		return newPortable(cfg, t)
+	case "iocp":
+		return newIOCP(cfg, t)
+	case "":
+		// io_uring when it can be set up with every opcode we need (Probe
+		// says why not), else the portable backend.
+		if Probe().Backend == "uring" {
+			if d, err := newURing(cfg, t); err == nil {
+				return d, nil
+			}
+			// io_uring worked when probed; this ring failed for want of
+			// memory or descriptors. The portable backend still serves.
+		}
 		return newPortable(cfg, t)
 	}
 	return nil, fmt.Errorf("aio: unknown backend %q: %w", name, errors.ErrUnsupported)

@@ -1,0 +1,145 @@
+package aio
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/waitforit/aio/internal/backend/portable"
+	"github.com/waitforit/aio/internal/core"
+)
+
+// ProbeResult says which backend New picks when none is named, and why
+// io_uring was passed over. Its String method makes a log line:
+//
+//	aio: backend portable: io_uring not used: io_uring_setup: EPERM: denied by a seccomp filter (...)
+type ProbeResult struct {
+	// Backend is the backend New(Config{}) uses when AIO_BACKEND is not
+	// set: "uring", "portable", or "" if no backend works on this system.
+	Backend string
+	// Err is nil when io_uring is usable. Otherwise it says why not and
+	// matches the kernel's errno (syscall.ENOSYS, syscall.EPERM, ...) or
+	// errors.ErrUnsupported (no io_uring on this OS, or opcodes missing).
+	Err error
+	// Reason is Err in a sentence, with its likely cause: ENOSYS (no
+	// io_uring in this kernel), EPERM from a seccomp filter or from the
+	// sysctl kernel.io_uring_disabled, missing opcodes, ...
+	Reason string
+	// Missing names the io_uring opcodes the library needs and the kernel
+	// lacks, when that is the reason.
+	Missing []string
+}
+
+// String describes the result in one line, for logs.
+func (p ProbeResult) String() string {
+	backend := p.Backend
+	if backend == "" {
+		backend = "none available"
+	}
+	if p.Err == nil {
+		return "aio: backend " + backend
+	}
+	return "aio: backend " + backend + ": io_uring not used: " + p.Reason
+}
+
+var probeOnce = sync.OnceValue(probe)
+
+// Probe reports which backend New(Config{}) picks on this system and, when
+// it is not io_uring, why. It tries io_uring once (a small ring, set up and
+// closed) and caches the answer for the life of the process. It ignores
+// AIO_BACKEND; Ring.Backend says what a Ring actually uses.
+func Probe() ProbeResult { return probeOnce() }
+
+func probe() ProbeResult {
+	p := ProbeResult{Backend: "uring"}
+	p.Err, p.Reason, p.Missing = probeURing()
+	if p.Err != nil {
+		p.Backend = ""
+		if portable.Available() == nil {
+			p.Backend = "portable"
+		}
+	}
+	return p
+}
+
+// neededKinds are the operations the library submits: an io_uring that
+// lacks one (a kernel before 5.11 has no SHUTDOWN, say) is passed over, so
+// that every File and Conn method works on the backend chosen.
+var neededKinds = []core.Kind{
+	core.KindNop, core.KindRead, core.KindWrite, core.KindFsync, core.KindOpen, core.KindClose,
+	core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown,
+}
+
+func probeURing() (err error, reason string, missing []string) {
+	d, err := newURing(Config{Entries: 8}, core.NewTable())
+	if err != nil {
+		return err, explainURingError(err), nil
+	}
+	defer d.Close()
+	for _, k := range neededKinds {
+		if ok, op := d.Supported(k); !ok {
+			missing = append(missing, op)
+		}
+	}
+	if len(missing) > 0 {
+		list := strings.Join(missing, ", ")
+		return &UnsupportedError{Backend: "uring", Op: list}, "the kernel's io_uring lacks " + list, missing
+	}
+	return nil, "", nil
+}
+
+// explainURingError says why setting up io_uring failed, with what the
+// system tells about the likely cause.
+func explainURingError(err error) string {
+	filtered := seccompFiltered()
+	switch {
+	case errors.Is(err, syscall.ENOSYS):
+		s := "io_uring_setup: ENOSYS: the kernel has no io_uring (older than 5.1, built without CONFIG_IO_URING, or a sandbox such as gVisor)"
+		if filtered {
+			s += ", or the seccomp filter on this process hides it"
+		}
+		return s
+	case errors.Is(err, syscall.EPERM):
+		switch sysctlIOURingDisabled() {
+		case "2":
+			return "io_uring_setup: EPERM: disabled by sysctl kernel.io_uring_disabled=2"
+		case "1":
+			return "io_uring_setup: EPERM: restricted by sysctl kernel.io_uring_disabled=1 to privileged processes and members of kernel.io_uring_group"
+		}
+		if filtered {
+			return "io_uring_setup: EPERM: denied by a seccomp filter (the default profiles of Docker, containerd and Kubernetes deny io_uring)"
+		}
+		return "io_uring_setup: EPERM: permission denied (neither a seccomp filter nor kernel.io_uring_disabled; a security module may deny it)"
+	case errors.Is(err, errors.ErrUnsupported):
+		return err.Error()
+	}
+	return "io_uring could not be set up: " + err.Error()
+}
+
+// sysctlIOURingDisabled returns kernel.io_uring_disabled ("0", "1", "2"),
+// or "" where there is no such setting (before Linux 6.6, other systems).
+func sysctlIOURingDisabled() string {
+	b, err := os.ReadFile("/proc/sys/kernel/io_uring_disabled")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// seccompFiltered reports whether a seccomp filter is installed on this
+// process ("Seccomp: 2" in /proc/self/status, Linux).
+func seccompFiltered() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("Seccomp:")); ok {
+			return string(bytes.TrimSpace(v)) == "2"
+		}
+	}
+	return false
+}
