@@ -22,10 +22,12 @@ const (
 	KindRecv          // recv(FD, Buf, Flags)
 	KindSend          // send(FD, Buf, Flags)
 	KindShutdown      // shutdown(FD, Flags)
+	KindSendmsg       // sendmsg(FD) of Buf to the raw sockaddr Addr (nil: connected), Flags
+	KindRecvmsg       // recvmsg(FD) into Buf, Flags; source address into Addr, its length to AddrLen
 	kindCount
 )
 
-var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown"}
+var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -65,13 +67,17 @@ type Notifier interface {
 // changes and its generation changes on every reuse.
 type Record struct {
 	// Request, filled by the caller between Get and Submit.
-	Kind  Kind
-	FD    int
-	Buf   []byte // owned by the operation from Submit until completion (KindConnect: the sockaddr)
-	Off   int64
-	Path  []byte // NUL-terminated, for KindOpen
-	Flags int
-	Mode  uint32
+	Kind Kind
+	FD   int
+	Buf  []byte // owned by the operation from Submit until completion (KindConnect: the sockaddr)
+	Off  int64
+	Path []byte // NUL-terminated, for KindOpen
+	Addr []byte // raw sockaddr: KindSendmsg's destination, KindRecvmsg's room for the source
+	// AddrLen is KindRecvmsg's source address length, set by the driver
+	// before it calls Complete.
+	AddrLen int
+	Flags   int
+	Mode    uint32
 
 	// Refs are released at completion, right after the owner has been
 	// notified: a Close that sees them drained may close the descriptor,
@@ -150,5 +156,8 @@ func (r *Record) pinBuffers() {
 	}
 	if len(r.Path) > 0 {
 		r.pin.Pin(&r.Path[0])
+	}
+	if len(r.Addr) > 0 {
+		r.pin.Pin(&r.Addr[0])
 	}
 }
