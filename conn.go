@@ -23,6 +23,7 @@ import (
 type Conn struct {
 	f       *File // the descriptor, its references and the ring
 	network string
+	dgram   bool // a datagram socket: a 0-byte read is an empty datagram, not EOF
 	laddr   net.Addr
 	raddr   net.Addr
 	readMu  sync.Mutex // one read at a time, as in Go's net
@@ -49,15 +50,17 @@ func (c *Conn) opError(op string, err error) error {
 
 // io runs one socket operation honestly (see Ring.await) under the
 // direction's deadline. The result is the kernel's; err is set for
-// failures and says why a cancelled operation was cancelled.
-func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, dl *deadline) (int32, error) {
+// failures and says why a cancelled operation was cancelled. addr is the
+// raw sockaddr of a sendmsg, or the room for a recvmsg's source, whose
+// length is returned.
+func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, dl *deadline) (int32, int, error) {
 	for {
-		rec, err := c.f.start(kind, p, 0, flags, nil)
+		rec, err := c.f.start(kind, p, 0, flags, addr, nil)
 		if err != nil {
 			if err == os.ErrClosed {
 				err = net.ErrClosed
 			}
-			return 0, err
+			return 0, 0, err
 		}
 		var fired bool
 		if dl != nil {
@@ -67,9 +70,10 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, dl *
 		if dl != nil {
 			fired = dl.end()
 		}
+		addrLen := rec.AddrLen
 		c.f.ring.table.Put(rec)
 		if res >= 0 {
-			return res, nil
+			return res, addrLen, nil
 		}
 		if res == -int32(syscall.EINTR) && ctx.Err() == nil && !fired {
 			continue
@@ -81,7 +85,7 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, dl *
 		if errno, ok := err.(syscall.Errno); ok {
 			err = os.NewSyscallError(kind.String(), errno)
 		}
-		return res, err
+		return res, 0, err
 	}
 }
 
@@ -104,11 +108,11 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	res, err := c.io(ctx, core.KindRecv, p[:min(len(p), maxIO)], 0, &c.rd)
+	res, _, err := c.io(ctx, core.KindRecv, p[:min(len(p), maxIO)], 0, nil, &c.rd)
 	if err != nil {
 		return 0, c.opError("read", err)
 	}
-	if res == 0 {
+	if res == 0 && !c.dgram {
 		return 0, io.EOF
 	}
 	return int(res), nil
@@ -130,12 +134,12 @@ func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
 		if c.wd.passed() {
 			return n, c.opError("write", os.ErrDeadlineExceeded)
 		}
-		res, err := c.io(ctx, core.KindSend, p[n:min(len(p), n+maxIO)], msgNoSignal, &c.wd)
+		res, _, err := c.io(ctx, core.KindSend, p[n:min(len(p), n+maxIO)], msgNoSignal, nil, &c.wd)
 		n += int(max(res, 0))
 		if err != nil {
 			return n, c.opError("write", err)
 		}
-		if n == len(p) {
+		if n == len(p) || c.dgram { // a datagram goes whole or not at all
 			return n, nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -166,7 +170,7 @@ func (c *Conn) CloseRead() error { return c.shutdown(shutRD, "close") }
 func (c *Conn) CloseWrite() error { return c.shutdown(shutWR, "close") }
 
 func (c *Conn) shutdown(how int, op string) error {
-	if _, err := c.io(context.Background(), core.KindShutdown, nil, how, nil); err != nil {
+	if _, _, err := c.io(context.Background(), core.KindShutdown, nil, how, nil, nil); err != nil {
 		return c.opError(op, err)
 	}
 	return nil

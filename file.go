@@ -161,7 +161,7 @@ func (f *File) CancelAll() {
 // start submits one operation on f. o, if not nil, is told of the
 // completion; otherwise the caller waits on the record. On error nothing
 // was submitted.
-func (f *File) start(kind core.Kind, p []byte, off int64, flags int, o *Op) (*core.Record, error) {
+func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte, o *Op) (*core.Record, error) {
 	if len(p) > maxIO {
 		return nil, errTooLarge
 	}
@@ -177,7 +177,7 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, o *Op) (*co
 	}
 	t := f.ring.table
 	rec := t.Get()
-	rec.Kind, rec.FD, rec.Buf, rec.Off, rec.Flags = kind, f.fd, p, off, flags
+	rec.Kind, rec.FD, rec.Buf, rec.Off, rec.Flags, rec.Addr = kind, f.fd, p, off, flags, addr
 	rec.FileRefs, rec.RingRefs, rec.Handle = &f.refs, &f.ring.refs, f.handle
 	if o != nil {
 		o.rec, o.gen = rec, rec.Gen()
@@ -196,7 +196,7 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, o *Op) (*co
 // It retries EINTR. The result is the kernel's (a count, or -errno).
 func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
 	for {
-		rec, err := f.start(kind, p, off, flags, nil)
+		rec, err := f.start(kind, p, off, flags, nil, nil)
 		if err != nil {
 			return 0, err
 		}

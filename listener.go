@@ -55,7 +55,7 @@ func (l *Listener) AcceptContext(ctx context.Context) (net.Conn, error) {
 		return nil, l.opError(os.ErrDeadlineExceeded)
 	}
 	c := &Conn{f: l.f} // borrow Conn.io for the accept itself
-	res, err := c.io(ctx, core.KindAccept, nil, sockCloexec, &l.dl)
+	res, _, err := c.io(ctx, core.KindAccept, nil, sockCloexec, nil, &l.dl)
 	if err != nil {
 		return nil, l.opError(err)
 	}

@@ -23,7 +23,7 @@ const (
 )
 
 func (c *Conn) setNoDelay() {
-	if c.network != "unix" {
+	if c.network[:3] == "tcp" {
 		unix.SetsockoptInt(c.f.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 }
@@ -43,41 +43,9 @@ func (r *Ring) Listen(network, address string) (net.Listener, error) {
 		if err != nil {
 			return fail(err)
 		}
-		ap := ta.AddrPort()
-		family := unix.AF_INET
-		dual := false
-		if network == "tcp6" || ap.Addr().Is6() && !ap.Addr().Is4In6() {
-			family = unix.AF_INET6
-		} else if network == "tcp" && !ap.Addr().IsValid() {
-			family, dual = unix.AF_INET6, true // [::]:port also takes IPv4, as Go does
-			ap = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())
-		}
-		if !ap.Addr().IsValid() {
-			ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
-			if family == unix.AF_INET6 {
-				ap = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())
-			}
-		}
-		fd, err := sysSocket(family, unix.SOCK_STREAM, 0)
-		if err != nil && dual {
-			family, dual = unix.AF_INET, false // no IPv6 here
-			ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
-			fd, err = sysSocket(family, unix.SOCK_STREAM, 0)
-		}
+		fd, _, err := bindInet(network, ta.AddrPort(), unix.SOCK_STREAM)
 		if err != nil {
-			return fail(os.NewSyscallError("socket", err))
-		}
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if family == unix.AF_INET6 {
-			v6only := 1
-			if dual {
-				v6only = 0
-			}
-			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only)
-		}
-		if err := unix.Bind(fd, toSockaddr(family, ap)); err != nil {
-			unix.Close(fd)
-			return fail(os.NewSyscallError("bind", err))
+			return fail(err)
 		}
 		if err := unix.Listen(fd, listenBacklog()); err != nil {
 			unix.Close(fd)
@@ -113,6 +81,120 @@ func (r *Ring) Listen(network, address string) (net.Listener, error) {
 	return fail(net.UnknownNetworkError(network))
 }
 
+// bindInet makes a socket of type typ bound to ap, choosing the family as
+// Go does: "…6" or an IPv6 address gives AF_INET6; a "tcp"/"udp" wildcard
+// gives a dual-stack AF_INET6 socket where IPv6 exists; else AF_INET.
+func bindInet(network string, ap netip.AddrPort, typ int) (fd, family int, err error) {
+	six := network[len(network)-1] == '6'
+	four := network[len(network)-1] == '4'
+	family = unix.AF_INET
+	dual := false
+	switch {
+	case six || ap.Addr().Is6() && !ap.Addr().Is4In6():
+		family = unix.AF_INET6
+	case !four && !ap.Addr().IsValid():
+		family, dual = unix.AF_INET6, true // [::]:port also takes IPv4
+	}
+	if !ap.Addr().IsValid() {
+		ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
+		if family == unix.AF_INET6 {
+			ap = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())
+		}
+	}
+	fd, err = sysSocket(family, typ, 0)
+	if err != nil && dual { // no IPv6 here
+		family, dual = unix.AF_INET, false
+		ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
+		fd, err = sysSocket(family, typ, 0)
+	}
+	if err != nil {
+		return -1, 0, os.NewSyscallError("socket", err)
+	}
+	if typ == unix.SOCK_STREAM {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
+	if family == unix.AF_INET6 {
+		v6only := 1
+		if dual {
+			v6only = 0
+		}
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only)
+	}
+	if err := unix.Bind(fd, toSockaddr(family, ap)); err != nil {
+		unix.Close(fd)
+		return -1, 0, os.NewSyscallError("bind", err)
+	}
+	return fd, family, nil
+}
+
+// ListenPacket announces on a local address, like net.ListenPacket, for
+// "udp", "udp4", "udp6" and "unixgram". The returned net.PacketConn is a
+// *PacketConn.
+func (r *Ring) ListenPacket(network, address string) (net.PacketConn, error) {
+	fail := func(err error) (net.PacketConn, error) {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	if r.refs.Closing() {
+		return fail(net.ErrClosed)
+	}
+	var fd, family int
+	switch network {
+	case "udp", "udp4", "udp6":
+		ua, err := net.ResolveUDPAddr(network, address)
+		if err != nil {
+			return fail(err)
+		}
+		if fd, family, err = bindInet(network, ua.AddrPort(), unix.SOCK_DGRAM); err != nil {
+			return fail(err)
+		}
+	case "unixgram":
+		var err error
+		if fd, err = sysSocket(unix.AF_UNIX, unix.SOCK_DGRAM, 0); err != nil {
+			return fail(os.NewSyscallError("socket", err))
+		}
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: address}); err != nil {
+			unix.Close(fd)
+			return fail(os.NewSyscallError("bind", err))
+		}
+		family = unix.AF_UNIX
+	default:
+		return fail(net.UnknownNetworkError(network))
+	}
+	c, err := r.newConn(fd, network, localAddr(network, fd), nil)
+	if err != nil {
+		return fail(err)
+	}
+	c.dgram = true
+	pc := &PacketConn{Conn: c, family: family}
+	if network == "unixgram" && address != "" && address[0] != '@' {
+		pc.unlink = address
+	}
+	return pc, nil
+}
+
+// rawTo encodes a destination for the socket's family.
+func (pc *PacketConn) rawTo(addr net.Addr) ([]byte, error) {
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		if pc.family == unix.AF_INET && !ap.Addr().Unmap().Is4() {
+			return nil, unix.EAFNOSUPPORT
+		}
+		if pc.family == unix.AF_INET6 && ap.Addr().Is4() {
+			ap = netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port())
+		}
+		return rawInet(pc.family, ap), nil
+	case *net.UnixAddr:
+		return rawUnix(a.Name)
+	case nil:
+		return nil, errMissingAddress
+	}
+	return nil, unix.EAFNOSUPPORT
+}
+
+// rawSockaddrSize is room for any source address a recvmsg may report.
+const rawSockaddrSize = unix.SizeofSockaddrAny
+
 func listenBacklog() int {
 	if b, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
 		if n, err := strconv.Atoi(string(b[:len(b)-1])); err == nil && n > 0 {
@@ -135,8 +217,8 @@ func (r *Ring) DialContext(ctx context.Context, network, address string) (net.Co
 		return fail(nil, err)
 	}
 	switch network {
-	case "tcp", "tcp4", "tcp6":
-		addrs, err := resolveTCP(ctx, network, address)
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+		addrs, err := resolveInet(ctx, network, address)
 		if err != nil {
 			return fail(nil, err)
 		}
@@ -146,7 +228,7 @@ func (r *Ring) DialContext(ctx context.Context, network, address string) (net.Co
 			if ap.Addr().Is4() {
 				family = unix.AF_INET
 			}
-			c, err := r.dial(ctx, network, family, rawInet(family, ap), net.TCPAddrFromAddrPort(ap))
+			c, err := r.dial(ctx, network, family, rawInet(family, ap), inetAddr(network, ap.Addr().AsSlice(), int(ap.Port()), 0))
 			if err == nil {
 				return c, nil
 			}
@@ -158,7 +240,7 @@ func (r *Ring) DialContext(ctx context.Context, network, address string) (net.Co
 			}
 		}
 		return nil, first
-	case "unix":
+	case "unix", "unixgram":
 		sa, err := rawUnix(address)
 		if err != nil {
 			return fail(nil, err)
@@ -172,7 +254,11 @@ func (r *Ring) dial(ctx context.Context, network string, family int, sa []byte, 
 	fail := func(err error) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: err}
 	}
-	fd, err := sysSocket(family, unix.SOCK_STREAM, 0)
+	typ := unix.SOCK_STREAM
+	if network == "unixgram" || network[:3] == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := sysSocket(family, typ, 0)
 	if err != nil {
 		return fail(os.NewSyscallError("socket", err))
 	}
@@ -181,7 +267,8 @@ func (r *Ring) dial(ctx context.Context, network string, family int, sa []byte, 
 		unix.Close(fd)
 		return fail(err)
 	}
-	if _, err := c.io(ctx, core.KindConnect, sa, 0, nil); err != nil {
+	c.dgram = typ == unix.SOCK_DGRAM
+	if _, _, err := c.io(ctx, core.KindConnect, sa, 0, nil, nil); err != nil {
 		c.f.Close()
 		if errors.Is(err, net.ErrClosed) && r.refs.Closing() {
 			err = fmt.Errorf("aio: ring closed: %w", net.ErrClosed)
@@ -189,16 +276,16 @@ func (r *Ring) dial(ctx context.Context, network string, family int, sa []byte, 
 		return fail(err)
 	}
 	c.laddr = localAddr(network, fd)
-	if network != "unix" {
+	if network != "unix" && network != "unixgram" {
 		c.raddr = remoteAddr(network, fd)
 	}
 	c.setNoDelay()
 	return c, nil
 }
 
-// resolveTCP turns host:port into addresses to try, IPv4 first for "tcp"
-// (loopback names resolve to both; either works).
-func resolveTCP(ctx context.Context, network, address string) ([]netip.AddrPort, error) {
+// resolveInet turns host:port into addresses to try, IPv4 first (loopback
+// names resolve to both; either works).
+func resolveInet(ctx context.Context, network, address string) ([]netip.AddrPort, error) {
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err
@@ -213,7 +300,7 @@ func resolveTCP(ctx context.Context, network, address string) ([]netip.AddrPort,
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(port))}, nil
 	}
-	ipNet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+	ipNet := "ip" + network[3:] // tcp4 -> ip4, udp -> ip
 	ips, err := net.DefaultResolver.LookupNetIP(ctx, ipNet, host)
 	if err != nil {
 		return nil, err

@@ -27,3 +27,14 @@ func (r *Ring) DialContext(ctx context.Context, network, address string) (net.Co
 
 func localAddr(network string, fd int) net.Addr  { return nil }
 func remoteAddr(network string, fd int) net.Addr { return nil }
+
+const rawSockaddrSize = 128
+
+func fromRaw(network string, b []byte) net.Addr { return nil }
+
+func (pc *PacketConn) rawTo(addr net.Addr) ([]byte, error) { return nil, errors.ErrUnsupported }
+
+// ListenPacket is not yet available on Windows.
+func (r *Ring) ListenPacket(network, address string) (net.PacketConn, error) {
+	return nil, &net.OpError{Op: "listen", Net: network, Err: errors.ErrUnsupported}
+}

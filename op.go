@@ -62,7 +62,7 @@ func (c *opNotifier) Complete(rec *core.Record) {
 
 func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, error) {
 	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0, done: make(chan struct{})}
-	if _, err := f.start(kind, p, off, 0, o); err != nil {
+	if _, err := f.start(kind, p, off, 0, nil, o); err != nil {
 		return nil, f.pathErr(name, err)
 	}
 	return o, nil

@@ -10,3 +10,6 @@ func setHeader(sa unsafe.Pointer, family int, size uintptr) {
 	b := (*[2]byte)(sa)
 	b[0], b[1] = byte(size), byte(family)
 }
+
+// rawFamily reads a raw sockaddr's family.
+func rawFamily(b []byte) int { return int(b[1]) }

@@ -76,17 +76,57 @@ func toSockaddr(family int, ap netip.AddrPort) unix.Sockaddr {
 func fromSockaddr(network string, sa unix.Sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+		return inetAddr(network, net.IP(sa.Addr[:]).To16(), sa.Port, 0)
 	case *unix.SockaddrInet6:
-		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
-		if sa.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				a.Zone = ifi.Name
-			}
-		}
-		return a
+		return inetAddr(network, append(net.IP(nil), sa.Addr[:]...), sa.Port, sa.ZoneId)
 	case *unix.SockaddrUnix:
 		return &net.UnixAddr{Name: sa.Name, Net: network}
+	}
+	return nil
+}
+
+// inetAddr is a *net.TCPAddr or, for udp networks, a *net.UDPAddr.
+func inetAddr(network string, ip net.IP, port int, zoneID uint32) net.Addr {
+	zone := ""
+	if zoneID != 0 {
+		if ifi, err := net.InterfaceByIndex(int(zoneID)); err == nil {
+			zone = ifi.Name
+		}
+	}
+	if len(network) >= 3 && network[:3] == "udp" {
+		return &net.UDPAddr{IP: ip, Port: port, Zone: zone}
+	}
+	return &net.TCPAddr{IP: ip, Port: port, Zone: zone}
+}
+
+// fromRaw decodes a raw sockaddr the kernel wrote (a recvmsg's source).
+func fromRaw(network string, b []byte) net.Addr {
+	if len(b) < 2 {
+		return nil
+	}
+	switch rawFamily(b) {
+	case unix.AF_INET:
+		if len(b) >= 8 {
+			return inetAddr(network, net.IPv4(b[4], b[5], b[6], b[7]), int(b[2])<<8|int(b[3]), 0)
+		}
+	case unix.AF_INET6:
+		if len(b) >= 28 {
+			ip := append(net.IP(nil), b[8:24]...)
+			zone := *(*uint32)(unsafe.Pointer(&b[24]))
+			return inetAddr(network, ip, int(b[2])<<8|int(b[3]), zone)
+		}
+	case unix.AF_UNIX:
+		path := b[2:]
+		for i, c := range path {
+			if c == 0 && i > 0 {
+				path = path[:i]
+				break
+			}
+		}
+		if len(path) > 0 && path[0] == 0 {
+			path = append([]byte{'@'}, path[1:]...)
+		}
+		return &net.UnixAddr{Name: string(path), Net: network}
 	}
 	return nil
 }

@@ -146,6 +146,11 @@ func (r *Record) inconsistent(what string, s uint64) {
 // the race detector; it costs nothing in normal builds.)
 func (r *Record) Handoff() { raceRelease(r) }
 
+// Handback is called by a driver that reads memory the kernel wrote for
+// this operation (a msghdr's name length, say) before Complete: it pairs
+// with Handoff for the race detector. It costs nothing in normal builds.
+func (r *Record) Handback() { raceAcquire(r) }
+
 // pinBuffers pins the memory the kernel will use. Go's heap does not move
 // today; the pin makes "the kernel holds a pointer to this" explicit and
 // keeps it true if that ever changes. The table keeps the record (and so

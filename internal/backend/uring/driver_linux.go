@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -34,6 +35,17 @@ var kindOpcode = [...]uint8{
 	core.KindRecv:     abi.OpRecv,
 	core.KindSend:     abi.OpSend,
 	core.KindShutdown: abi.OpShutdown,
+	core.KindSendmsg:  abi.OpSendmsg,
+	core.KindRecvmsg:  abi.OpRecvmsg,
+}
+
+// msgState is the msghdr (and its one iovec) of a SENDMSG/RECVMSG, one per
+// record index: the kernel reads it, and writes the name length back,
+// while the operation is in flight. It is reachable from the driver, and
+// the buffers it points to are pinned by the record.
+type msgState struct {
+	hdr unix.Msghdr
+	iov unix.Iovec
 }
 
 // Driver is one io_uring instance driven for a core.Table.
@@ -82,6 +94,8 @@ type Driver struct {
 	disabled [256]bool // opcodes hidden from Supported, for tests
 
 	submitEnters atomic.Uint64 // io_uring_enter calls made to submit
+
+	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by reapers
 }
 
 // New sets up a ring of (at least) entries SQEs for t.
@@ -176,6 +190,24 @@ func (d *Driver) Submit(r *core.Record) error {
 		sqe.PrepSend(int32(r.FD), r.Buf, uint32(r.Flags))
 	case core.KindShutdown:
 		sqe.PrepShutdown(int32(r.FD), r.Flags)
+	case core.KindSendmsg, core.KindRecvmsg:
+		m := d.msgLocked(r.Index)
+		m.iov = unix.Iovec{}
+		if len(r.Buf) > 0 {
+			m.iov.Base = &r.Buf[0]
+		}
+		m.iov.SetLen(len(r.Buf))
+		m.hdr = unix.Msghdr{Iov: &m.iov}
+		m.hdr.SetIovlen(1)
+		if len(r.Addr) > 0 {
+			m.hdr.Name = &r.Addr[0]
+			m.hdr.Namelen = uint32(len(r.Addr))
+		}
+		if r.Kind == core.KindSendmsg {
+			sqe.PrepSendmsg(int32(r.FD), unsafe.Pointer(&m.hdr), uint32(r.Flags))
+		} else {
+			sqe.PrepRecvmsg(int32(r.FD), unsafe.Pointer(&m.hdr), uint32(r.Flags))
+		}
 	default:
 		panic("aio: inconsistent op kind " + r.Kind.String())
 	}
@@ -183,6 +215,23 @@ func (d *Driver) Submit(r *core.Record) error {
 	r.Handoff()
 	d.submitLocked()
 	return nil
+}
+
+// msgLocked returns the msghdr slot of record index i, creating it (and
+// growing the table, copy-on-write) if needed. Called with sqMu held.
+func (d *Driver) msgLocked(i uint32) *msgState {
+	var msgs []*msgState
+	if p := d.msgs.Load(); p != nil {
+		msgs = *p
+	}
+	if int(i) < len(msgs) && msgs[i] != nil {
+		return msgs[i]
+	}
+	grown := make([]*msgState, max(int(i)+1, 2*len(msgs)))
+	copy(grown, msgs)
+	grown[i] = new(msgState)
+	d.msgs.Store(&grown)
+	return grown[i]
 }
 
 // Cancel asks the kernel to cancel the request with user_data id.
@@ -347,7 +396,12 @@ func (d *Driver) dispatch(cqe *abi.CQE) {
 		d.stopSeen.Store(true)
 		return
 	}
-	d.table.Complete(d.table.Lookup(cqe.UserData), cqe.Res)
+	r := d.table.Lookup(cqe.UserData)
+	if r.Kind == core.KindRecvmsg && cqe.Res >= 0 {
+		r.Handback()
+		r.AddrLen = int((*d.msgs.Load())[r.Index].hdr.Namelen)
+	}
+	d.table.Complete(r, cqe.Res)
 }
 
 // reaper sleeps in the kernel until completions arrive and dispatches
