@@ -22,16 +22,26 @@ type Op struct {
 	gen  uint32       // rec's generation for this use: a stale Op never touches a newer one
 	name string       // "read", "write": the error's Op
 	eof  bool         // a 0-byte result means io.EOF
-	done chan struct{}
 
-	// Written once by the completion, before done is closed.
+	// Written once by the completion, before completed is done.
 	n   int
 	err error
 
+	completed sync.WaitGroup // one count, done at completion: Wait needs no channel
+
 	mu    sync.Mutex
 	fired bool
+	done  chan struct{} // made on first Done() call; closed at completion
 	fns   []func(int, error)
 }
+
+// closedChan is Done's answer for an operation that completed before
+// anyone asked for a channel.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // opNotifier is Op's completion hook, kept off Op's exported method set.
 type opNotifier Op
@@ -51,17 +61,21 @@ func (c *opNotifier) Complete(rec *core.Record) {
 	f.ring.table.Put(rec)
 	o.mu.Lock()
 	o.fired = true
-	fns := o.fns
+	fns, done := o.fns, o.done
 	o.fns = nil
 	o.mu.Unlock()
-	close(o.done)
+	if done != nil {
+		close(done)
+	}
+	o.completed.Done()
 	for _, fn := range fns {
 		go fn(o.n, o.err)
 	}
 }
 
 func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, error) {
-	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0, done: make(chan struct{})}
+	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0}
+	o.completed.Add(1)
 	if _, err := f.start(kind, p, off, 0, nil, o); err != nil {
 		return nil, f.pathErr(name, err)
 	}
@@ -102,11 +116,22 @@ func (f *File) StartWrite(p []byte) (*Op, error) { return f.startOp(core.KindWri
 func (o *Op) Cancel() { o.file.ring.table.Cancel(o.rec, o.gen) }
 
 // Done is closed when the operation has completed.
-func (o *Op) Done() <-chan struct{} { return o.done }
+func (o *Op) Done() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done == nil {
+		if o.fired {
+			o.done = closedChan
+		} else {
+			o.done = make(chan struct{})
+		}
+	}
+	return o.done
+}
 
 // Wait blocks until the operation completes and returns its result.
 func (o *Op) Wait() (int, error) {
-	<-o.done
+	o.completed.Wait()
 	return o.n, o.err
 }
 
@@ -115,13 +140,16 @@ func (o *Op) Wait() (int, error) {
 // reports its bytes and no error; one really cancelled reports an error
 // matching ctx's error and ErrCanceled.
 func (o *Op) WaitContext(ctx context.Context) (int, error) {
+	if ctx.Done() == nil {
+		return o.Wait()
+	}
 	select {
-	case <-o.done:
+	case <-o.Done():
 		return o.n, o.err
 	case <-ctx.Done():
 	}
 	o.Cancel()
-	<-o.done
+	o.completed.Wait()
 	if pe, ok := o.err.(*fs.PathError); ok {
 		if ce, ok := pe.Err.(*canceledError); ok && ce.cause == nil {
 			return o.n, &fs.PathError{Op: pe.Op, Path: pe.Path, Err: &canceledError{cause: ctx.Err()}}
