@@ -31,4 +31,25 @@
 // The blocking methods (File.ReadAt, File.ReadContext, ...) suit most code.
 // The Start methods and Op expose the asynchronous layer underneath, for
 // callers that keep many operations in flight from one goroutine.
+//
+// # Sockets
+//
+// Ring.Listen, Ring.DialContext and Ring.ListenPacket give a net.Listener,
+// net.Conn and net.PacketConn (TCP, UDP, unix, unixgram) whose deadlines
+// are cancel-and-wait: a deadline that passes cancels the operation in
+// flight and the call still waits for its completion; the error matches
+// os.ErrDeadlineExceeded and is a net.Error with Timeout() true. An accept
+// or connect that wins after its cancel goes to the caller still waiting;
+// one nobody waits for any more (a listener being closed) is closed by
+// the library.
+//
+// # Backends
+//
+// "uring" is Linux io_uring. "portable" keeps the same contract where
+// io_uring is missing or forbidden (old kernels, seccomp profiles in
+// containers, kernel.io_uring_disabled): Go's netpoller for pipes and
+// sockets, a bounded pool of threads for regular files. New picks
+// Config.Backend, else the AIO_BACKEND environment variable, else io_uring
+// when it works, else portable; Probe says which and why, for logs. The
+// conformance suite in package aiotest runs unchanged on every backend.
 package aio
