@@ -444,21 +444,34 @@ func (d *Driver) reaper() {
 }
 
 // Close stops the reaper and releases the ring. The core calls it only
-// when no operation is in flight; control requests (stale cancels) that
-// race with it are dropped, and no goroutine is touching the ring when it
-// is unmapped.
+// when no operation is in flight.
+//
+// The stop must be seen by the reaper itself: if another goroutine reaped
+// the stop's completion just before the reaper went to sleep in the
+// kernel, nothing would ever wake it. So Close first shuts everyone else
+// out (closed: no new SQE; entering.Wait: no goroutine still inside a
+// submit or an inline reap), then posts the stop without reaping inline.
 func (d *Driver) Close() error {
 	d.sqMu.Lock()
-	sqe := d.sqeLocked()
-	if sqe == nil {
+	if d.closed {
 		d.sqMu.Unlock()
 		return os.ErrClosed
 	}
+	d.closed = true // control requests (stale cancels) from now on are dropped
+	d.sqMu.Unlock()
+	d.entering.Wait()
+	// Only this goroutine submits and only the reaper reaps from here on.
+	sqe := d.ring.GetSQE()
+	for sqe == nil {
+		d.enterUntil(d.ring.Tail())
+		sqe = d.ring.GetSQE()
+	}
 	sqe.PrepNop()
 	sqe.UserData = udStop
-	d.closed = true // no SQE after the stop NOP, no new entering.Add
-	d.submitLocked()
+	d.outstanding.Add(1)
+	d.ring.Publish()
+	d.enterUntil(d.ring.Tail())
+	d.wakeReaper()
 	<-d.reaped
-	d.entering.Wait()
 	return d.ring.Close()
 }
