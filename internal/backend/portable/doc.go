@@ -8,6 +8,8 @@
 //     a goroutine in Go's own netpoller, on a duplicate of the descriptor
 //     that the driver owns; a cancel wakes it at once and it completes with
 //     ECANCELED, without disturbing other operations on the descriptor.
+//     Datagrams (KindSendmsg, KindRecvmsg) take the same path, as raw
+//     sendto/recvfrom calls: the addresses stay raw sockaddr bytes.
 //   - Everything else (regular files, fsync, openat, close) runs blocking
 //     syscalls on a bounded pool of worker goroutines. An operation still
 //     queued is cancelled at once and never runs; one already running

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,6 +104,8 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 	case core.KindNop, core.KindRead, core.KindWrite, core.KindFsync, core.KindOpen, core.KindClose,
 		core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown:
 		return true, k.String()
+	case core.KindSendmsg, core.KindRecvmsg:
+		return dgramSupported, k.String()
 	}
 	return false, k.String()
 }
@@ -144,7 +147,11 @@ func (d *Driver) Submit(r *core.Record) error {
 	case core.KindShutdown: // never blocks
 		d.table.Complete(r, exec(r))
 		return nil
-	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindAccept, core.KindConnect:
+	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindAccept, core.KindConnect,
+		core.KindSendmsg, core.KindRecvmsg:
+		if !dgramSupported && (r.Kind == core.KindSendmsg || r.Kind == core.KindRecvmsg) {
+			return fmt.Errorf("portable backend: %v on %s: %w", r.Kind, runtime.GOOS, errors.ErrUnsupported)
+		}
 		fs, _ := r.Handle.(*fileState)
 		if fs != nil && fs.pollable {
 			return d.submitPoll(r, fs)

@@ -146,9 +146,9 @@ func (d *Driver) submitPoll(r *core.Record, fs *fileState) error {
 		return nil
 	}
 	o := d.opFor(r)
-	dir := uint8(dirRead) // read, recv, accept: wait to read
+	dir := uint8(dirRead) // read, recv, recvmsg, accept: wait to read
 	switch r.Kind {
-	case core.KindWrite, core.KindSend, core.KindConnect:
+	case core.KindWrite, core.KindSend, core.KindSendmsg, core.KindConnect:
 		dir = dirWrite
 	}
 	o.mu.Lock()

@@ -25,6 +25,17 @@ func attempt(fd int, r *core.Record) (int, error) {
 		return n, err
 	case core.KindSend:
 		return unix.SendmsgN(fd, r.Buf, nil, nil, r.Flags)
+	case core.KindRecvmsg:
+		// The source goes straight into r.Addr, raw, as io_uring's
+		// recvmsg writes it. The kernel writes it only with a datagram:
+		// an attempt that would block leaves Addr (and Buf) untouched.
+		n, addrLen, err := recvfrom(fd, r.Buf, r.Addr, r.Flags)
+		if err == nil {
+			r.AddrLen = addrLen // ours until Complete, which publishes it
+		}
+		return n, err
+	case core.KindSendmsg:
+		return sendto(fd, r.Buf, r.Addr, r.Flags)
 	case core.KindAccept:
 		return accept(fd, r.Flags)
 	case core.KindShutdown:
