@@ -31,6 +31,10 @@ type config struct {
 	// afterCreate, if set, runs on the data file once it is written and
 	// before anything reads it. Tests corrupt the file here.
 	afterCreate func(name string) error
+	// echoTamper, if set, sees every message the tcp-echo server is about
+	// to send back (seq counts them per connection, from 1). Tests corrupt
+	// echoes here.
+	echoTamper func(seq int, msg []byte)
 }
 
 // results is everything a run found: the table, the JSON, and whatever

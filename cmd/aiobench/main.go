@@ -5,22 +5,22 @@
 // With no arguments it creates a 256 MiB data file in a disk-backed
 // temporary directory (every 4 KiB block holds a pattern derived from its
 // index, so every read is verified), keeps it resident in the page cache,
-// runs the suite on every available aio backend and on os.File in
-// interleaved rounds, prints one table, removes its files, and exits
-// non-zero if any invariant failed: a read returned the wrong data, a
-// ring's counters did not balance (submitted == completed, nothing in
-// flight), a byte went missing in a pipe, or a cancel outcome went
-// uncounted. It takes about a minute on a 2-core machine.
+// runs the suite on every available aio backend and on os.File (net for
+// the TCP workloads) in interleaved rounds, prints one table, removes its
+// files, and exits non-zero if any invariant failed: a read returned the
+// wrong data, a ring's counters did not balance (submitted == completed,
+// nothing in flight), a byte went missing or came back altered in a pipe
+// or a TCP echo, or a cancel outcome went uncounted. It takes about a
+// minute on a 2-core machine.
 //
 // Usage:
 //
-//	aiobench [-size 256MiB] [-dir DIR] [-duration 1s] [-rounds 3]
+//	aiobench [-size 256MiB] [-dir DIR] [-duration 750ms] [-rounds 3]
 //	         [-only read-1,op-32,...] [-json] [-fio] [-quick]
 //	         [-impl aio-uring,std] [-cpuprofile FILE] [-trace FILE]
 //
 // The workloads are read-1, read-32, op-32, direct-32, write-fsync,
-// pingpong, cancel-storm and cancel-latency; tcp-echo joins them when aio
-// has sockets. Progress goes to stderr (one updating line on a terminal,
+// pingpong, cancel-storm, cancel-latency, tcp-echo and tcp-echo-1. Progress goes to stderr (one updating line on a terminal,
 // plain lines otherwise), the table or, with -json, the JSON results to
 // stdout.
 package main
@@ -112,13 +112,17 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// defaultDuration is -duration's default: with 3 rounds and three
+// implementations the whole suite takes about a minute.
+const defaultDuration = 750 * time.Millisecond
+
 // parseFlags turns the command line into a config.
 func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err error) {
 	fs := flag.NewFlagSet("aiobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	size := fs.String("size", "256MiB", "data file size (K, M, G suffixes are binary)")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the temporary files (default: the first disk-backed of $TMPDIR, the current directory, $HOME)")
-	fs.DurationVar(&cfg.duration, "duration", time.Second, "how long each implementation runs a workload in each round")
+	fs.DurationVar(&cfg.duration, "duration", defaultDuration, "how long each implementation runs a workload in each round")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per workload; the table shows medians")
 	only := fs.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ","))
 	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,std")
