@@ -433,9 +433,10 @@ type raceBias struct{ bias int }
 
 func (b *raceBias) observe(canceled bool) {
 	if canceled {
-		b.bias += 50
+		b.bias += b.bias/8 + 50
 	} else {
-		b.bias = max(b.bias-50, 0)
+		b.bias -= b.bias/8 + 50
+		b.bias = max(b.bias, 0)
 	}
 }
 
