@@ -9,7 +9,18 @@ import (
 // On Windows a File's descriptor is a HANDLE.
 const oCloexec = 0
 
-func closeFD(fd int) error { return windows.CloseHandle(windows.Handle(fd)) }
+// closeFD closes a handle: closesocket for a socket (sockets report
+// FILE_TYPE_PIPE, and closesocket refuses anything else with WSAENOTSOCK),
+// CloseHandle for everything else.
+func closeFD(fd int) error {
+	h := windows.Handle(fd)
+	if t, err := windows.GetFileType(h); err == nil && t == windows.FILE_TYPE_PIPE {
+		if err := windows.Closesocket(h); err != windows.WSAENOTSOCK {
+			return err
+		}
+	}
+	return windows.CloseHandle(h)
+}
 
 // dupFD duplicates a handle, not inheritable.
 func dupFD(h uintptr) (int, error) {

@@ -1,0 +1,118 @@
+// Package iocp is the Windows backend: overlapped I/O reaped from one I/O
+// completion port per ring. Windows overlapped I/O already works the way
+// the contract says (CancelIoEx only asks; the operation completes anyway,
+// successfully, with ERROR_OPERATION_ABORTED or with another error; the
+// OVERLAPPED, the buffer and the handle stay the kernel's until the
+// completion packet is dequeued), so the driver is a thin translation: the
+// lifecycle lives in internal/core.
+//
+// # Handles
+//
+// A File's descriptor is a HANDLE. Attach looks at it once and picks how
+// its operations run:
+//
+//   - Port: an overlapped handle (FILE_FLAG_OVERLAPPED) that no completion
+//     port has yet (Ring.Open's handles, and most handles a program opens
+//     itself for us) is associated with the ring's port. Operations are
+//     ReadFile/WriteFile with an OVERLAPPED and complete from the reaper,
+//     a goroutine that dequeues packets in batches with
+//     GetQueuedCompletionStatusEx.
+//   - Event: an overlapped handle already bound to another port. A file
+//     object belongs to one port for life, and an overlapped handle wrapped
+//     by os.NewFile is bound to the Go runtime's own port before
+//     Ring.NewFile sees it (replacing that association, where Windows
+//     allows it at all, would starve the caller's *os.File, which the
+//     contract says stays usable). Operations set the low bit of the
+//     OVERLAPPED's hEvent, so no packet reaches the other port, and a
+//     goroutine waits for the event.
+//   - Blocking: a synchronous handle (no FILE_FLAG_OVERLAPPED: os.Pipe,
+//     os.Open, consoles). Every operation runs a blocking call on a
+//     goroutine locked to its thread; a cancel is CancelSynchronousIo on
+//     that thread, repeated until the call has returned, and an operation
+//     whose cancel came before its call started never starts.
+//
+// Fsync (FlushFileBuffers), Open (CreateFile with FILE_FLAG_OVERLAPPED,
+// not inheritable) and Close (CloseHandle) are blocking calls on a
+// goroutine of their own, cancelled as the blocking mode's are (a flush
+// that reached the disk completes anyway).
+//
+// # Sockets
+//
+// A socket (getsockopt(SO_TYPE) works on it) is overlapped and runs in
+// port mode, or in event mode if another port has it. Accept is AcceptEx
+// with a new socket of the listener's family that the driver makes and,
+// if the accept fails or is cancelled, closes (an accept that wins is the
+// caller's, rule 7 above the driver); the new socket gets
+// SO_UPDATE_ACCEPT_CONTEXT. Connect is ConnectEx for streams (binding the
+// socket to the wildcard address first if it is not bound, as connect
+// would; then SO_UPDATE_CONNECT_CONTEXT) and a plain connect, which never
+// blocks, for datagram sockets. Recv, Send, Recvmsg and Sendmsg are
+// WSARecv, WSASend, WSARecvFrom and WSASendTo; Shutdown is shutdown,
+// which never blocks.
+//
+// # Positions
+//
+// Overlapped I/O has no file position, and a synchronous call given an
+// offset moves the handle's: so for a seekable handle (FILE_TYPE_DISK) the
+// driver keeps the position itself, starting from the handle's at Attach.
+// An operation at the position (Off < 0) starts where the operations
+// before it ended, and moves it by the bytes it transferred when it
+// completes; operations at the position that are in flight together may
+// overlap (use offsets for concurrent I/O, as with os.File). Positional
+// operations leave it alone, as pread and pwrite do. Writes at the
+// position to a handle Ring.Open opened with O_APPEND go to the end of the
+// file. Pipes, consoles and sockets have no offsets.
+//
+// # Completion
+//
+// Every port-mode handle gets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: an
+// operation that completes at once is completed by its submitter, with no
+// packet, and only ERROR_IO_PENDING means a packet will come. A warning
+// (ERROR_MORE_DATA, WSAEMSGSIZE: the call did its work) counts as a
+// success, as in Go's own internal/poll. The flag is set deliberately rather than left
+// off, because it is a property of the file object that every duplicate of
+// the handle shares and nobody can clear: a handle someone else marked
+// would otherwise lose its synchronous completions. Any other error means
+// the operation never started and completes at once with that error.
+//
+// # Operation records
+//
+// Each core record index has an op, allocated once and referenced (and
+// pinned) by the driver until Close, whose first field is the OVERLAPPED:
+// the pointer a packet carries is the op itself. Between its submission
+// and its completion an op, its buffer and its handle are the kernel's;
+// op.mu orders Cancel (CancelIoEx(handle, &op.overlapped)) against the
+// op's reuse, so a late cancel never reaches the next operation that uses
+// the same OVERLAPPED. File.CancelAll and File.Close cancel the file's
+// operations one by one rather than with CancelIoEx(handle, NULL): that
+// would match every operation on the file object, including the caller's
+// own *os.File I/O on the handle Ring.NewFile duplicated.
+//
+// # Results
+//
+// core.Record.Res holds a count, or minus an errno. On Windows a
+// syscall.Errno is the Windows error code itself, so results keep it,
+// except where the contract or portable callers need the POSIX meaning:
+//
+//	ERROR_OPERATION_ABORTED, ERROR_ALERTED        ECANCELED (0 bytes moved; ALERTED is
+//	                                              how Wine abandons the I/O of a thread
+//	                                              that exited)
+//	ERROR_HANDLE_EOF, ERROR_BROKEN_PIPE,
+//	ERROR_PIPE_NOT_CONNECTED (reads)              0 bytes: io.EOF above
+//	ERROR_MORE_DATA, WSAEMSGSIZE (reads)          the bytes read (a message cut short)
+//	ERROR_BROKEN_PIPE, ERROR_NO_DATA (writes)     EPIPE
+//	ERROR_NETNAME_DELETED                         WSAECONNRESET
+//	ERROR_CONNECTION_ABORTED                      WSAECONNABORTED
+//	ERROR_CONNECTION_REFUSED,
+//	ERROR_PORT_UNREACHABLE                        WSAECONNREFUSED
+//	ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND    ENOENT
+//	ERROR_ACCESS_DENIED (read, write, fsync),
+//	ERROR_INVALID_HANDLE                          EBADF
+//
+// ENOENT, EBADF, EPIPE and ECANCELED are the errnos package syscall
+// invents on Windows; they match fs.ErrNotExist and friends as the native
+// codes do.
+//
+// On systems other than Windows, New returns an error wrapping
+// errors.ErrUnsupported.
+package iocp
