@@ -282,37 +282,3 @@ func (r *Ring) dial(ctx context.Context, network string, family int, sa []byte, 
 	c.setNoDelay()
 	return c, nil
 }
-
-// resolveInet turns host:port into addresses to try, IPv4 first (loopback
-// names resolve to both; either works).
-func resolveInet(ctx context.Context, network, address string) ([]netip.AddrPort, error) {
-	host, portStr, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, err
-	}
-	port, err := net.DefaultResolver.LookupPort(ctx, network, portStr)
-	if err != nil {
-		return nil, err
-	}
-	if host == "" {
-		host = "localhost"
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(port))}, nil
-	}
-	ipNet := "ip" + network[3:] // tcp4 -> ip4, udp -> ip
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, ipNet, host)
-	if err != nil {
-		return nil, err
-	}
-	var v4, v6 []netip.AddrPort
-	for _, ip := range ips {
-		ap := netip.AddrPortFrom(ip.Unmap(), uint16(port))
-		if ap.Addr().Is4() {
-			v4 = append(v4, ap)
-		} else {
-			v6 = append(v6, ap)
-		}
-	}
-	return append(v4, v6...), nil
-}
