@@ -2,6 +2,7 @@ package aio
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 )
@@ -39,3 +40,36 @@ func resolveInet(ctx context.Context, network, address string) ([]netip.AddrPort
 	}
 	return append(v4, v6...), nil
 }
+
+// dialInet connects to host:port, trying each address it resolves to in
+// turn (IPv4 first) until one answers or ctx ends; the error is the
+// first address's.
+func (r *Ring) dialInet(ctx context.Context, network, address string) (net.Conn, error) {
+	addrs, err := resolveInet(ctx, network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	var first error
+	for _, ap := range addrs {
+		family := afINET6
+		if ap.Addr().Is4() {
+			family = afINET
+		}
+		c, err := r.dial(ctx, network, family, rawInet(family, ap), inetAddr(network, ap.Addr().AsSlice(), int(ap.Port()), 0))
+		if err == nil {
+			return c, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if first == nil {
+		first = &net.OpError{Op: "dial", Net: network, Err: errNoAddress}
+	}
+	return nil, first
+}
+
+var errNoAddress = errors.New("no suitable address found")

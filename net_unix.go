@@ -17,6 +17,8 @@ import (
 )
 
 const (
+	afINET      = unix.AF_INET
+	afINET6     = unix.AF_INET6
 	msgNoSignal = unix.MSG_NOSIGNAL
 	shutRD      = unix.SHUT_RD
 	shutWR      = unix.SHUT_WR
@@ -218,28 +220,7 @@ func (r *Ring) DialContext(ctx context.Context, network, address string) (net.Co
 	}
 	switch network {
 	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
-		addrs, err := resolveInet(ctx, network, address)
-		if err != nil {
-			return fail(nil, err)
-		}
-		var first error
-		for _, ap := range addrs {
-			family := unix.AF_INET6
-			if ap.Addr().Is4() {
-				family = unix.AF_INET
-			}
-			c, err := r.dial(ctx, network, family, rawInet(family, ap), inetAddr(network, ap.Addr().AsSlice(), int(ap.Port()), 0))
-			if err == nil {
-				return c, nil
-			}
-			if first == nil {
-				first = err
-			}
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		return nil, first
+		return r.dialInet(ctx, network, address)
 	case "unix", "unixgram":
 		sa, err := rawUnix(address)
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 )
 
 const (
+	afINET      = windows.AF_INET
+	afINET6     = windows.AF_INET6
 	msgNoSignal = 0 // Windows raises no signal on a broken connection
 	shutRD      = windows.SHUT_RD
 	shutWR      = windows.SHUT_WR
@@ -184,28 +186,7 @@ func (r *Ring) DialContext(ctx context.Context, network, address string) (net.Co
 	default:
 		return fail(nil, net.UnknownNetworkError(network))
 	}
-	addrs, err := resolveInet(ctx, network, address)
-	if err != nil {
-		return fail(nil, err)
-	}
-	var first error
-	for _, ap := range addrs {
-		family := windows.AF_INET6
-		if ap.Addr().Is4() {
-			family = windows.AF_INET
-		}
-		c, err := r.dial(ctx, network, family, rawInet(family, ap), inetAddr(network, ap.Addr().AsSlice(), int(ap.Port()), 0))
-		if err == nil {
-			return c, nil
-		}
-		if first == nil {
-			first = err
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, first
+	return r.dialInet(ctx, network, address)
 }
 
 func (r *Ring) dial(ctx context.Context, network string, family int, sa []byte, raddr net.Addr) (net.Conn, error) {
