@@ -22,6 +22,10 @@ type PacketConn struct {
 	*Conn
 	family int
 	unlink string // the unixgram socket file this conn created
+	// from receives each datagram's source address. Reads are serialised
+	// by readMu and wait for their completion, so it is reused, never
+	// touched by the kernel while the caller has it.
+	from [rawSockaddrSize]byte
 }
 
 // ReadFrom reads one datagram into p and returns its size and source. A
@@ -42,7 +46,7 @@ func (pc *PacketConn) ReadFromContext(ctx context.Context, p []byte) (int, net.A
 	if c.rd.passed() {
 		return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
 	}
-	from := make([]byte, rawSockaddrSize)
+	from := pc.from[:]
 	res, n, err := c.io(ctx, core.KindRecvmsg, p[:min(len(p), maxIO)], 0, from, &c.rd)
 	if err != nil {
 		return 0, nil, c.opError("read", err)
