@@ -21,7 +21,8 @@ type deadline struct {
 	expired bool   // the deadline has passed
 	cur     *core.Record
 	curGen  uint32
-	fired   bool // the current operation's cancel came from this deadline
+	fired   bool          // the current operation's cancel came from this deadline
+	waker   chan struct{} // a waiter with no operation of its own (see waitBegin)
 }
 
 // set moves the deadline; the zero time clears it. A time in the past
@@ -59,6 +60,12 @@ func (d *deadline) expireLocked() {
 		d.fired = true
 		d.table.Cancel(d.cur, d.curGen)
 	}
+	if d.waker != nil {
+		select {
+		case d.waker <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // passed reports whether the deadline has passed.
@@ -87,6 +94,27 @@ func (d *deadline) end() bool {
 	defer d.mu.Unlock()
 	d.cur = nil
 	return d.fired
+}
+
+// waitBegin registers a caller that waits without an operation of its
+// own (an accept served by a multishot request): when the deadline
+// passes, ch gets a token. It reports whether the deadline has already
+// passed, in which case nothing is registered.
+func (d *deadline) waitBegin(ch chan struct{}) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.expired {
+		return true
+	}
+	d.waker = ch
+	return false
+}
+
+// waitEnd unregisters the waiter.
+func (d *deadline) waitEnd() {
+	d.mu.Lock()
+	d.waker = nil
+	d.mu.Unlock()
 }
 
 // stop releases the timer (on Close).

@@ -21,3 +21,14 @@ func SubmitEnters(r *Ring) (uint64, bool) {
 	}
 	return d.SubmitEnters(), true
 }
+
+// DisableMultishotForTest makes the ring's backend report multishot
+// accept as unsupported, as a kernel before 5.19 would. Listeners made
+// afterwards accept one request at a time.
+func DisableMultishotForTest(r *Ring) bool {
+	d, ok := r.driver.(interface{ DisableMultishot() })
+	if ok {
+		d.DisableMultishot()
+	}
+	return ok
+}

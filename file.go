@@ -161,7 +161,7 @@ func (f *File) CancelAll() {
 // start submits one operation on f. o, if not nil, is told of the
 // completion; otherwise the caller waits on the record. On error nothing
 // was submitted.
-func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte, o *Op) (*core.Record, error) {
+func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier) (*core.Record, error) {
 	if len(p) > maxIO {
 		return nil, errTooLarge
 	}
@@ -179,9 +179,11 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte
 	rec := t.Get()
 	rec.Kind, rec.FD, rec.Buf, rec.Off, rec.Flags, rec.Addr = kind, f.fd, p, off, flags, addr
 	rec.FileRefs, rec.RingRefs, rec.Handle = &f.refs, &f.ring.refs, f.handle
-	if o != nil {
-		o.rec, o.gen = rec, rec.Gen()
-		rec.Notify = (*opNotifier)(o)
+	if notify != nil {
+		if b, ok := notify.(binder); ok {
+			b.bind(rec)
+		}
+		rec.Notify = notify
 	}
 	if err := t.Submit(rec); err != nil {
 		t.Put(rec)
@@ -194,6 +196,12 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte
 
 // do runs one operation and waits for it honestly (see Ring.await).
 // It retries EINTR. The result is the kernel's (a count, or -errno).
+// binder is a Notifier that must know its record (to cancel it, say)
+// before the record is submitted, since it may complete at once.
+type binder interface {
+	bind(rec *core.Record)
+}
+
 func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
 	for {
 		rec, err := f.start(kind, p, off, flags, nil, nil)

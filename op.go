@@ -46,6 +46,8 @@ var closedChan = func() chan struct{} {
 // opNotifier is Op's completion hook, kept off Op's exported method set.
 type opNotifier Op
 
+func (c *opNotifier) bind(rec *core.Record) { c.rec, c.gen = rec, rec.Gen() }
+
 // Complete runs once, on the completing goroutine, never blocking.
 func (c *opNotifier) Complete(rec *core.Record) {
 	o := (*Op)(c)
@@ -76,7 +78,7 @@ func (c *opNotifier) Complete(rec *core.Record) {
 func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, error) {
 	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0}
 	o.completed.Add(1)
-	if _, err := f.start(kind, p, off, 0, nil, o); err != nil {
+	if _, err := f.start(kind, p, off, 0, nil, (*opNotifier)(o)); err != nil {
 		return nil, f.pathErr(name, err)
 	}
 	return o, nil

@@ -23,6 +23,7 @@ func init() {
 	register("Sockets/DeadlineInThePast", testDeadlineInThePast)
 	register("Sockets/CloseWithOpsInFlight", testSocketCloseWithOpsInFlight)
 	register("Sockets/AcceptCancelRacesLeakNothing", testAcceptCancelRaces)
+	register("Sockets/UnacceptedConnectionsClosed", testUnacceptedConnectionsClosed)
 }
 
 // tcpPair returns both ends of a loopback TCP connection made through r.
@@ -289,6 +290,96 @@ func testAcceptCancelRaces(t *testing.T, s *suite) {
 		}
 		if fds, _ := openFDs(); fds != fds0 {
 			t.Errorf("%d descriptors open after the races, %d before", fds, fds0)
+		}
+	}
+}
+
+// testUnacceptedConnectionsClosed: a burst of connections larger than any
+// accept queue the library keeps ahead of Accept is accepted completely
+// and exactly once each; then connections nobody accepts are closed by the
+// listener's Close, whether the library or the kernel's backlog held them.
+func testUnacceptedConnectionsClosed(t *testing.T, s *suite) {
+	if pr, pw, err := os.Pipe(); err == nil {
+		pr.Close()
+		pw.Close()
+	}
+	fds0, countFDs := openFDs()
+	r := s.ring(t, 0)
+	ln, err := r.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	var clients []net.Conn
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	dial := func(i int) {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		if _, err := c.Write([]byte{byte(i), byte(i >> 8)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	accept := func() int {
+		t.Helper()
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var b [2]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			t.Fatal(err)
+		}
+		return int(b[0]) | int(b[1])<<8
+	}
+	// The first Accept starts whatever the listener keeps in the kernel.
+	dial(0)
+	if i := accept(); i != 0 {
+		t.Fatalf("accepted client %d, want 0", i)
+	}
+	const burst = 300
+	for i := 1; i <= burst; i++ {
+		dial(i)
+	}
+	seen := make(map[int]bool)
+	for range burst {
+		i := accept()
+		if i < 1 || i > burst || seen[i] {
+			t.Fatalf("accepted client %d twice or out of range", i)
+		}
+		seen[i] = true
+	}
+	// These are never accepted.
+	for i := burst + 1; i <= burst+50; i++ {
+		dial(i)
+	}
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	clients = nil
+	if st := r.Stats(); st.InFlight != 0 {
+		t.Errorf("in flight after the listener's Close: %+v", st)
+	}
+	if countFDs {
+		if err := r.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			t.Fatal(err)
+		}
+		if fds, _ := openFDs(); fds != fds0 {
+			t.Errorf("%d descriptors open after Close, %d before", fds, fds0)
 		}
 	}
 }

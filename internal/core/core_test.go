@@ -304,3 +304,46 @@ func FuzzLifecycle(f *testing.F) {
 		}
 	})
 }
+
+// multiNotifier records a multishot op's results.
+type multiNotifier struct {
+	more  []int32
+	final []int32
+}
+
+func (m *multiNotifier) More(r *Record, res int32) { m.more = append(m.more, res) }
+func (m *multiNotifier) Complete(r *Record) {
+	m.final = append(m.final, r.Res)
+	r.table.Put(r)
+}
+
+func TestMore(t *testing.T) {
+	tb, d := newFake()
+	r := tb.Get()
+	m := &multiNotifier{}
+	r.Kind, r.Notify = KindAcceptMulti, m
+	if err := tb.Submit(r); err != nil {
+		t.Fatal(err)
+	}
+	id := r.ID()
+	tb.More(tb.Lookup(id), 7)
+	tb.More(tb.Lookup(id), 8)
+	if st := tb.Stats(); st.InFlight != 1 || st.Completed != 0 {
+		t.Fatalf("after two More: %+v, want the op still in flight", st)
+	}
+	d.complete(tb, id, -int32(syscall.ECANCELED))
+	if len(m.more) != 2 || m.more[0] != 7 || m.more[1] != 8 || len(m.final) != 1 {
+		t.Fatalf("more %v final %v", m.more, m.final)
+	}
+	mustPanic(t, "More after completion", func() { tb.More(r, 9) })
+
+	// A single-shot op never gets More.
+	r = tb.Get()
+	r.Kind = KindAccept
+	if err := tb.Submit(r); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "More for a single-shot op", func() { tb.More(r, 3) })
+	d.complete(tb, r.ID(), 3)
+	tb.Put(r)
+}

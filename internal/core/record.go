@@ -24,10 +24,16 @@ const (
 	KindShutdown      // shutdown(FD, Flags)
 	KindSendmsg       // sendmsg(FD) of Buf to the raw sockaddr Addr (nil: connected), Flags
 	KindRecvmsg       // recvmsg(FD) into Buf, Flags; source address into Addr, its length to AddrLen
+	// KindAcceptMulti is a multishot accept4(FD, nil, nil, Flags): it
+	// stays in flight and yields each new socket through Notify's More
+	// (see MoreNotifier) until it ends with its one completion, whose
+	// Res may itself be a socket. Only drivers that report it Supported
+	// take it.
+	KindAcceptMulti
 	kindCount
 )
 
-var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg"}
+var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -60,6 +66,16 @@ const (
 // return it to the table with Put once it has read the result).
 type Notifier interface {
 	Complete(r *Record)
+}
+
+// MoreNotifier is the Notifier of a multishot operation
+// (KindAcceptMulti). More is called for each result that does not end
+// the operation, on the reaping goroutine, in the kernel's order and
+// before the final Complete; it must not block, and it owns res (a new
+// descriptor) from then on. The record stays in flight throughout.
+type MoreNotifier interface {
+	Notifier
+	More(r *Record, res int32)
 }
 
 // Record is one operation: its request, its buffers, its state and its

@@ -186,6 +186,22 @@ func (t *Table) Complete(r *Record, res int32) {
 	}
 }
 
+// More delivers one result of a multishot operation that stays in flight
+// (the kernel said more will come). Drivers call it before the record's
+// one Complete, never after.
+func (t *Table) More(r *Record, res int32) {
+	raceAcquire(r)
+	s := r.state.Load()
+	if s&stSubmitted == 0 || s&stCompleted != 0 {
+		r.inconsistent("more results outside flight", s)
+	}
+	m, ok := r.Notify.(MoreNotifier)
+	if !ok {
+		r.inconsistent("more results for a single-shot op", s)
+	}
+	m.More(r, res)
+}
+
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	c := t.completed.Load()

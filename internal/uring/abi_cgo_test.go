@@ -138,6 +138,9 @@ var abiConsts = []abiConst{
 	{"AsyncCancelUserdata", "IORING_ASYNC_CANCEL_USERDATA", AsyncCancelUserdata},
 	{"AsyncCancelOp", "IORING_ASYNC_CANCEL_OP", AsyncCancelOp},
 
+	// io_uring_sqe.ioprio of ACCEPT.
+	{"AcceptMultishot", "IORING_ACCEPT_MULTISHOT", AcceptMultishot},
+
 	// io_uring_cqe.flags.
 	{"CQEFBuffer", "IORING_CQE_F_BUFFER", CQEFBuffer},
 	{"CQEFMore", "IORING_CQE_F_MORE", CQEFMore},

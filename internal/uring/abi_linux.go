@@ -144,6 +144,11 @@ const (
 	AsyncCancelOp       = 1 << 5
 )
 
+// Accept flags (io_uring_sqe.ioprio of IORING_OP_ACCEPT).
+const (
+	AcceptMultishot = 1 << 0
+)
+
 // CQE flags (io_uring_cqe.flags).
 const (
 	CQEFBuffer       = 1 << 0

@@ -37,6 +37,10 @@ var kindOpcode = [...]uint8{
 	core.KindShutdown: abi.OpShutdown,
 	core.KindSendmsg:  abi.OpSendmsg,
 	core.KindRecvmsg:  abi.OpRecvmsg,
+	// Multishot accept came with 5.19, as did IORING_OP_SOCKET: the probe
+	// knows the opcode, not the flag, so SOCKET stands in for the kernel
+	// version (see Supported).
+	core.KindAcceptMulti: abi.OpAccept,
 }
 
 // msgState is the msghdr (and its one iovec) of a SENDMSG/RECVMSG, one per
@@ -91,7 +95,8 @@ type Driver struct {
 	stopSeen    atomic.Bool
 	reaped      chan struct{} // closed when the reaper has exited
 
-	disabled [256]bool // opcodes hidden from Supported, for tests
+	disabled    [256]bool // opcodes hidden from Supported, for tests
+	noMultishot bool      // multishot accept hidden from Supported, for tests
 
 	submitEnters atomic.Uint64 // io_uring_enter calls made to submit
 
@@ -148,8 +153,17 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 		return false, k.String()
 	}
 	op := kindOpcode[k]
-	return d.probe.Supported(op) && !d.disabled[op], abi.OpName(op)
+	ok := d.probe.Supported(op) && !d.disabled[op]
+	if k == core.KindAcceptMulti {
+		ok = ok && !d.noMultishot && d.probe.Supported(abi.OpSocket)
+		return ok, abi.OpName(op) + " (multishot)"
+	}
+	return ok, abi.OpName(op)
 }
+
+// DisableMultishot hides multishot accept from Supported, as if the kernel
+// were older than 5.19. For tests of the single-shot path.
+func (d *Driver) DisableMultishot() { d.noMultishot = true }
 
 // DisableOpcode hides k's opcode from Supported, as if the kernel lacked
 // it. For tests of the unsupported-operation path.
@@ -182,6 +196,9 @@ func (d *Driver) Submit(r *core.Record) error {
 		sqe.PrepClose(int32(r.FD))
 	case core.KindAccept:
 		sqe.PrepAccept(int32(r.FD), nil, nil, uint32(r.Flags))
+	case core.KindAcceptMulti:
+		sqe.PrepAccept(int32(r.FD), nil, nil, uint32(r.Flags))
+		sqe.Ioprio |= abi.AcceptMultishot
 	case core.KindConnect:
 		sqe.PrepConnect(int32(r.FD), r.Buf)
 	case core.KindRecv:
@@ -380,7 +397,15 @@ func (d *Driver) reapLocked() int {
 			d.batch = append(d.batch, *d.ring.PeekCQE(i))
 		}
 		d.ring.Advance(n) // the kernel may reuse those slots now
-		d.outstanding.Add(-int64(n))
+		// outstanding counts requests, not CQEs: a multishot request's
+		// CQEs flagged F_MORE leave it outstanding.
+		final := int64(n)
+		for i := range d.batch {
+			if d.batch[i].Flags&abi.CQEFMore != 0 {
+				final--
+			}
+		}
+		d.outstanding.Add(-final)
 		for i := range d.batch {
 			d.dispatch(&d.batch[i])
 		}
@@ -397,6 +422,10 @@ func (d *Driver) dispatch(cqe *abi.CQE) {
 		return
 	}
 	r := d.table.Lookup(cqe.UserData)
+	if cqe.Flags&abi.CQEFMore != 0 {
+		d.table.More(r, cqe.Res)
+		return
+	}
 	if r.Kind == core.KindRecvmsg && cqe.Res >= 0 {
 		r.Handback()
 		r.AddrLen = int((*d.msgs.Load())[r.Index].hdr.Namelen)

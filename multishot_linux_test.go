@@ -1,0 +1,83 @@
+package aio_test
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"github.com/waitforit/aio"
+)
+
+// TestAcceptMultishot: on io_uring a listener's accepts are served by one
+// multishot request (one submission for many connections), and with
+// multishot hidden, as on a kernel before 5.19, by one request each. Both
+// accept every connection exactly once.
+func TestAcceptMultishot(t *testing.T) {
+	if p := aio.Probe(); p.Backend != "uring" {
+		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
+	}
+	for _, multishot := range []bool{true, false} {
+		name := "multishot"
+		if !multishot {
+			name = "single"
+		}
+		t.Run(name, func(t *testing.T) {
+			r, err := aio.New(aio.Config{Backend: "uring"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if !multishot && !aio.DisableMultishotForTest(r) {
+				t.Fatal("the uring driver cannot hide multishot")
+			}
+			ln, err := r.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			const conns = 100
+			errs := make(chan error, 1)
+			go func() {
+				for i := range conns {
+					c, err := net.Dial("tcp", ln.Addr().String())
+					if err != nil {
+						errs <- err
+						return
+					}
+					c.Write([]byte{byte(i)})
+					c.Close()
+				}
+				errs <- nil
+			}()
+			base := r.Stats().Submitted
+			seen := make(map[byte]bool)
+			for range conns {
+				c, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b [1]byte
+				if _, err := io.ReadFull(c, b[:]); err != nil {
+					t.Fatal(err)
+				}
+				if seen[b[0]] {
+					t.Fatalf("client %d accepted twice", b[0])
+				}
+				seen[b[0]] = true
+				c.Close()
+			}
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			// Reads count too: one per connection.
+			accepts := r.Stats().Submitted - base - conns
+			t.Logf("%d accept submissions for %d connections", accepts, conns)
+			if multishot && accepts > 3 {
+				t.Errorf("multishot: %d accept submissions for %d connections, want about 1", accepts, conns)
+			}
+			if !multishot && accepts < conns {
+				t.Errorf("single-shot: %d accept submissions for %d connections", accepts, conns)
+			}
+		})
+	}
+}
