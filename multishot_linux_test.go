@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/waitforit/aio"
+	"github.com/waitforit/aio/aiotest"
 )
 
 // TestAcceptMultishot: on io_uring a listener's accepts are served by one
@@ -80,4 +81,21 @@ func TestAcceptMultishot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConformanceURingSingleShotAccept runs the socket cases on io_uring
+// as a kernel before 5.19 would see them: every Accept its own request,
+// so an accept's cancel races the kernel's accept (rule 7).
+func TestConformanceURingSingleShotAccept(t *testing.T) {
+	aiotest.RunPrefix(t, "Sockets/", func(tb testing.TB, cfg aio.Config) *aio.Ring {
+		cfg.Backend = "uring"
+		r, err := aio.New(cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if !aio.DisableMultishotForTest(r) {
+			tb.Fatal("the uring driver cannot hide multishot")
+		}
+		return r
+	})
 }

@@ -25,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,22 @@ func Run(t *testing.T, newRing NewRing) {
 	s := &suite{newRing: newRing}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, s) })
+	}
+}
+
+// RunPrefix runs the conformance cases whose names begin with prefix
+// ("Sockets/", say): for a backend variant that only changes those.
+func RunPrefix(t *testing.T, prefix string, newRing NewRing) {
+	s := &suite{newRing: newRing}
+	n := 0
+	for _, c := range cases {
+		if strings.HasPrefix(c.name, prefix) {
+			n++
+			t.Run(c.name, func(t *testing.T) { c.fn(t, s) })
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no conformance case is named %q...", prefix)
 	}
 }
 
