@@ -32,3 +32,14 @@ func DisableMultishotForTest(r *Ring) bool {
 	}
 	return ok
 }
+
+// InKernelForTest reports how many requests the ring's io_uring holds
+// (consumed from the SQ, final CQE not yet consumed), or false for other
+// backends.
+func InKernelForTest(r *Ring) (int, bool) {
+	d, ok := r.driver.(interface{ InKernel() int })
+	if !ok {
+		return 0, false
+	}
+	return d.InKernel(), true
+}

@@ -150,6 +150,10 @@ func (r *Ring) Consumed(seq uint32) bool {
 	return int32(atomic.LoadUint32(r.sqHead)-seq) >= 0
 }
 
+// SQHead is the kernel's SQ head: the number of SQEs it has consumed,
+// modulo 2^32.
+func (r *Ring) SQHead() uint32 { return atomic.LoadUint32(r.sqHead) }
+
 // SQPending is the number of published SQEs the kernel has not consumed.
 func (r *Ring) SQPending() uint32 {
 	return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
@@ -157,6 +161,23 @@ func (r *Ring) SQPending() uint32 {
 
 // SQFlags returns the kernel-written SQ flags (SQCQOverflow, SQTaskrun, ...).
 func (r *Ring) SQFlags() uint32 { return atomic.LoadUint32(r.sqFlags) }
+
+// EventfdEnabled reports whether the registered eventfd is signalled
+// (IORING_CQ_EVENTFD_DISABLED clear).
+func (r *Ring) EventfdEnabled() bool {
+	return atomic.LoadUint32(r.cqFlags)&CQEventfdDisabled == 0
+}
+
+// SetEventfdEnabled sets or clears IORING_CQ_EVENTFD_DISABLED. The flag
+// word belongs to the application (the kernel only reads it) and this is
+// its only bit, so a store is enough.
+func (r *Ring) SetEventfdEnabled(on bool) {
+	v := uint32(CQEventfdDisabled)
+	if on {
+		v = 0
+	}
+	atomic.StoreUint32(r.cqFlags, v)
+}
 
 // CQReady returns the number of completions ready to be consumed.
 func (r *Ring) CQReady() uint32 {

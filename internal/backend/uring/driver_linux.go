@@ -57,27 +57,20 @@ type msgState struct {
 // Submission: any goroutine writes its SQE under sqMu, publishes it, and
 // then (without sqMu) enters until the kernel has consumed it, whether by
 // its own io_uring_enter or by another goroutine's: each enter takes
-// everything published so far, so concurrent submitters share syscalls,
-// and nobody depends on another goroutine being scheduled (a designated
-// "flusher" that gets preempted stalls everyone behind it; measured as
-// millisecond tails with 32 callers). A full SQ makes a submitter enter
-// to make room, never fail.
+// everything published so far. When completions have just woken other
+// goroutines that are likely to submit too, the submitter yields once
+// before entering, and those that publish meanwhile leave their SQEs to
+// it (see submitLocked): with 32 callers, about one enter per 10 reads.
+// Nobody ever waits for a goroutine that is not runnable. A full SQ makes
+// a submitter enter to make room, never fail.
 //
-// Reaping: a submitter that finds completions ready right after its enter
-// (the common case for cached reads, which complete inline) dispatches
-// them itself if the CQ is free, saving a hand-off. Everything else is
-// reaped by a goroutine that sleeps in io_uring_enter(GETEVENTS) while
-// requests are outstanding, and parks in Go when none are: the kernel wakes a GETEVENTS sleeper for every CQE
-// posted, even one its submitter reaps at once, and that wake-up (an IPI
-// to another CPU) used to cost more than the read itself. cqMu serialises
-// CQ consumers.
-//
-// The park protocol: outstanding counts SQEs written whose CQEs are not
-// yet consumed. The reaper parks only after publishing parked=true and
-// then still seeing outstanding == 0; a submitter increments outstanding
-// before its SQE is visible and, after its enter, wakes the reaper if
-// outstanding > 0 and it can flip parked from true to false. With
-// sequentially consistent atomics one of the two always sees the other.
+// Reaping: a submitter dispatches the completions already there after its
+// enter (cached reads complete inline), if the CQ is free. Everything else
+// is reaped by a goroutine that reads the ring's eventfd through Go's
+// netpoller. The eventfd is disabled (IORING_CQ_EVENTFD_DISABLED) while
+// the kernel holds nothing, so inline completions wake nobody; a
+// submitter that leaves requests in the kernel enables it (see watch).
+// cqMu serialises CQ consumers.
 type Driver struct {
 	ring  *abi.Ring
 	table *core.Table
@@ -85,15 +78,22 @@ type Driver struct {
 
 	sqMu     sync.Mutex
 	closed   bool           // Close has begun; no more SQEs (under sqMu)
+	flushing bool           // a submitter has yielded and will enter everything published (under sqMu)
 	entering sync.WaitGroup // goroutines that may touch the ring outside sqMu; added to under sqMu while !closed
 
-	cqMu        sync.Mutex
-	batch       []abi.CQE // CQEs copied out under cqMu
-	outstanding atomic.Int64
-	parked      atomic.Bool
-	unpark      chan struct{} // capacity 1: the token of whoever flipped parked
-	stopSeen    atomic.Bool
-	reaped      chan struct{} // closed when the reaper has exited
+	cqMu  sync.Mutex
+	batch []abi.CQE // CQEs copied out under cqMu
+	// woken estimates the goroutines that completions have just woken and
+	// that have not submitted again yet: while there are some, a submitter
+	// yields before entering so that theirs ride along (see submitLocked).
+	woken atomic.Int64
+	// finals counts the final CQEs consumed (modulo 2^32, as the SQ head
+	// counts SQEs consumed by the kernel): every SQE we write has exactly
+	// one, so the difference is what the kernel holds (see inKernel).
+	finals   atomic.Uint32
+	efd      *os.File // the ring's eventfd, read through Go's netpoller
+	stopSeen atomic.Bool
+	reaped   chan struct{} // closed when the reaper has exited
 
 	disabled    [256]bool // opcodes hidden from Supported, for tests
 	noMultishot bool      // multishot accept hidden from Supported, for tests
@@ -133,9 +133,30 @@ func New(entries int, t *core.Table) (core.Driver, error) {
 			return nil, fmt.Errorf("io_uring: kernel lacks %s: %w", abi.OpName(op), errors.ErrUnsupported)
 		}
 	}
-	d := &Driver{ring: ring, table: t, probe: probe, reaped: make(chan struct{}), unpark: make(chan struct{}, 1)}
+	efd, err := newEventfd(ring)
+	if err != nil {
+		ring.Close()
+		return nil, err
+	}
+	d := &Driver{ring: ring, table: t, probe: probe, efd: efd, reaped: make(chan struct{})}
 	go d.reaper()
 	return d, nil
+}
+
+// newEventfd registers a non-blocking eventfd with the ring: the kernel
+// adds to it whenever it posts completions, and the reaper reads it
+// through Go's netpoller, as net.Conn reads a socket.
+func newEventfd(ring *abi.Ring) (*os.File, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	fd32 := int32(fd)
+	if _, err := ring.Register(abi.RegisterEventfd, unsafe.Pointer(&fd32), 1); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("io_uring_register(EVENTFD)", err)
+	}
+	return os.NewFile(uintptr(fd), "io_uring-eventfd"), nil
 }
 
 // SubmitEnters is the number of io_uring_enter calls made to submit:
@@ -230,7 +251,7 @@ func (d *Driver) Submit(r *core.Record) error {
 	}
 	sqe.UserData = r.ID()
 	r.Handoff()
-	d.submitLocked()
+	d.submitLocked(true)
 	return nil
 }
 
@@ -276,7 +297,7 @@ func (d *Driver) control(prep func(*abi.SQE)) {
 	}
 	prep(sqe)
 	sqe.UserData = udCancel
-	d.submitLocked()
+	d.submitLocked(false)
 }
 
 // submitLocked publishes the SQE just written, enters until the kernel has
@@ -284,16 +305,70 @@ func (d *Driver) control(prep func(*abi.SQE)) {
 // read completes inline; a cancelled request's completion is often posted
 // before the enter returns) and makes sure the reaper watches for the
 // rest. Called with sqMu held; returns with it released.
-func (d *Driver) submitLocked() {
-	d.outstanding.Add(1) // before the kernel can see it
+//
+// Batching: a submitter that finds goroutines woken by recent completions
+// still to come back (they are runnable and likely to submit too) becomes
+// the flusher: it yields once, letting the runnable goroutines publish
+// theirs, and then enters everything in one call. Submitters that find a flusher scheduled
+// only publish: the flusher is runnable by construction (it yielded, it
+// does not wait for anything) and takes their SQEs, because it reads the
+// tail under sqMu after clearing flushing. Control requests (cancels)
+// never wait for a flusher.
+func (d *Driver) submitLocked(batch bool) {
 	d.ring.Publish()
-	mine := d.ring.Tail()
+	others := false
+	if batch {
+		// One fewer woken goroutine still to come back with a submission.
+		if w := d.woken.Add(-1); w < 0 {
+			d.woken.Store(0)
+		} else {
+			others = w > 0
+		}
+	}
+	if batch && d.flushing {
+		d.sqMu.Unlock()
+		return // the scheduled flusher enters it
+	}
 	d.entering.Add(1)
-	d.sqMu.Unlock()
 	defer d.entering.Done()
+	if batch && others {
+		d.flushing = true
+		d.sqMu.Unlock()
+		runtime.Gosched()
+		d.sqMu.Lock()
+		d.flushing = false
+	}
+	mine := d.ring.Tail()
+	d.sqMu.Unlock()
 	d.enterUntil(mine)
 	d.reapInline()
-	d.wakeReaper()
+	d.watch()
+}
+
+// inKernel is the number of requests the kernel has consumed whose final
+// CQE nobody has consumed yet, or more, never less: finals is read first,
+// so consumptions and reaps that race with it can only make it larger.
+func (d *Driver) inKernel() int32 {
+	f := d.finals.Load()
+	return int32(d.ring.SQHead() - f)
+}
+
+// InKernel is inKernel, for tests that must know a request has reached
+// the kernel.
+func (d *Driver) InKernel() int { return int(d.inKernel()) }
+
+// watch makes sure requests left in the kernel after an enter and its
+// inline reap will be reaped: it enables the eventfd, so that their
+// completions wake the reaper, and then reaps what was posted while it was
+// disabled. The eventfd stays disabled while everything completes inline
+// (cached reads): a signal nobody needs still wakes a thread idle in
+// epoll_wait, which cost a cached read half its speed.
+func (d *Driver) watch() {
+	if d.inKernel() <= 0 || d.ring.EventfdEnabled() {
+		return
+	}
+	d.ring.SetEventfdEnabled(true)
+	d.reapInline()
 }
 
 // enterUntil enters until the kernel has consumed every SQE before seq.
@@ -303,14 +378,6 @@ func (d *Driver) enterUntil(seq uint32) {
 		if _, err := d.ring.Enter(d.ring.SQPending(), 0, 0, nil, 0); err != nil {
 			d.enterFailed(err)
 		}
-	}
-}
-
-// wakeReaper makes sure the reaper is (or will be) waiting for the
-// completions still outstanding, or exits once the stop has been seen.
-func (d *Driver) wakeReaper() {
-	if (d.outstanding.Load() > 0 || d.stopSeen.Load()) && d.parked.Load() && d.parked.CompareAndSwap(true, false) {
-		d.unpark <- struct{}{}
 	}
 }
 
@@ -355,12 +422,15 @@ func (d *Driver) enterFailed(err error) {
 
 // reapInline dispatches completions that are already there, if no other
 // goroutine is consuming the CQ.
+//
+// Every holder of cqMu looks at the CQ again after unlocking (here and in
+// reap): a CQE posted while the eventfd was disabled, after the holder's
+// last look and while a submitter's TryLock failed, is seen by the holder.
 func (d *Driver) reapInline() {
-	if d.ring.CQReady() == 0 || !d.cqMu.TryLock() {
-		return
+	for d.ring.CQReady() > 0 && d.cqMu.TryLock() {
+		d.reapLocked()
+		d.cqMu.Unlock()
 	}
-	d.reapLocked()
-	d.cqMu.Unlock()
 }
 
 // reap dispatches every available completion; it reports whether there were any.
@@ -368,6 +438,7 @@ func (d *Driver) reap() bool {
 	d.cqMu.Lock()
 	n := d.reapLocked()
 	d.cqMu.Unlock()
+	d.reapInline()
 	return n > 0
 }
 
@@ -397,15 +468,15 @@ func (d *Driver) reapLocked() int {
 			d.batch = append(d.batch, *d.ring.PeekCQE(i))
 		}
 		d.ring.Advance(n) // the kernel may reuse those slots now
-		// outstanding counts requests, not CQEs: a multishot request's
-		// CQEs flagged F_MORE leave it outstanding.
-		final := int64(n)
+		d.woken.Add(int64(n))
+		// A multishot request's CQEs flagged F_MORE are not its final one.
+		final := n
 		for i := range d.batch {
 			if d.batch[i].Flags&abi.CQEFMore != 0 {
 				final--
 			}
 		}
-		d.outstanding.Add(-final)
+		d.finals.Add(final)
 		for i := range d.batch {
 			d.dispatch(&d.batch[i])
 		}
@@ -433,41 +504,35 @@ func (d *Driver) dispatch(cqe *abi.CQE) {
 	d.table.Complete(r, cqe.Res)
 }
 
-// reaper sleeps in the kernel until completions arrive and dispatches
-// them. It never submits, so no request is tied to its thread.
-//
-// A goroutine blocked in a system call keeps its P until sysmon takes it
-// back (20 us to 10 ms later), and the goroutines the reaper has just
-// woken sit in that P's run queue. So after a batch that woke anyone it
-// yields first: they run now, not after sysmon's next look.
+// reaper dispatches completions nobody reaped inline. It waits for them
+// by reading the ring's eventfd through Go's netpoller, so it holds no
+// thread and no P while it waits (a goroutine in io_uring_enter(GETEVENTS)
+// keeps its P until sysmon takes it back, 20 us to 10 ms later, with the
+// goroutines it has just woken queued behind it), and a busy process finds
+// it ready on the scheduler's own netpoll instead of being interrupted.
+// The eventfd is a counter, so a completion posted between the reap and
+// the read is never missed: the read returns at once. It never submits.
 func (d *Driver) reaper() {
 	defer close(d.reaped)
+	var buf [8]byte
 	for {
-		if d.reap() {
-			runtime.Gosched()
-		}
+		d.reap()
 		if d.stopSeen.Load() {
 			return
 		}
-		if d.outstanding.Load() == 0 {
-			d.parked.Store(true)
-			// Re-check both reasons to run after announcing the park: a
-			// submitter (or Close, whose own inline reap may have seen
-			// the stop) checks parked after setting them.
-			if d.outstanding.Load() == 0 && !d.stopSeen.Load() {
-				<-d.unpark // whoever flips parked back sends the token
+		if d.inKernel() <= 0 {
+			// Nothing left to wait for: stop the signals until a
+			// submitter's watch needs them again. Look once more after
+			// disabling: a submitter whose watch saw the eventfd still
+			// enabled has left its requests to us.
+			d.ring.SetEventfdEnabled(false)
+			if d.inKernel() > 0 {
+				d.ring.SetEventfdEnabled(true)
 				continue
 			}
-			if !d.parked.CompareAndSwap(true, false) {
-				<-d.unpark // a submitter flipped it first: take its token
-			}
-			continue
 		}
-		_, err := d.ring.Enter(0, 1, abi.EnterGetevents, nil, 0)
-		switch err {
-		case nil, unix.EINTR, unix.EAGAIN, unix.EBUSY:
-		default:
-			panic(fmt.Sprintf("aio: inconsistent io_uring state: waiting for completions: %v", err))
+		if _, err := d.efd.Read(buf[:]); err != nil {
+			panic(fmt.Sprintf("aio: inconsistent io_uring state: reading the eventfd: %v", err))
 		}
 	}
 }
@@ -497,10 +562,18 @@ func (d *Driver) Close() error {
 	}
 	sqe.PrepNop()
 	sqe.UserData = udStop
-	d.outstanding.Add(1)
 	d.ring.Publish()
 	d.enterUntil(d.ring.Tail())
-	d.wakeReaper()
+	// The stop's CQE may have been posted while the eventfd was disabled:
+	// enable it and signal it ourselves, so the reaper wakes (or does not
+	// sleep) and reaps it.
+	d.ring.SetEventfdEnabled(true)
+	one := [8]byte{1}
+	if _, err := d.efd.Write(one[:]); err != nil {
+		panic(fmt.Sprintf("aio: inconsistent io_uring state: signalling the eventfd: %v", err))
+	}
 	<-d.reaped
-	return d.ring.Close()
+	err := d.ring.Close()
+	d.efd.Close()
+	return err
 }
