@@ -75,5 +75,6 @@ func (e *UnsupportedError) Is(target error) bool { return target == errors.ErrUn
 
 var (
 	errNegativeOffset = errors.New("negative offset")
+	errOtherRing      = errors.New("file belongs to another ring")
 	errTooLarge       = errors.New("buffer larger than the 1 GiB a single operation accepts")
 )

@@ -162,12 +162,31 @@ func (f *File) CancelAll() {
 // completion; otherwise the caller waits on the record. On error nothing
 // was submitted.
 func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier) (*core.Record, error) {
-	if len(p) > maxIO {
-		return nil, errTooLarge
-	}
-	if err := f.ring.supported(kind); err != nil {
+	if err := f.check(kind, p); err != nil {
 		return nil, err
 	}
+	rec, err := f.record(kind, p, off, flags, addr, notify)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.ring.table.Submit(rec); err != nil {
+		f.unrecord(rec)
+		return nil, err
+	}
+	return rec, nil
+}
+
+// check refuses what can never be submitted, before anything is taken.
+func (f *File) check(kind core.Kind, p []byte) error {
+	if len(p) > maxIO {
+		return errTooLarge
+	}
+	return f.ring.supported(kind)
+}
+
+// record takes the references an operation holds until its completion
+// and fills a record for it, bound to notify.
+func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier) (*core.Record, error) {
 	if !f.refs.Acquire() {
 		return nil, os.ErrClosed
 	}
@@ -185,13 +204,14 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte
 		}
 		rec.Notify = notify
 	}
-	if err := t.Submit(rec); err != nil {
-		t.Put(rec)
-		f.ring.refs.Release()
-		f.refs.Release()
-		return nil, err
-	}
 	return rec, nil
+}
+
+// unrecord gives back what record took, for a record never submitted.
+func (f *File) unrecord(rec *core.Record) {
+	f.ring.table.Put(rec)
+	f.ring.refs.Release()
+	f.refs.Release()
 }
 
 // do runs one operation and waits for it honestly (see Ring.await).

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/waitforit/aio/internal/core"
 )
@@ -28,6 +29,8 @@ type Op struct {
 	err error
 
 	completed sync.WaitGroup // one count, done at completion: Wait needs no channel
+
+	batch atomic.Pointer[Batch] // the batch whose Submit this op still waits for
 
 	mu    sync.Mutex
 	fired bool
@@ -61,6 +64,12 @@ func (c *opNotifier) Complete(rec *core.Record) {
 		o.err = &fs.PathError{Op: o.name, Path: f.name, Err: f.ring.errnoErr(rec.Res, nil, &f.refs, os.ErrClosed)}
 	}
 	f.ring.table.Put(rec)
+	o.finish()
+}
+
+// finish publishes the result (o.n, o.err, written just before): Done
+// closes, waiters return, OnComplete functions start.
+func (o *Op) finish() {
 	o.mu.Lock()
 	o.fired = true
 	fns, done := o.fns, o.done
@@ -72,6 +81,14 @@ func (c *opNotifier) Complete(rec *core.Record) {
 	o.completed.Done()
 	for _, fn := range fns {
 		go fn(o.n, o.err)
+	}
+}
+
+// flush submits the batch o was started in, if it still waits for Submit:
+// whoever waits on, cancels or watches an operation gets it submitted.
+func (o *Op) flush() {
+	if b := o.batch.Load(); b != nil {
+		b.Submit()
 	}
 }
 
@@ -115,10 +132,16 @@ func (f *File) StartWrite(p []byte) (*Op, error) { return f.startOp(core.KindWri
 // Cancel requests cancellation. It never blocks, never fails, is
 // idempotent, and does nothing after completion. It does not complete the
 // operation: wait for Done to learn whether the cancel won.
-func (o *Op) Cancel() { o.file.ring.table.Cancel(o.rec, o.gen) }
+func (o *Op) Cancel() {
+	o.flush()
+	if o.rec != nil { // nil: failed at its batch's Submit, so complete already
+		o.file.ring.table.Cancel(o.rec, o.gen)
+	}
+}
 
 // Done is closed when the operation has completed.
 func (o *Op) Done() <-chan struct{} {
+	o.flush()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.done == nil {
@@ -133,6 +156,7 @@ func (o *Op) Done() <-chan struct{} {
 
 // Wait blocks until the operation completes and returns its result.
 func (o *Op) Wait() (int, error) {
+	o.flush()
 	o.completed.Wait()
 	return o.n, o.err
 }
@@ -164,6 +188,7 @@ func (o *Op) WaitContext(ctx context.Context) (int, error) {
 // after the operation completes (at once if it already has), as
 // time.AfterFunc runs its function.
 func (o *Op) OnComplete(fn func(n int, err error)) {
+	o.flush()
 	o.mu.Lock()
 	if !o.fired {
 		o.fns = append(o.fns, fn)

@@ -57,8 +57,10 @@ func runReadAt(rc *runCtx, callers int, extraFlags int) (runStats, error) {
 
 // runDepth keeps depth reads in flight. aio does it the way the Op API is
 // meant for: one goroutine, a ring of depth slots, StartReadAt into a
-// free slot and Wait on the oldest. The standard library has no such
-// API, so its baseline is depth goroutines doing ReadAt.
+// free slot and Wait on the oldest, the starts gathered in a Batch that is
+// submitted every opBatch reads (one system call for them). The standard
+// library has no such API, so its baseline is depth goroutines doing
+// ReadAt.
 func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 	if rc.ring == nil {
 		return runReadAt(rc, depth, extraFlags)
@@ -73,6 +75,7 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 	started := make([]time.Duration, depth)
 	blocks := uint64(rc.env.blocks)
 	p := rc.env.pattern
+	batch := rc.ring.NewBatch()
 	return rc.runWorkers(1, nil, func(w *worker) error {
 		// complete waits for slot s and checks its read. Every op started
 		// is waited for, failure or not: its buffer is the kernel's until then.
@@ -105,12 +108,20 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 			b := w.rng.Uint64N(blocks)
 			slotBlock[s] = b
 			started[s] = w.now()
-			op, err := f.StartReadAt(bufs[s], int64(b)*blockSize)
+			op, err := batch.StartReadAt(f, bufs[s], int64(b)*blockSize)
 			if err != nil {
 				firstErr = fmt.Errorf("StartReadAt block %d: %v", b, err)
 				break
 			}
 			ops[s] = op
+			if i%opBatch == opBatch-1 {
+				if err := batch.Submit(); err != nil {
+					firstErr = err
+				}
+			}
+		}
+		if err := batch.Submit(); err != nil && firstErr == nil {
+			firstErr = err
 		}
 		for s := range ops {
 			if ops[s] != nil {
@@ -120,6 +131,9 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 		return firstErr
 	})
 }
+
+// opBatch is how many reads runDepth gathers per Batch.Submit.
+const opBatch = 16
 
 // directIOUsable says why O_DIRECT reads cannot measure a disk here, if so.
 func directIOUsable(e *env) error {

@@ -34,3 +34,12 @@ type FileAttacher interface {
 	Attach(fd int) (handle any, err error)
 	Detach(fd int, handle any)
 }
+
+// BatchSubmitter is implemented by drivers that can hand several records
+// to the kernel at once (io_uring: one io_uring_enter for all).
+// SubmitBatch submits recs in order and returns how many it submitted;
+// when that is fewer than len(recs) the error says why, and the rest were
+// not submitted (Complete is never called for them).
+type BatchSubmitter interface {
+	SubmitBatch(recs []*Record) (int, error)
+}

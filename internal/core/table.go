@@ -92,42 +92,94 @@ func (t *Table) Lookup(id uint64) *Record {
 // Submit hands r to the driver. On error nothing was submitted: the
 // caller still owns r (and must Put it) and its buffers.
 func (t *Table) Submit(r *Record) error {
+	p := t.prepare(r)
+	if err := t.Driver.Submit(r); err != nil {
+		t.revert(r, p)
+		return err
+	}
+	t.recheck(r, p)
+	return nil
+}
+
+// Prepared is what Submit remembers of a record between marking it
+// submitted and the driver taking it: its state before, and its refs,
+// read while the record could not yet complete and be reused.
+type Prepared struct {
+	state              uint64
+	fileRefs, ringRefs *Refs
+}
+
+// SubmitBatch hands recs to the driver together: one system call for all
+// of them where the driver can (BatchSubmitter). It returns how many were
+// submitted, in order; the rest, on error, were not, and the caller still
+// owns them as after a failed Submit. scratch is reused if big enough.
+func (t *Table) SubmitBatch(recs []*Record, scratch []Prepared) (int, []Prepared, error) {
+	states := scratch[:0]
+	for _, r := range recs {
+		states = append(states, t.prepare(r))
+	}
+	var n int
+	var err error
+	if bs, ok := t.Driver.(BatchSubmitter); ok {
+		n, err = bs.SubmitBatch(recs)
+	} else {
+		for n = 0; n < len(recs); n++ {
+			if err = t.Driver.Submit(recs[n]); err != nil {
+				break
+			}
+		}
+	}
+	for i := n; i < len(recs); i++ {
+		t.revert(recs[i], states[i])
+	}
+	for i := 0; i < n; i++ {
+		t.recheck(recs[i], states[i])
+	}
+	return n, states, err
+}
+
+// prepare marks r submitted, before the kernel can see it.
+func (t *Table) prepare(r *Record) Prepared {
 	s := r.state.Load()
 	if s&(stSubmitted|stCompleted|stCancelRequested) != 0 {
 		r.inconsistent("submitted twice", s)
 	}
-	gen := uint32(s >> genShift)
 	if trackStacks.Load() {
 		r.stack = append(r.stack[:0], make([]uintptr, 32)...)
-		r.stack = r.stack[:runtime.Callers(3, r.stack)]
+		r.stack = r.stack[:runtime.Callers(4, r.stack)]
 	}
 	r.pinBuffers()
-	// Read now: once the driver has it, r may complete and be reused.
-	fileRefs, ringRefs := r.FileRefs, r.RingRefs
 	// Set before the kernel can see the request: its completion must find it.
 	r.state.Store(s | stSubmitted)
 	live.Add(1)
 	t.submitted.Add(1) // before the completion can be counted
-	if err := t.Driver.Submit(r); err != nil {
-		t.submitted.Add(^uint64(0))
-		live.Add(-1)
-		r.pin.Unpin()
-		r.state.Store(s)
-		return err
+	return Prepared{s, r.FileRefs, r.RingRefs}
+}
+
+// revert undoes prepare for a record the driver did not take.
+func (t *Table) revert(r *Record, p Prepared) {
+	t.submitted.Add(^uint64(0))
+	live.Add(-1)
+	r.pin.Unpin()
+	r.state.Store(p.state)
+}
+
+// recheck runs after the driver took r. A cancel (explicit, or a Close of
+// the file or ring) that raced with submission may have reached the kernel
+// before the request did and matched nothing; ask again now that the
+// request is there. A duplicate cancel is harmless; a stale one (gen moved
+// on: r completed and was reused) is skipped.
+func (t *Table) recheck(r *Record, p Prepared) {
+	gen := uint32(p.state >> genShift)
+	s := r.state.Load()
+	if uint32(s>>genShift) != gen || s&stCompleted != 0 {
+		return
 	}
-	// A cancel (explicit, or a Close of the file or ring) that raced with
-	// submission may have reached the kernel before the request did and
-	// matched nothing; ask again now that the request is there. A
-	// duplicate cancel is harmless; a stale one (gen moved on) is skipped.
-	s = r.state.Load()
-	if uint32(s>>genShift) == gen && s&stCompleted == 0 {
-		if s&stCancelRequested != 0 {
-			t.Driver.Cancel(r, idOf(r.Index, gen))
-		} else if fileRefs != nil && fileRefs.Closing() || ringRefs != nil && ringRefs.Closing() {
-			t.Cancel(r, gen)
-		}
+	if s&stCancelRequested != 0 {
+		t.Driver.Cancel(r, idOf(r.Index, gen))
+	} else if p.fileRefs != nil && p.fileRefs.Closing() || p.ringRefs != nil && p.ringRefs.Closing() {
+		t.Cancel(r, gen)
 	}
-	return nil
 }
 
 // Cancel requests cancellation of the use gen of r. It never blocks on the

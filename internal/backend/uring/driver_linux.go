@@ -198,6 +198,33 @@ func (d *Driver) Submit(r *core.Record) error {
 		d.sqMu.Unlock()
 		return os.ErrClosed
 	}
+	d.prepLocked(sqe, r)
+	d.submitLocked(true)
+	return nil
+}
+
+// SubmitBatch writes the SQEs of recs and enters them together: one
+// io_uring_enter for the lot (more only if they overfill the SQ).
+func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
+	d.sqMu.Lock()
+	for i, r := range recs {
+		sqe := d.sqeLocked()
+		if sqe == nil {
+			if i == 0 {
+				d.sqMu.Unlock()
+			} else {
+				d.submitLocked(false) // the ones already written
+			}
+			return i, os.ErrClosed
+		}
+		d.prepLocked(sqe, r)
+	}
+	d.submitLocked(false)
+	return len(recs), nil
+}
+
+// prepLocked fills sqe for r. Called with sqMu held.
+func (d *Driver) prepLocked(sqe *abi.SQE, r *core.Record) {
 	off := uint64(r.Off)
 	if r.Off < 0 {
 		off = ^uint64(0) // the file position (FEAT_RW_CUR_POS) / a stream
@@ -251,8 +278,6 @@ func (d *Driver) Submit(r *core.Record) error {
 	}
 	sqe.UserData = r.ID()
 	r.Handoff()
-	d.submitLocked(true)
-	return nil
 }
 
 // msgLocked returns the msghdr slot of record index i, creating it (and
@@ -392,8 +417,10 @@ func (d *Driver) sqeLocked() *abi.SQE {
 		if sqe := d.ring.GetSQE(); sqe != nil {
 			return sqe
 		}
-		// Full: everything in the SQ is published (owners publish before
-		// they drop sqMu) and waiting for an enter. Make it ours.
+		// Full: everything in the SQ is complete (written under sqMu; a
+		// batch may not have published its first SQEs yet) and waiting
+		// for an enter. Make it ours.
+		d.ring.Publish()
 		all := d.ring.Tail()
 		d.entering.Add(1)
 		d.sqMu.Unlock()

@@ -1,0 +1,188 @@
+package aiotest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/waitforit/aio"
+)
+
+func init() {
+	register("Batch/SubmitsAndCompletes", testBatchSubmitsAndCompletes)
+	register("Batch/WaitSubmitsItsBatch", testBatchWaitSubmits)
+	register("Batch/CancelBeforeSubmit", testBatchCancelBeforeSubmit)
+	register("Batch/ClosedFileFailsAtSubmit", testBatchClosedFile)
+}
+
+// batchFile is a file of size bytes of fillPattern, opened through r.
+func batchFile(t *testing.T, r *aio.Ring, size int) (*aio.File, []byte) {
+	t.Helper()
+	data := make([]byte, size)
+	fillPattern(data, 0)
+	name := t.TempDir() + "/batch"
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Open(context.Background(), name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, data
+}
+
+func testBatchSubmitsAndCompletes(t *testing.T, s *suite) {
+	r := s.ring(t, 8) // fewer entries than the batch: Submit must make room
+	f, data := batchFile(t, r, 64<<10)
+	base := r.Stats().Submitted
+	b := r.NewBatch()
+	const n = 16
+	bufs := make([][]byte, n)
+	ops := make([]*aio.Op, n)
+	for i := range ops {
+		bufs[i] = make([]byte, 4096)
+		off := int64((i * 5 % n) * 4096)
+		var err error
+		if ops[i], err = b.StartReadAt(f, bufs[i], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := r.Stats(); st.Submitted != base {
+		t.Fatalf("before Submit: %+v, want nothing more submitted than %d", st, base)
+	}
+	if b.Len() != n {
+		t.Fatalf("Len = %d, want %d", b.Len(), n)
+	}
+	if err := b.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() != 0 {
+		t.Fatalf("Len after Submit = %d", b.Len())
+	}
+	for i, op := range ops {
+		got, err := op.Wait()
+		off := (i * 5 % n) * 4096
+		if got != 4096 || err != nil || !bytes.Equal(bufs[i], data[off:off+4096]) {
+			t.Fatalf("op %d = (%d, %v), data equal %v", i, got, err, bytes.Equal(bufs[i], data[off:off+4096]))
+		}
+	}
+	if st := r.Stats(); st.Submitted != base+n || st.Completed != base+n {
+		t.Fatalf("after the batch: %+v, want %d more submitted and completed", st, n)
+	}
+	// The batch is reusable, for writes too.
+	w, err := b.StartWriteAt(f, []byte("batched"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.Wait(); n != 7 || err != nil {
+		t.Fatalf("batched write = (%d, %v)", n, err)
+	}
+	back := make([]byte, 7)
+	if _, err := f.ReadAt(back, 100); err != nil || string(back) != "batched" {
+		t.Fatalf("read back %q, %v", back, err)
+	}
+	if _, err := b.StartReadAt(f, back, -1); err == nil {
+		t.Error("negative offset accepted into a batch")
+	}
+	if b.Len() != 0 {
+		t.Errorf("a refused start was added: Len = %d", b.Len())
+	}
+}
+
+// Waiting on an operation whose batch was never submitted submits it:
+// nothing waits forever on an operation the kernel never saw.
+func testBatchWaitSubmits(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	f, data := batchFile(t, r, 8192)
+	base := r.Stats().Submitted
+	b := r.NewBatch()
+	buf1, buf2 := make([]byte, 4096), make([]byte, 4096)
+	op1, err := b.StartReadAt(f, buf1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op2, err := b.StartReadAt(f, buf2, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := op2.Wait(); n != 4096 || err != nil || !bytes.Equal(buf2, data[4096:]) {
+		t.Fatalf("Wait without Submit = (%d, %v)", n, err)
+	}
+	<-op1.Done() // submitted with op2
+	if n, err := op1.Wait(); n != 4096 || err != nil || !bytes.Equal(buf1, data[:4096]) {
+		t.Fatalf("op1 = (%d, %v)", n, err)
+	}
+	if err := b.Submit(); err != nil { // nothing left
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.Submitted != base+2 {
+		t.Fatalf("%+v, want 2 more than %d submitted", st, base)
+	}
+}
+
+// A cancel of an operation still in its batch submits the batch, then
+// requests the cancel: the operation completes exactly once, cancelled.
+func testBatchCancelBeforeSubmit(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	rd, _ := pipe(t, r)
+	b := r.NewBatch()
+	buf := bytes.Repeat([]byte{0xEE}, 64)
+	op, err := b.StartRead(rd, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Cancel()
+	n, err := op.Wait()
+	if n != 0 || !errors.Is(err, aio.ErrCanceled) || !errors.Is(err, syscall.ECANCELED) {
+		t.Fatalf("cancelled batched read = (%d, %v)", n, err)
+	}
+	if !bytes.Equal(buf, bytes.Repeat([]byte{0xEE}, 64)) {
+		t.Error("the cancelled read changed its buffer")
+	}
+	if st := r.Stats(); st.InFlight != 0 || st.Canceled != 1 {
+		t.Fatalf("%+v, want one op submitted and cancelled", st)
+	}
+}
+
+// An operation whose file is closed before its batch's Submit is never
+// submitted and completes with an error matching os.ErrClosed; Close did
+// not wait for it.
+func testBatchClosedFile(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	f, _ := batchFile(t, r, 4096)
+	g, data := batchFile(t, r, 4096)
+	base := r.Stats().Submitted
+	b := r.NewBatch()
+	bufF, bufG := make([]byte, 4096), make([]byte, 4096)
+	opF, err := b.StartReadAt(f, bufF, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opG, err := b.StartReadAt(g, bufG, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Submit(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Submit with a closed file = %v, want os.ErrClosed", err)
+	}
+	if n, err := opF.Wait(); n != 0 || !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("op on the closed file = (%d, %v)", n, err)
+	}
+	opF.Cancel() // no record behind it: must not panic
+	if n, err := opG.Wait(); n != 4096 || err != nil || !bytes.Equal(bufG, data) {
+		t.Fatalf("the other op = (%d, %v)", n, err)
+	}
+	if st := r.Stats(); st.Submitted != base+1 {
+		t.Fatalf("%+v, want only the open file's op submitted after %d", st, base)
+	}
+}

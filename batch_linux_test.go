@@ -1,0 +1,100 @@
+package aio_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/waitforit/aio"
+)
+
+// TestBatchOneEnter: on io_uring a batch of reads reaches the kernel in
+// one io_uring_enter.
+func TestBatchOneEnter(t *testing.T) {
+	if p := aio.Probe(); p.Backend != "uring" {
+		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
+	}
+	r, err := aio.New(aio.Config{Backend: "uring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	name := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(name, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := r.NewBatch()
+	ops := make([]*aio.Op, 32)
+	for i := range ops {
+		if ops[i], err = b.StartReadAt(f, make([]byte, 4096), int64(i)*4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e0, _ := aio.SubmitEnters(r)
+	if err := b.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	e1, _ := aio.SubmitEnters(r)
+	for _, op := range ops {
+		if n, err := op.Wait(); n != 4096 || err != nil {
+			t.Fatalf("= (%d, %v)", n, err)
+		}
+	}
+	if e1-e0 != 1 {
+		t.Errorf("a batch of %d took %d io_uring_enter calls, want 1", len(ops), e1-e0)
+	}
+}
+
+// BenchmarkBatchReadAt: one goroutine keeps 32 cached 4 KiB reads in
+// flight, started in a Batch submitted every 16 (aiobench's op-32).
+func BenchmarkBatchReadAt(b *testing.B) {
+	name := benchFile(b)
+	r := benchRing(b, "uring")
+	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const depth, every = 32, 16
+	bufs := make([][]byte, depth)
+	for i := range bufs {
+		bufs[i] = make([]byte, 4096)
+	}
+	ops := make([]*aio.Op, depth)
+	batch := r.NewBatch()
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	e0, _ := aio.SubmitEnters(r)
+	i := 0
+	for b.Loop() {
+		slot := i % depth
+		if op := ops[slot]; op != nil {
+			if _, err := op.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ops[slot], err = batch.StartReadAt(f, bufs[slot], rng.Int64N(benchFileSize/4096)*4096)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i%every == every-1 {
+			batch.Submit()
+		}
+		i++
+	}
+	batch.Submit()
+	for _, op := range ops {
+		if op != nil {
+			op.Wait()
+		}
+	}
+	reportEnters(b, r, e0)
+}
