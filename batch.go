@@ -83,20 +83,47 @@ func (b *Batch) StartWrite(f *File, p []byte) (*Op, error) {
 	return b.start(f, core.KindWrite, "write", "write", p, -1)
 }
 
+// StartReadAtOp is StartReadAt into an Op the caller provides and reuses,
+// as File.StartReadAtOp: no allocation per operation.
+func (b *Batch) StartReadAtOp(o *Op, f *File, p []byte, off int64) error {
+	if off < 0 {
+		return f.pathErr("readat", errNegativeOffset)
+	}
+	return b.startInto(o, f, core.KindRead, "read", "readat", p, off)
+}
+
+// StartWriteAtOp is StartWriteAt into an Op the caller provides and
+// reuses, as File.StartWriteAtOp.
+func (b *Batch) StartWriteAtOp(o *Op, f *File, p []byte, off int64) error {
+	if off < 0 {
+		return f.pathErr("writeat", errNegativeOffset)
+	}
+	return b.startInto(o, f, core.KindWrite, "write", "writeat", p, off)
+}
+
 func (b *Batch) start(f *File, kind core.Kind, name, what string, p []byte, off int64) (*Op, error) {
+	o := new(Op)
+	if err := b.startInto(o, f, kind, name, what, p, off); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p []byte, off int64) error {
 	if f.ring != b.ring {
-		return nil, f.pathErr(what, errOtherRing)
+		return f.pathErr(what, errOtherRing)
 	}
 	if err := f.check(kind, p); err != nil {
-		return nil, f.pathErr(name, err)
+		return f.pathErr(name, err)
 	}
-	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0}
-	o.completed.Add(1)
+	if err := o.reuse(f, kind, name, p); err != nil {
+		return f.pathErr(name, err)
+	}
 	o.batch.Store(b)
 	b.mu.Lock()
 	b.started = append(b.started, batched{o, kind, p, off})
 	b.mu.Unlock()
-	return o, nil
+	return nil
 }
 
 // Submit hands every operation started since the last Submit to the

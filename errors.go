@@ -76,5 +76,6 @@ func (e *UnsupportedError) Is(target error) bool { return target == errors.ErrUn
 var (
 	errNegativeOffset = errors.New("negative offset")
 	errOtherRing      = errors.New("file belongs to another ring")
+	errOpInUse        = errors.New("aio: Op reused before its operation completed")
 	errTooLarge       = errors.New("buffer larger than the 1 GiB a single operation accepts")
 )

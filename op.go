@@ -101,6 +101,69 @@ func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, e
 	return o, nil
 }
 
+// reuse readies o, the zero Op or a completed one, for a new operation
+// on f. It refuses an Op still in flight (or still in a batch).
+func (o *Op) reuse(f *File, kind core.Kind, name string, p []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.file != nil && !o.fired {
+		return errOpInUse
+	}
+	o.file, o.name, o.eof = f, name, kind == core.KindRead && len(p) > 0
+	o.rec, o.gen, o.n, o.err = nil, 0, 0, nil
+	o.fired, o.done, o.fns = false, nil, nil
+	o.completed.Add(1)
+	return nil
+}
+
+// startOpReusing is startOp into an Op the caller provides.
+func (f *File) startOpReusing(o *Op, kind core.Kind, name string, p []byte, off int64) error {
+	if err := o.reuse(f, kind, name, p); err != nil {
+		return f.pathErr(name, err)
+	}
+	if _, err := f.start(kind, p, off, 0, nil, (*opNotifier)(o)); err != nil {
+		o.err = f.pathErr(name, err)
+		o.finish() // nothing was submitted: o is free again at once
+		return o.err
+	}
+	return nil
+}
+
+// StartReadAtOp is StartReadAt into an Op the caller provides, so that a
+// steady stream of operations allocates nothing: o must be the zero Op or
+// one whose operation has completed, and every Wait, WaitContext, Done
+// and OnComplete of that use must have returned (an Op still in flight is
+// refused, and nothing is submitted). From then on o describes the new
+// operation; the record underneath has a new generation, so nothing of
+// the previous use can touch it. On error o stays free for reuse.
+func (f *File) StartReadAtOp(o *Op, p []byte, off int64) error {
+	if off < 0 {
+		return f.pathErr("readat", errNegativeOffset)
+	}
+	return f.startOpReusing(o, core.KindRead, "read", p, off)
+}
+
+// StartReadOp is StartRead into an Op the caller provides; see
+// StartReadAtOp.
+func (f *File) StartReadOp(o *Op, p []byte) error {
+	return f.startOpReusing(o, core.KindRead, "read", p, -1)
+}
+
+// StartWriteOp is StartWrite into an Op the caller provides; see
+// StartReadAtOp.
+func (f *File) StartWriteOp(o *Op, p []byte) error {
+	return f.startOpReusing(o, core.KindWrite, "write", p, -1)
+}
+
+// StartWriteAtOp is StartWriteAt into an Op the caller provides; see
+// StartReadAtOp.
+func (f *File) StartWriteAtOp(o *Op, p []byte, off int64) error {
+	if off < 0 {
+		return f.pathErr("writeat", errNegativeOffset)
+	}
+	return f.startOpReusing(o, core.KindWrite, "write", p, off)
+}
+
 // StartReadAt starts a read of up to len(p) bytes at off. p belongs to the
 // operation until it completes. A short read is not an error; a read at
 // or past end of file completes with (0, io.EOF).

@@ -16,6 +16,7 @@ func init() {
 	register("Batch/WaitSubmitsItsBatch", testBatchWaitSubmits)
 	register("Batch/CancelBeforeSubmit", testBatchCancelBeforeSubmit)
 	register("Batch/ClosedFileFailsAtSubmit", testBatchClosedFile)
+	register("Rule1/OpReuse", testOpReuse)
 }
 
 // batchFile is a file of size bytes of fillPattern, opened through r.
@@ -184,5 +185,61 @@ func testBatchClosedFile(t *testing.T, s *suite) {
 	}
 	if st := r.Stats(); st.Submitted != base+1 {
 		t.Fatalf("%+v, want only the open file's op submitted after %d", st, base)
+	}
+}
+
+// testOpReuse: an Op the caller provides carries one operation after
+// another; one still in flight is refused without submitting anything.
+func testOpReuse(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	f, data := batchFile(t, r, 8192)
+	var o aio.Op
+	buf := make([]byte, 4096)
+	for i, off := range []int64{0, 4096, 0} {
+		if err := f.StartReadAtOp(&o, buf, off); err != nil {
+			t.Fatalf("use %d: %v", i, err)
+		}
+		if n, err := o.Wait(); n != 4096 || err != nil || !bytes.Equal(buf, data[off:off+4096]) {
+			t.Fatalf("use %d = (%d, %v)", i, n, err)
+		}
+	}
+	if err := f.StartReadAtOp(&o, buf, -1); err == nil {
+		t.Fatal("negative offset accepted")
+	}
+	b := r.NewBatch()
+	if err := b.StartReadAtOp(&o, f, buf, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.StartReadAtOp(&o, buf, 0); err == nil {
+		t.Fatal("an Op waiting in a batch was reused")
+	}
+	b.Submit()
+	if n, err := o.Wait(); n != 4096 || err != nil || !bytes.Equal(buf, data[4096:]) {
+		t.Fatalf("batched reuse = (%d, %v)", n, err)
+	}
+
+	rd, w := pipe(t, r)
+	pbuf := make([]byte, 8)
+	var po aio.Op
+	if err := rd.StartReadOp(&po, pbuf); err != nil {
+		t.Fatal(err)
+	}
+	base := r.Stats().Submitted
+	if err := rd.StartReadOp(&po, pbuf); err == nil {
+		t.Fatal("an Op in flight was reused")
+	}
+	if st := r.Stats(); st.Submitted != base {
+		t.Fatalf("the refused reuse submitted something: %+v", st)
+	}
+	w.Write([]byte("x"))
+	if n, err := po.Wait(); n != 1 || err != nil || pbuf[0] != 'x' {
+		t.Fatalf("pipe read = (%d, %v)", n, err)
+	}
+	if err := rd.StartReadOp(&po, pbuf); err != nil {
+		t.Fatalf("reuse after completion: %v", err)
+	}
+	po.Cancel()
+	if _, err := po.Wait(); !errors.Is(err, aio.ErrCanceled) {
+		t.Fatalf("cancelled reused op = %v", err)
 	}
 }

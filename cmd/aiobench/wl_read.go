@@ -70,7 +70,8 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 		return runStats{}, err
 	}
 	bufs := alignedBlocks(depth)
-	ops := make([]*aio.Op, depth)
+	ops := make([]aio.Op, depth) // reused: no allocation per read
+	live := make([]bool, depth)
 	slotBlock := make([]uint64, depth)
 	started := make([]time.Duration, depth)
 	blocks := uint64(rc.env.blocks)
@@ -83,7 +84,7 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 		complete := func(s int) {
 			n, err := ops[s].Wait()
 			w.hist.record(w.now() - started[s])
-			ops[s] = nil
+			live[s] = false
 			if firstErr != nil {
 				return
 			}
@@ -99,7 +100,7 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 		}
 		for i := 0; ; i++ {
 			s := i % depth
-			if ops[s] != nil {
+			if live[s] {
 				complete(s)
 			}
 			if w.stopped() || firstErr != nil {
@@ -108,12 +109,11 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 			b := w.rng.Uint64N(blocks)
 			slotBlock[s] = b
 			started[s] = w.now()
-			op, err := batch.StartReadAt(f, bufs[s], int64(b)*blockSize)
-			if err != nil {
+			if err := batch.StartReadAtOp(&ops[s], f, bufs[s], int64(b)*blockSize); err != nil {
 				firstErr = fmt.Errorf("StartReadAt block %d: %v", b, err)
 				break
 			}
-			ops[s] = op
+			live[s] = true
 			if i%opBatch == opBatch-1 {
 				if err := batch.Submit(); err != nil {
 					firstErr = err
@@ -124,7 +124,7 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 			firstErr = err
 		}
 		for s := range ops {
-			if ops[s] != nil {
+			if live[s] {
 				complete(s)
 			}
 		}

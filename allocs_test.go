@@ -1,0 +1,66 @@
+//go:build !race
+
+package aio_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/waitforit/aio"
+)
+
+// TestZeroAllocsSteadyState: on io_uring, the synchronous calls and the
+// Op API with a reused Op allocate nothing per operation. (Built without
+// -race, whose instrumentation allocates; CI runs it separately.)
+func TestZeroAllocsSteadyState(t *testing.T) {
+	if p := aio.Probe(); p.Backend != "uring" {
+		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
+	}
+	r, err := aio.New(aio.Config{Backend: "uring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	name := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(name, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Open(context.Background(), name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	buf := make([]byte, 4096)
+	var o aio.Op
+	b := r.NewBatch()
+	ops := make([]aio.Op, 8)
+	cases := []struct {
+		name string
+		fn   func()
+	}{
+		{"ReadAtContext", func() { f.ReadAtContext(ctx, buf, 4096) }},
+		{"WriteAtContext", func() { f.WriteAtContext(ctx, buf, 8192) }},
+		{"StartReadAtOp+Wait", func() {
+			f.StartReadAtOp(&o, buf, 0)
+			o.Wait()
+		}},
+		{"Batch.StartReadAtOp+Submit+Wait", func() {
+			for i := range ops {
+				b.StartReadAtOp(&ops[i], f, buf, int64(i)*4096)
+			}
+			b.Submit()
+			for i := range ops {
+				ops[i].Wait()
+			}
+		}},
+	}
+	for _, c := range cases {
+		c.fn() // warm up: records, slices and the batch grow once
+		if n := testing.AllocsPerRun(200, c.fn); n != 0 {
+			t.Errorf("%s: %.1f allocations per run, want 0", c.name, n)
+		}
+	}
+}
