@@ -30,7 +30,10 @@
 //
 // The blocking methods (File.ReadAt, File.ReadContext, ...) suit most code.
 // The Start methods and Op expose the asynchronous layer underneath, for
-// callers that keep many operations in flight from one goroutine.
+// callers that keep many operations in flight from one goroutine. A Batch
+// hands many Starts to the kernel in one system call, and the Start*Op
+// forms run an operation in an Op the caller reuses, so that a steady
+// stream of operations allocates nothing.
 //
 // # Sockets
 //

@@ -1,0 +1,130 @@
+package uring
+
+// Benchmarks of the kernel's floor for cached 4 KiB random reads, with no
+// Go scheduling in the way: pread(2) against io_uring in batches, plain
+// and with a registered file and fixed buffers. They say what aio's
+// drivers can hope for on this machine:
+//
+//	go test -run XXX -bench 'Pread|RawRing' ./internal/uring
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const rawSize = 64 << 20
+
+func rawFile(b *testing.B) *os.File {
+	f, err := os.CreateTemp(b.TempDir(), "raw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.Remove(f.Name())
+	f.Truncate(rawSize)
+	buf := make([]byte, 1<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	for o := 0; o < rawSize; o += len(buf) {
+		f.WriteAt(buf, int64(o))
+	}
+	return f
+}
+
+func BenchmarkPread(b *testing.B) {
+	f := rawFile(b)
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for b.Loop() {
+		unix.Pread(int(f.Fd()), buf, int64(rand.IntN(rawSize/4096))*4096)
+	}
+}
+
+func benchRawRing(b *testing.B, batch int) {
+	f := rawFile(b)
+	defer f.Close()
+	var p Params
+	r, err := Setup(256, &p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 4096)
+	}
+	n := 0
+	for n < b.N {
+		for i := 0; i < batch; i++ {
+			sqe := r.GetSQE()
+			sqe.PrepRead(int32(f.Fd()), bufs[i], uint64(rand.IntN(rawSize/4096))*4096)
+			sqe.UserData = uint64(i + 1)
+		}
+		r.Publish()
+		r.Enter(uint32(batch), uint32(batch), EnterGetevents, nil, 0)
+		c := r.CQReady()
+		for i := uint32(0); i < c; i++ {
+			if r.PeekCQE(i).Res != 4096 {
+				b.Fatal(r.PeekCQE(i).Res)
+			}
+		}
+		r.Advance(c)
+		n += batch
+	}
+}
+
+func BenchmarkRawRing1(b *testing.B)  { benchRawRing(b, 1) }
+func BenchmarkRawRing8(b *testing.B)  { benchRawRing(b, 8) }
+func BenchmarkRawRing32(b *testing.B) { benchRawRing(b, 32) }
+
+func benchRawRingFixed(b *testing.B, batch int) {
+	f := rawFile(b)
+	defer f.Close()
+	var p Params
+	r, err := Setup(256, &p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	fds := []int32{int32(f.Fd())}
+	if _, err := r.Register(RegisterFiles, unsafe.Pointer(&fds[0]), 1); err != nil {
+		b.Fatal(err)
+	}
+	mem := make([]byte, batch*4096)
+	iov := make([]unix.Iovec, batch)
+	for i := range iov {
+		iov[i].Base = &mem[i*4096]
+		iov[i].SetLen(4096)
+	}
+	if _, err := r.Register(RegisterBuffers, unsafe.Pointer(&iov[0]), uint32(batch)); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for n < b.N {
+		for i := 0; i < batch; i++ {
+			sqe := r.GetSQE()
+			sqe.PrepRead(0, mem[i*4096:(i+1)*4096], uint64(rand.IntN(rawSize/4096))*4096)
+			sqe.Opcode = OpReadFixed
+			sqe.Flags |= SQEFixedFile
+			sqe.BufIndex = uint16(i)
+			sqe.UserData = uint64(i + 1)
+		}
+		r.Publish()
+		r.Enter(uint32(batch), uint32(batch), EnterGetevents, nil, 0)
+		c := r.CQReady()
+		for i := uint32(0); i < c; i++ {
+			if r.PeekCQE(i).Res != 4096 {
+				b.Fatal(r.PeekCQE(i).Res)
+			}
+		}
+		r.Advance(c)
+		n += batch
+	}
+}
+
+func BenchmarkRawRingFixed1(b *testing.B)  { benchRawRingFixed(b, 1) }
+func BenchmarkRawRingFixed32(b *testing.B) { benchRawRingFixed(b, 32) }
