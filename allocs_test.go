@@ -4,8 +4,6 @@ package aio_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/waitforit/aio"
@@ -15,23 +13,7 @@ import (
 // Op API with a reused Op allocate nothing per operation. (Built without
 // -race, whose instrumentation allocates; CI runs it separately.)
 func TestZeroAllocsSteadyState(t *testing.T) {
-	if p := aio.Probe(); p.Backend != "uring" {
-		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
-	}
-	r, err := aio.New(aio.Config{Backend: "uring"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	name := filepath.Join(t.TempDir(), "data")
-	if err := os.WriteFile(name, make([]byte, 1<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := r.Open(context.Background(), name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	r, f := uringFile(t, 1<<20)
 	ctx := context.Background()
 	buf := make([]byte, 4096)
 	var o aio.Op

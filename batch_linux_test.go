@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/waitforit/aio"
@@ -13,23 +12,8 @@ import (
 // TestBatchOneEnter: on io_uring a batch of reads reaches the kernel in
 // one io_uring_enter.
 func TestBatchOneEnter(t *testing.T) {
-	if p := aio.Probe(); p.Backend != "uring" {
-		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
-	}
-	r, err := aio.New(aio.Config{Backend: "uring"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	name := filepath.Join(t.TempDir(), "data")
-	if err := os.WriteFile(name, make([]byte, 1<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	r, f := uringFile(t, 1<<20)
+	var err error
 	b := r.NewBatch()
 	ops := make([]*aio.Op, 32)
 	for i := range ops {

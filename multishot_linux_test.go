@@ -14,9 +14,7 @@ import (
 // multishot hidden, as on a kernel before 5.19, by one request each. Both
 // accept every connection exactly once.
 func TestAcceptMultishot(t *testing.T) {
-	if p := aio.Probe(); p.Backend != "uring" {
-		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
-	}
+	needURing(t)
 	for _, multishot := range []bool{true, false} {
 		name := "multishot"
 		if !multishot {

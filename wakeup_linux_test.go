@@ -20,9 +20,7 @@ import (
 // seen to complete. A completion posted while nobody was told to look
 // would leave its caller blocked; the watchdog turns that into a failure.
 func TestURingNoLostWakeup(t *testing.T) {
-	if p := aio.Probe(); p.Backend != "uring" {
-		t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
-	}
+	needURing(t)
 	name := filepath.Join(t.TempDir(), "data")
 	if err := os.WriteFile(name, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
