@@ -119,9 +119,9 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 	if err := o.reuse(f, kind, name, p); err != nil {
 		return f.pathErr(name, err)
 	}
-	o.batch.Store(b)
 	b.mu.Lock()
 	b.started = append(b.started, batched{o, kind, p, off})
+	o.batch.Store(b)
 	b.mu.Unlock()
 	return nil
 }
@@ -162,11 +162,14 @@ func (b *Batch) Submit() error {
 		o.file.unrecord(rec)
 		fail(o, err)
 	}
-	// From here on the ops are the kernel's: no more flushes through b.
+	// From here on no Wait needs to flush b. An Op that completed and was
+	// reused meanwhile (from an OnComplete function, say) may already
+	// belong to another batch: leave that one alone. (Into this batch it
+	// cannot be yet: startInto sets the pointer under b.mu.)
 	for i := range ops {
-		ops[i].o.batch.Store(nil)
-		ops[i] = batched{}
+		ops[i].o.batch.CompareAndSwap(b, nil)
 	}
+	clear(ops)
 	b.started = ops[:0]
 	clear(b.recs)
 	return firstErr
