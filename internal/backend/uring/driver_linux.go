@@ -568,10 +568,11 @@ func (d *Driver) reaper() {
 // when no operation is in flight.
 //
 // The stop must be seen by the reaper itself: if another goroutine reaped
-// the stop's completion just before the reaper went to sleep in the
-// kernel, nothing would ever wake it. So Close first shuts everyone else
-// out (closed: no new SQE; entering.Wait: no goroutine still inside a
-// submit or an inline reap), then posts the stop without reaping inline.
+// the stop's completion while the reaper waited on the eventfd, nothing
+// would ever wake it. So Close first shuts everyone else out (closed: no
+// new SQE; entering.Wait: no goroutine still inside a submit or an inline
+// reap), then posts the stop without reaping inline, and signals the
+// eventfd itself in case it was disabled.
 func (d *Driver) Close() error {
 	d.sqMu.Lock()
 	if d.closed {
