@@ -105,6 +105,11 @@ for a in "$@"; do
 	esac
 done
 rm -f "$log"
+# -p 1: one test binary under Wine at a time. The first wine process
+# starts wineserver and Wine's service processes, which inherit its
+# stdout and live while any Wine process does; with two packages at once,
+# go test waits on the first one's output until the other ends, and gives
+# up after a minute ("Test I/O incomplete").
 # shellcheck disable=SC2086 # $pkgs is empty or one word
-GOOS=windows GOARCH=amd64 go test -tags wine -ldflags=-checklinkname=0 \
+GOOS=windows GOARCH=amd64 go test -p 1 -tags wine -ldflags=-checklinkname=0 \
 	-exec "$root/scripts/windows/go_windows_amd64_exec" "$@" $pkgs
