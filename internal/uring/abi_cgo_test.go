@@ -207,6 +207,7 @@ var abiConsts = []abiConst{
 	{"UnregisterPbufRing", "IORING_UNREGISTER_PBUF_RING", UnregisterPbufRing},
 	{"RegisterSyncCancel", "IORING_REGISTER_SYNC_CANCEL", RegisterSyncCancel},
 	{"RegisterFileAllocRange", "IORING_REGISTER_FILE_ALLOC_RANGE", RegisterFileAllocRange},
+	{"RsrcRegisterSparse", "IORING_RSRC_REGISTER_SPARSE", RsrcRegisterSparse},
 }
 
 // abiNoCounterpart lists exported constants of abi_linux.go that have no
@@ -234,6 +235,8 @@ var abiStructs = []abiStruct{
 	{reflect.TypeFor[Probe](), unsafe.Offsetof(Probe{}.Ops), "io_uring_probe"},
 	{reflect.TypeFor[GetEventsArg](), unsafe.Sizeof(GetEventsArg{}), "io_uring_getevents_arg"},
 	{reflect.TypeFor[Timespec](), unsafe.Sizeof(Timespec{}), "__kernel_timespec"},
+	{reflect.TypeFor[RsrcRegister](), unsafe.Sizeof(RsrcRegister{}), "io_uring_rsrc_register"},
+	{reflect.TypeFor[RsrcUpdate2](), unsafe.Sizeof(RsrcUpdate2{}), "io_uring_rsrc_update2"},
 }
 
 // abiField maps a field of one of our structs to a C struct member. A Go field
@@ -269,6 +272,8 @@ var (
 	tProbe   Probe
 	tGEArg   GetEventsArg
 	tTS      Timespec
+	tRsrcReg RsrcRegister
+	tRsrcUpd RsrcUpdate2
 )
 
 var (
@@ -281,6 +286,8 @@ var (
 	rProbe   = reflect.TypeFor[Probe]()
 	rGEArg   = reflect.TypeFor[GetEventsArg]()
 	rTS      = reflect.TypeFor[Timespec]()
+	rRsrcReg = reflect.TypeFor[RsrcRegister]()
+	rRsrcUpd = reflect.TypeFor[RsrcUpdate2]()
 )
 
 var abiFields = []abiField{
@@ -366,6 +373,19 @@ var abiFields = []abiField{
 
 	{rTS, "Sec", unsafe.Offsetof(tTS.Sec), unsafe.Sizeof(tTS.Sec), "__kernel_timespec", "tv_sec", 0},
 	{rTS, "Nsec", unsafe.Offsetof(tTS.Nsec), unsafe.Sizeof(tTS.Nsec), "__kernel_timespec", "tv_nsec", 0},
+
+	{rRsrcReg, "Nr", unsafe.Offsetof(tRsrcReg.Nr), unsafe.Sizeof(tRsrcReg.Nr), "io_uring_rsrc_register", "nr", 0},
+	{rRsrcReg, "Flags", unsafe.Offsetof(tRsrcReg.Flags), unsafe.Sizeof(tRsrcReg.Flags), "io_uring_rsrc_register", "flags", 0},
+	{rRsrcReg, "Resv2", unsafe.Offsetof(tRsrcReg.Resv2), unsafe.Sizeof(tRsrcReg.Resv2), "io_uring_rsrc_register", "resv2", 0},
+	{rRsrcReg, "Data", unsafe.Offsetof(tRsrcReg.Data), unsafe.Sizeof(tRsrcReg.Data), "io_uring_rsrc_register", "data", 0},
+	{rRsrcReg, "Tags", unsafe.Offsetof(tRsrcReg.Tags), unsafe.Sizeof(tRsrcReg.Tags), "io_uring_rsrc_register", "tags", 0},
+
+	{rRsrcUpd, "Offset", unsafe.Offsetof(tRsrcUpd.Offset), unsafe.Sizeof(tRsrcUpd.Offset), "io_uring_rsrc_update2", "offset", 0},
+	{rRsrcUpd, "Resv", unsafe.Offsetof(tRsrcUpd.Resv), unsafe.Sizeof(tRsrcUpd.Resv), "io_uring_rsrc_update2", "resv", 0},
+	{rRsrcUpd, "Data", unsafe.Offsetof(tRsrcUpd.Data), unsafe.Sizeof(tRsrcUpd.Data), "io_uring_rsrc_update2", "data", 0},
+	{rRsrcUpd, "Tags", unsafe.Offsetof(tRsrcUpd.Tags), unsafe.Sizeof(tRsrcUpd.Tags), "io_uring_rsrc_update2", "tags", 0},
+	{rRsrcUpd, "Nr", unsafe.Offsetof(tRsrcUpd.Nr), unsafe.Sizeof(tRsrcUpd.Nr), "io_uring_rsrc_update2", "nr", 0},
+	{rRsrcUpd, "Resv2", unsafe.Offsetof(tRsrcUpd.Resv2), unsafe.Sizeof(tRsrcUpd.Resv2), "io_uring_rsrc_update2", "resv2", 0},
 }
 
 // Keys of the lines the C program prints ("KEY VALUE").

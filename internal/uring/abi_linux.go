@@ -228,6 +228,31 @@ const (
 	RegisterFileAllocRange = 25
 )
 
+// RsrcRegisterSparse (io_uring_rsrc_register.flags) registers an empty
+// table of Nr entries, to be filled by updates.
+const RsrcRegisterSparse = 1 << 0
+
+// RsrcRegister is struct io_uring_rsrc_register (RegisterBuffers2,
+// RegisterFiles2): Data points at Nr iovecs (or descriptors).
+type RsrcRegister struct {
+	Nr    uint32
+	Flags uint32
+	Resv2 uint64
+	Data  uint64
+	Tags  uint64
+}
+
+// RsrcUpdate2 is struct io_uring_rsrc_update2 (RegisterBuffersUpdate,
+// RegisterFilesUpdate2): replaces Nr entries from Offset with Data's.
+type RsrcUpdate2 struct {
+	Offset uint32
+	Resv   uint32
+	Data   uint64
+	Tags   uint64
+	Nr     uint32
+	Resv2  uint32
+}
+
 // SQE is struct io_uring_sqe (64 bytes). Unions are named after their first
 // member; the accessors below give the others their kernel names.
 type SQE struct {
