@@ -43,3 +43,21 @@ type FileAttacher interface {
 type BatchSubmitter interface {
 	SubmitBatch(recs []*Record) (int, error)
 }
+
+// BufferRegistrar is implemented by drivers that can register memory with
+// the kernel once, so that operations on it skip the per-operation work of
+// mapping the caller's pages (io_uring's fixed buffers). RegisterBuffer
+// registers p, which must stay allocated and unmoved until
+// UnregisterBuffer, and returns the index records name in BufIndex.
+// UnregisterBuffer is called only when no operation on p is in flight.
+type BufferRegistrar interface {
+	RegisterBuffer(p []byte) (index uint16, err error)
+	UnregisterBuffer(index uint16)
+}
+
+// BufferHold is told when the kernel no longer uses a record's buffer
+// (see Record.Hold). Unhold runs on the completing goroutine and must not
+// block.
+type BufferHold interface {
+	Unhold(slot uint32)
+}

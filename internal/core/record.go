@@ -116,6 +116,18 @@ type Record struct {
 	// Handle is the driver's per-descriptor state (see FileAttacher).
 	Handle any
 
+	// Fixed says Buf lies inside memory registered with the driver under
+	// BufIndex (see BufferRegistrar), so the driver may use the kernel's
+	// fixed-buffer operations. Drivers without registration ignore it.
+	Fixed    bool
+	BufIndex uint16
+
+	// Hold, when set, is told (Unhold(HoldSlot)) once the kernel is done
+	// with Buf: at completion, after the owner was notified, or when
+	// the submission fails. A buffer pool recycles Buf only then.
+	Hold     BufferHold
+	HoldSlot uint32
+
 	// DriverData is for the backend (the portable backend keeps its
 	// per-op state here). The core does not touch it.
 	DriverData any

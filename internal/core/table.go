@@ -66,6 +66,7 @@ func (t *Table) Put(r *Record) {
 		r.inconsistent("put while in flight", s)
 	}
 	r.Buf, r.Path, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, nil, nil, nil, nil
+	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
 	r.stack = r.stack[:0]
 	t.mu.Lock()
 	t.free = append(t.free, r.Index)
@@ -162,6 +163,10 @@ func (t *Table) revert(r *Record, p Prepared) {
 	live.Add(-1)
 	r.pin.Unpin()
 	r.state.Store(p.state)
+	if h := r.Hold; h != nil { // the kernel never saw Buf
+		r.Hold, r.Fixed = nil, false
+		h.Unhold(r.HoldSlot)
+	}
 }
 
 // recheck runs after the driver took r. A cancel (explicit, or a Close of
@@ -221,11 +226,17 @@ func (t *Table) Complete(r *Record, res int32) {
 	live.Add(-1)
 	r.pin.Unpin()
 	fileRefs, ringRefs, notify := r.FileRefs, r.RingRefs, r.Notify
+	hold, holdSlot := r.Hold, r.HoldSlot
 	// From here on the owner may recycle r at any moment.
 	if notify != nil {
 		notify.Complete(r)
 	} else {
 		r.Wake <- struct{}{}
+	}
+	// After the owner was told, so that a pool hands the buffer to
+	// someone else only once its operation is observably complete.
+	if hold != nil {
+		hold.Unhold(holdSlot)
 	}
 	// Released only after the owner was told: a Close that sees the refs
 	// drained finds every operation on them observably complete (an

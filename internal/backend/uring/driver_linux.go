@@ -99,6 +99,11 @@ type Driver struct {
 	noMultishot bool      // multishot accept hidden from Supported, for tests
 
 	submitEnters atomic.Uint64 // io_uring_enter calls made to submit
+	fixedOps     atomic.Uint64 // operations submitted on registered buffers
+
+	regMu    sync.Mutex
+	regTable bool                // the (sparse) buffer table is registered
+	regUsed  [maxRegistered]bool // its entries in use
 
 	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by reapers
 }
@@ -234,8 +239,16 @@ func (d *Driver) prepLocked(sqe *abi.SQE, r *core.Record) {
 		sqe.PrepNop()
 	case core.KindRead:
 		sqe.PrepRead(int32(r.FD), r.Buf, off)
+		if r.Fixed {
+			sqe.Opcode, sqe.BufIndex = abi.OpReadFixed, r.BufIndex
+			d.fixedOps.Add(1)
+		}
 	case core.KindWrite:
 		sqe.PrepWrite(int32(r.FD), r.Buf, off)
+		if r.Fixed {
+			sqe.Opcode, sqe.BufIndex = abi.OpWriteFixed, r.BufIndex
+			d.fixedOps.Add(1)
+		}
 	case core.KindFsync:
 		sqe.PrepFsync(int32(r.FD), uint32(r.Flags))
 	case core.KindOpen:
