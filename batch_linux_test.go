@@ -38,7 +38,13 @@ func TestBatchOneEnter(t *testing.T) {
 
 // BenchmarkBatchReadAt: one goroutine keeps 32 cached 4 KiB reads in
 // flight, started in a Batch submitted every 16 (aiobench's op-32).
-func BenchmarkBatchReadAt(b *testing.B) {
+func BenchmarkBatchReadAt(b *testing.B) { benchBatchReadAt(b, false) }
+
+// BenchmarkBatchReadAtPool is BenchmarkBatchReadAt into the buffers of a
+// registered BufferPool: READ_FIXED instead of READ.
+func BenchmarkBatchReadAtPool(b *testing.B) { benchBatchReadAt(b, true) }
+
+func benchBatchReadAt(b *testing.B, pooled bool) {
 	name := benchFile(b)
 	r := benchRing(b, "uring")
 	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
@@ -50,6 +56,18 @@ func BenchmarkBatchReadAt(b *testing.B) {
 	bufs := make([][]byte, depth)
 	for i := range bufs {
 		bufs[i] = make([]byte, 4096)
+	}
+	if pooled {
+		pool, err := r.NewBufferPool(4096, depth)
+		if err != nil || !pool.Registered() {
+			b.Fatalf("pool: %v, registered %v", err, pool != nil && pool.Registered())
+		}
+		defer pool.Close()
+		for i := range bufs {
+			buf, _ := pool.TryGet()
+			bufs[i] = buf.Bytes()
+			defer buf.Release()
+		}
 	}
 	ops := make([]aio.Op, depth) // reused: no allocation per read
 	live := make([]bool, depth)

@@ -33,7 +33,10 @@
 // callers that keep many operations in flight from one goroutine. A Batch
 // hands many Starts to the kernel in one system call, and the Start*Op
 // forms run an operation in an Op the caller reuses, so that a steady
-// stream of operations allocates nothing.
+// stream of operations allocates nothing. A BufferPool's buffers are
+// registered with the kernel where it can (io_uring fixed buffers) and
+// are recycled only after the completion of their last operation, even
+// when released while it is still in flight.
 //
 // # Sockets
 //

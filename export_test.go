@@ -43,3 +43,13 @@ func InKernelForTest(r *Ring) (int, bool) {
 	}
 	return d.InKernel(), true
 }
+
+// FixedOpsForTest reports how many operations the ring submitted on
+// registered buffers, or false for backends without them.
+func FixedOpsForTest(r *Ring) (uint64, bool) {
+	d, ok := r.driver.(interface{ FixedOps() uint64 })
+	if !ok {
+		return 0, false
+	}
+	return d.FixedOps(), true
+}

@@ -204,6 +204,9 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 		}
 		rec.Notify = notify
 	}
+	if kind == core.KindRead || kind == core.KindWrite {
+		f.ring.holdBuffer(rec)
+	}
 	return rec, nil
 }
 

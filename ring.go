@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/waitforit/aio/internal/core"
 )
@@ -38,6 +39,9 @@ type Ring struct {
 	refs    core.Refs // one per operation in flight
 	closeMu sync.Mutex
 	closed  bool
+
+	poolMu sync.Mutex                    // serialises changes to pools
+	pools  atomic.Pointer[[]*BufferPool] // open buffer pools; nil while there are none
 }
 
 // New creates a Ring with the backend cfg asks for.
@@ -109,6 +113,9 @@ func (r *Ring) Close() error {
 		r.driver.CancelAll()
 	}
 	<-r.refs.Drained()
+	for _, p := range r.poolList() {
+		p.Close() // nothing is in flight: returns at once
+	}
 	err := r.driver.Close()
 	core.Unregister(r.table)
 	return err

@@ -1,0 +1,319 @@
+package aio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// BufferPool is a fixed set of equal-sized buffers, allocated once and,
+// where the backend can, registered with the kernel (io_uring's fixed
+// buffers: operations on them skip mapping the caller's pages on every
+// call). Each buffer starts on a 4096-byte boundary, so with a size that
+// is a multiple of 4096 they suit O_DIRECT.
+//
+// Use a buffer's Bytes (or any part of it) with every File method that
+// takes a []byte: the library recognises pool memory and uses the fixed
+// operations. Ownership follows the contract (rule 4): a buffer handed
+// to an operation belongs to it until the operation completes. Releasing
+// a buffer whose operation is still in flight is allowed, and safe: the
+// pool recycles it only after that completion, never earlier, so an
+// operation abandoned with its buffer (cancelled, say) can never write
+// into memory someone else has been given.
+//
+// A BufferPool is safe for concurrent use.
+type BufferPool struct {
+	ring  *Ring
+	size  int
+	mem   []byte // count*size bytes, 4096-aligned; referenced until the pool is unreachable
+	base  uintptr
+	slots []bufSlot
+	free  chan uint32 // indices of free buffers
+
+	registered bool   // mem is registered with the driver under index
+	index      uint16 // the driver's index for mem
+	refs       core.Refs
+	closed     chan struct{} // closed when Close begins
+	closeOnce  sync.Once
+}
+
+// bufSlot is the state of one buffer, one word:
+//
+//	bits 32..63  generation: bumped at every Release, so a Buffer from an
+//	             earlier hand-out never matches
+//	bit  31      held: handed out by Get and not yet released
+//	bits 0..30   operations in flight on the buffer
+//
+// A buffer is free (in the free list) exactly when it is neither held
+// nor in flight; whoever makes it so (Release, or the completion of its
+// last operation) puts it back.
+type bufSlot struct {
+	state atomic.Uint64
+	_     [56]byte // one cache line each: completions update them concurrently
+}
+
+const (
+	slotHeld     = 1 << 31
+	slotInFlight = slotHeld - 1
+	slotGenShift = 32
+)
+
+// Buffer is one buffer of a BufferPool, from Get until Release. It is a
+// small value; copies name the same buffer. The zero Buffer is invalid.
+type Buffer struct {
+	pool *BufferPool
+	idx  uint32
+	gen  uint32
+}
+
+// maxPoolBytes bounds a pool's memory: the kernel registers at most 1 GiB
+// as one buffer.
+const maxPoolBytes = 1 << 30
+
+// NewBufferPool allocates count buffers of size bytes each and, if the
+// backend supports it, registers them with the kernel. Registration pins
+// the memory and counts it against RLIMIT_MEMLOCK (often 8 MiB) unless
+// the process has CAP_IPC_LOCK; when it is refused the pool still works,
+// without fixed operations (see Registered).
+func (r *Ring) NewBufferPool(size, count int) (*BufferPool, error) {
+	if size <= 0 || count <= 0 || count > 1<<24 || size > maxPoolBytes/count {
+		return nil, fmt.Errorf("aio: buffer pool of %d buffers of %d bytes: %w", count, size, errInvalidPool)
+	}
+	if !r.refs.Acquire() {
+		return nil, fmt.Errorf("aio: buffer pool: %w", os.ErrClosed)
+	}
+	defer r.refs.Release()
+	const align = 4096
+	raw := make([]byte, size*count+align)
+	pad := (align - int(uintptr(unsafe.Pointer(&raw[0]))%align)) % align
+	p := &BufferPool{
+		ring:   r,
+		size:   size,
+		mem:    raw[pad : pad+size*count : pad+size*count],
+		slots:  make([]bufSlot, count),
+		free:   make(chan uint32, count),
+		closed: make(chan struct{}),
+	}
+	p.base = uintptr(unsafe.Pointer(&p.mem[0]))
+	for i := range count {
+		p.free <- uint32(i)
+	}
+	if reg, ok := r.driver.(core.BufferRegistrar); ok {
+		if idx, err := reg.RegisterBuffer(p.mem); err == nil {
+			p.registered, p.index = true, idx
+		}
+	}
+	r.poolMu.Lock()
+	pools := append(slices.Clone(r.poolList()), p) // copy on write: operations read it without a lock
+	r.pools.Store(&pools)
+	r.poolMu.Unlock()
+	return p, nil
+}
+
+var errInvalidPool = errors.New("invalid size or count")
+
+// Size is the size of each buffer.
+func (p *BufferPool) Size() int { return p.size }
+
+// Cap is the number of buffers.
+func (p *BufferPool) Cap() int { return len(p.slots) }
+
+// Registered reports whether the pool's memory is registered with the
+// kernel, so that reads and writes on it use fixed-buffer operations.
+func (p *BufferPool) Registered() bool { return p.registered }
+
+// Get returns a free buffer, waiting for one if all are held or still in
+// flight. It fails if ctx ends first, or with os.ErrClosed once the pool
+// or its ring is closed.
+func (p *BufferPool) Get(ctx context.Context) (Buffer, error) {
+	if b, ok := p.TryGet(); ok {
+		return b, nil
+	}
+	select {
+	case <-p.closed:
+	default:
+		select {
+		case i := <-p.free:
+			return p.hand(i), nil
+		case <-p.closed:
+		case <-ctx.Done():
+			return Buffer{}, ctx.Err()
+		}
+	}
+	return Buffer{}, fmt.Errorf("aio: buffer pool: %w", os.ErrClosed)
+}
+
+// TryGet returns a free buffer if there is one at once.
+func (p *BufferPool) TryGet() (Buffer, bool) {
+	select {
+	case <-p.closed:
+		return Buffer{}, false
+	default:
+	}
+	select {
+	case i := <-p.free:
+		return p.hand(i), true
+	default:
+		return Buffer{}, false
+	}
+}
+
+// hand marks free buffer i held and returns it.
+func (p *BufferPool) hand(i uint32) Buffer {
+	s := &p.slots[i].state
+	v := s.Load()
+	if v&(slotHeld|slotInFlight) != 0 {
+		panic(fmt.Sprintf("aio: inconsistent buffer pool: free buffer %d in state %#x", i, v))
+	}
+	s.Store(v | slotHeld) // nobody else touches a free buffer
+	return Buffer{pool: p, idx: i, gen: uint32(v >> slotGenShift)}
+}
+
+// Bytes returns the buffer's memory, Size bytes. It returns nil for a
+// Buffer already released: after Release the memory is the pool's.
+func (b Buffer) Bytes() []byte {
+	if b.pool == nil {
+		return nil
+	}
+	v := b.pool.slots[b.idx].state.Load()
+	if uint32(v>>slotGenShift) != b.gen || v&slotHeld == 0 {
+		return nil
+	}
+	lo := int(b.idx) * b.pool.size
+	return b.pool.mem[lo : lo+b.pool.size : lo+b.pool.size]
+}
+
+// Release gives the buffer back to its pool. If an operation on it is
+// still in flight, the pool recycles it only once that operation has
+// completed. The caller must not use the memory after Release. Releasing
+// a Buffer twice (or a copy of a released one) panics: it could
+// otherwise hand one buffer to two holders.
+func (b Buffer) Release() {
+	if b.pool == nil {
+		panic("aio: Release of the zero Buffer")
+	}
+	p := b.pool
+	s := &p.slots[b.idx].state
+	for {
+		v := s.Load()
+		if uint32(v>>slotGenShift) != b.gen || v&slotHeld == 0 {
+			panic("aio: Buffer released twice")
+		}
+		next := uint64(b.gen+1)<<slotGenShift | v&slotInFlight
+		if s.CompareAndSwap(v, next) {
+			if next&slotInFlight == 0 {
+				p.free <- b.idx
+			}
+			return
+		}
+	}
+}
+
+// hold marks the buffer rec.Buf lies in as in flight, if it is one of p's,
+// and tells the driver it may use the fixed operations. It reports
+// whether rec.Buf is p's memory.
+func (p *BufferPool) hold(rec *core.Record) bool {
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(rec.Buf)))
+	if addr < p.base || addr-p.base >= uintptr(len(p.mem)) {
+		return false
+	}
+	i := (addr - p.base) / uintptr(p.size)
+	if addr-p.base+uintptr(len(rec.Buf)) > (i+1)*uintptr(p.size) {
+		return true // spans two buffers: not one the pool can track; a plain operation
+	}
+	if !p.refs.Acquire() {
+		return true // the pool is closing: a plain operation
+	}
+	s := &p.slots[i].state
+	for {
+		v := s.Load()
+		if v&slotHeld == 0 {
+			// Not handed out: the caller kept a slice past Release. A
+			// plain operation; the memory stays valid (rec.Buf keeps it
+			// reachable), though it may be someone else's by now.
+			p.refs.Release()
+			return true
+		}
+		if v&slotInFlight == slotInFlight {
+			panic("aio: inconsistent buffer pool: too many operations on one buffer")
+		}
+		if s.CompareAndSwap(v, v+1) {
+			break
+		}
+	}
+	rec.Hold, rec.HoldSlot = p, uint32(i)
+	rec.Fixed, rec.BufIndex = p.registered, p.index
+	return true
+}
+
+// Unhold is called once the kernel is done with an operation's buffer
+// (core.BufferHold): at its completion, or when its submission failed.
+func (p *BufferPool) Unhold(i uint32) {
+	s := &p.slots[i].state
+	for {
+		v := s.Load()
+		if v&slotInFlight == 0 {
+			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
+		}
+		if s.CompareAndSwap(v, v-1) {
+			if (v-1)&(slotHeld|slotInFlight) == 0 {
+				p.free <- i // released while in flight: recycled now, never earlier
+			}
+			break
+		}
+	}
+	p.refs.Release()
+}
+
+// Close closes the pool: Get fails from now on. It waits for every
+// operation in flight on a buffer of the pool to complete (cancel them
+// first if they may never end), then unregisters the memory. Buffers still
+// held stay readable; operations started on them after Close are plain
+// ones. Ring.Close closes the ring's pools.
+func (p *BufferPool) Close() error {
+	first := false
+	p.closeOnce.Do(func() { first = true })
+	if !first {
+		return fmt.Errorf("aio: close buffer pool: %w", os.ErrClosed)
+	}
+	close(p.closed)
+	r := p.ring
+	r.poolMu.Lock()
+	pools := slices.DeleteFunc(slices.Clone(r.poolList()), func(q *BufferPool) bool { return q == p })
+	r.pools.Store(&pools)
+	r.poolMu.Unlock()
+	p.refs.StartClose()
+	<-p.refs.Drained()
+	if p.registered {
+		p.ring.driver.(core.BufferRegistrar).UnregisterBuffer(p.index)
+	}
+	return nil
+}
+
+// holdBuffer lets a pool of r track rec's buffer, if it is pool memory.
+func (r *Ring) holdBuffer(rec *core.Record) {
+	pp := r.pools.Load()
+	if pp == nil || len(rec.Buf) == 0 {
+		return
+	}
+	for _, p := range *pp {
+		if p.hold(rec) {
+			return
+		}
+	}
+}
+
+// poolList returns the ring's open pools.
+func (r *Ring) poolList() []*BufferPool {
+	if pp := r.pools.Load(); pp != nil {
+		return *pp
+	}
+	return nil
+}
