@@ -58,9 +58,10 @@ func runReadAt(rc *runCtx, callers int, extraFlags int) (runStats, error) {
 // runDepth keeps depth reads in flight. aio does it the way the Op API is
 // meant for: one goroutine, a ring of depth slots, StartReadAt into a
 // free slot and Wait on the oldest, the starts gathered in a Batch that is
-// submitted every opBatch reads (one system call for them). The standard
-// library has no such API, so its baseline is depth goroutines doing
-// ReadAt.
+// submitted every opBatch reads (one system call for them), into the
+// buffers of a BufferPool (registered: io_uring's fixed buffers, as fio
+// uses). The standard library has no such API, so its baseline is depth
+// goroutines doing ReadAt.
 func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 	if rc.ring == nil {
 		return runReadAt(rc, depth, extraFlags)
@@ -69,7 +70,17 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 	if err != nil {
 		return runStats{}, err
 	}
-	bufs := alignedBlocks(depth)
+	pool, err := rc.ring.NewBufferPool(blockSize, depth)
+	if err != nil {
+		return runStats{}, err
+	}
+	defer pool.Close() // after every read below has completed
+	bufs := make([][]byte, depth)
+	for i := range bufs {
+		b, _ := pool.TryGet()
+		defer b.Release()
+		bufs[i] = b.Bytes()
+	}
 	ops := make([]aio.Op, depth) // reused: no allocation per read
 	live := make([]bool, depth)
 	slotBlock := make([]uint64, depth)
