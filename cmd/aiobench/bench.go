@@ -27,6 +27,7 @@ type config struct {
 	quick     bool
 
 	cpuProfile, trace string // files for -cpuprofile and -trace
+	report            string // file for -report
 
 	// afterCreate, if set, runs on the data file once it is written and
 	// before anything reads it. Tests corrupt the file here.

@@ -17,12 +17,14 @@
 //
 //	aiobench [-size 256MiB] [-dir DIR] [-duration 750ms] [-rounds 3]
 //	         [-only read-1,op-32,...] [-json] [-fio] [-quick]
-//	         [-impl aio-uring,std] [-cpuprofile FILE] [-trace FILE]
+//	         [-impl aio-uring,std] [-report FILE] [-cpuprofile FILE] [-trace FILE]
 //
 // The workloads are read-1, read-32, op-32, direct-32, write-fsync,
-// pingpong, cancel-storm, cancel-latency, tcp-echo and tcp-echo-1. Progress goes to stderr (one updating line on a terminal,
-// plain lines otherwise), the table or, with -json, the JSON results to
-// stdout.
+// pingpong, cancel-storm, cancel-latency, tcp-echo and tcp-echo-1.
+// Progress goes to stderr (one updating line on a terminal, plain lines
+// otherwise), the table or, with -json, the JSON results to stdout.
+// -report FILE also writes a self-contained HTML page with the table and
+// each workload's latency CDF, drawn with gonum.org/v1/plot.
 package main
 
 import (
@@ -89,6 +91,16 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		} else {
 			writeTable(stdout, res)
 		}
+		if cfg.report != "" {
+			if werr := writeReportFile(cfg.report, res); werr != nil {
+				fmt.Fprintln(stderr, "aiobench:", werr)
+				if err == nil {
+					err = werr
+				}
+			} else {
+				fmt.Fprintf(stderr, "aiobench: report written to %s\n", cfg.report)
+			}
+		}
 	}
 	switch {
 	case err != nil:
@@ -128,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,std")
 	fs.BoolVar(&jsonOut, "json", false, "write the results as JSON to stdout instead of the table")
 	fs.BoolVar(&cfg.fio, "fio", false, "also run the equivalent fio jobs, if fio is installed")
+	fs.StringVar(&cfg.report, "report", "", "also write an HTML report with latency CDF plots per workload to `file`")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the whole run to `file` (go tool trace)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode, about 10 s: a 32 MiB file, 200ms runs, 2 rounds (explicit flags still win)")

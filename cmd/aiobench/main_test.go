@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"os"
 	"strings"
@@ -255,5 +256,54 @@ func TestParseFio(t *testing.T) {
 	}
 	if r.OpsPerSec != 600000.5 || r.OpsPerCPUSec != 600000.5 || r.P99Ns != 104960 || r.AllocsPerOp != -1 {
 		t.Errorf("parsed %+v", r)
+	}
+}
+
+// TestReport checks the -report page: the table, and two well-formed SVG
+// plots (CDF and tail) for each workload with latencies, one line each
+// per implementation; none for a workload without.
+func TestReport(t *testing.T) {
+	var h1, h2 histogram
+	for i := range 1000 {
+		h1.record(time.Duration(1000 + i*10))
+		h2.record(time.Duration(5000 + i*i))
+	}
+	res := &results{Workloads: []*workloadResult{
+		{Name: "read-32", Title: "cached reads", Rows: []*row{
+			{Impl: "aio-uring", Latency: h1.cdf()},
+			{Impl: "std", Latency: h2.cdf()},
+		}},
+		{Name: "nothing", Title: "no latencies", Rows: []*row{{Impl: "std", NA: "not here"}}},
+	}}
+	var b bytes.Buffer
+	if err := writeReport(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if !strings.Contains(page, "read-32") || !strings.Contains(page, "<pre>") {
+		t.Fatal("the report lacks the table")
+	}
+	svgs := strings.Split(page, "<svg")[1:]
+	if len(svgs) != 2 {
+		t.Fatalf("%d plots, want 2 (CDF and tail of the one workload with latencies)", len(svgs))
+	}
+	for _, s := range svgs {
+		s = "<svg" + s[:strings.Index(s, "</svg>")] + "</svg>"
+		d := xml.NewDecoder(strings.NewReader(s))
+		for {
+			if _, err := d.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("plot is not well-formed SVG: %v", err)
+			}
+		}
+		for _, impl := range []string{"aio-uring", "std"} {
+			if !strings.Contains(s, ">"+impl+"<") {
+				t.Errorf("plot lacks a legend entry for %s", impl)
+			}
+		}
+	}
+	if strings.Contains(page, "<h2>nothing</h2>") {
+		t.Error("a workload without latencies got plots")
 	}
 }
