@@ -2,8 +2,8 @@ package uring
 
 // Benchmarks of the kernel's floor for cached 4 KiB random reads, with no
 // Go scheduling in the way: pread(2) against io_uring in batches, plain
-// and with a registered file and fixed buffers. They say what aio's
-// drivers can hope for on this machine:
+// with a registered file and fixed buffers, and with SQPOLL. They say what
+// aio's drivers can hope for on this machine:
 //
 //	go test -run XXX -bench 'Pread|RawRing' ./internal/uring
 
@@ -128,3 +128,57 @@ func benchRawRingFixed(b *testing.B, batch int) {
 
 func BenchmarkRawRingFixed1(b *testing.B)  { benchRawRingFixed(b, 1) }
 func BenchmarkRawRingFixed32(b *testing.B) { benchRawRingFixed(b, 32) }
+
+// benchRawRingSQPoll is benchRawRing with IORING_SETUP_SQPOLL: a kernel
+// thread takes the SQEs, so submitting costs no system call (only a
+// wake-up after the thread idled), and completions are awaited by
+// spinning on the CQ, as an SQPOLL application would. The thread's CPU
+// counts: cpu-ns/op is the whole process's CPU time (the SQ thread is one
+// of its threads) per read, against wall-clock ns/op.
+func benchRawRingSQPoll(b *testing.B, batch int) {
+	f := rawFile(b)
+	defer f.Close()
+	p := Params{Flags: SetupSQPoll, SQThreadIdle: 100}
+	r, err := Setup(256, &p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 4096)
+	}
+	var ru0, ru1 unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	n := 0
+	for b.Loop() {
+		if n%batch == 0 {
+			for i := 0; i < batch; i++ {
+				sqe := r.GetSQE()
+				sqe.PrepRead(int32(f.Fd()), bufs[i], uint64(rand.IntN(rawSize/4096))*4096)
+				sqe.UserData = uint64(i + 1)
+			}
+			r.Publish()
+			if r.SQFlags()&SQNeedWakeup != 0 {
+				r.Enter(0, 0, EnterSQWakeup, nil, 0)
+			}
+			got := uint32(0)
+			for got < uint32(batch) {
+				c := r.CQReady()
+				for i := uint32(0); i < c; i++ {
+					if r.PeekCQE(i).Res != 4096 {
+						b.Fatal(r.PeekCQE(i).Res)
+					}
+				}
+				r.Advance(c)
+				got += c
+			}
+		}
+		n++
+	}
+	unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+	cpu := (ru1.Utime.Nano() + ru1.Stime.Nano()) - (ru0.Utime.Nano() + ru0.Stime.Nano())
+	b.ReportMetric(float64(cpu)/float64(n), "cpu-ns/op")
+}
+
+func BenchmarkRawRingSQPoll32(b *testing.B) { benchRawRingSQPoll(b, 32) }
