@@ -10,7 +10,8 @@ import (
 )
 
 // TestZeroAllocsSteadyState: on io_uring, the synchronous calls and the
-// Op API with a reused Op allocate nothing per operation. (Built without
+// Op API with a reused Op allocate nothing per operation, nor does a
+// buffer pool's Get and Release. (Built without
 // -race, whose instrumentation allocates; CI runs it separately.)
 func TestZeroAllocsSteadyState(t *testing.T) {
 	r, f := uringFile(t, 1<<20)
@@ -19,6 +20,11 @@ func TestZeroAllocsSteadyState(t *testing.T) {
 	var o aio.Op
 	b := r.NewBatch()
 	ops := make([]aio.Op, 8)
+	pool, err := r.NewBufferPool(4096, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
 	cases := []struct {
 		name string
 		fn   func()
@@ -37,6 +43,11 @@ func TestZeroAllocsSteadyState(t *testing.T) {
 			for i := range ops {
 				ops[i].Wait()
 			}
+		}},
+		{"BufferPool.Get+ReadAtContext+Release", func() {
+			pb, _ := pool.Get(ctx)
+			f.ReadAtContext(ctx, pb.Bytes(), 4096)
+			pb.Release()
 		}},
 	}
 	for _, c := range cases {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type BufferPool struct {
 	refs       core.Refs
 	closed     chan struct{} // closed when Close begins
 	closeOnce  sync.Once
+	pin        runtime.Pinner
 }
 
 // bufSlot is the state of one buffer, one word:
@@ -102,6 +104,10 @@ func (r *Ring) NewBufferPool(size, count int) (*BufferPool, error) {
 		closed: make(chan struct{}),
 	}
 	p.base = uintptr(unsafe.Pointer(&p.mem[0]))
+	// Pinned until Close, so operations that hold a buffer need no pin of
+	// their own (operations after Close are plain ones and pin their own).
+	p.pin.Pin(&raw[0])
+	openPools.Store(p, struct{}{})
 	for i := range count {
 		p.free <- uint32(i)
 	}
@@ -118,6 +124,10 @@ func (r *Ring) NewBufferPool(size, count int) (*BufferPool, error) {
 }
 
 var errInvalidPool = errors.New("invalid size or count")
+
+// openPools keeps every pool reachable until its Close (a pinned Pinner
+// must not be collected), even one whose Ring was dropped unclosed.
+var openPools sync.Map
 
 // Size is the size of each buffer.
 func (p *BufferPool) Size() int { return p.size }
@@ -294,6 +304,8 @@ func (p *BufferPool) Close() error {
 	if p.registered {
 		p.ring.driver.(core.BufferRegistrar).UnregisterBuffer(p.index)
 	}
+	p.pin.Unpin()
+	openPools.Delete(p)
 	return nil
 }
 

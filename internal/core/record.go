@@ -182,9 +182,10 @@ func (r *Record) Handback() { raceAcquire(r) }
 // pinBuffers pins the memory the kernel will use. Go's heap does not move
 // today; the pin makes "the kernel holds a pointer to this" explicit and
 // keeps it true if that ever changes. The table keeps the record (and so
-// the buffers) reachable; the pin is released at completion.
+// the buffers) reachable; the pin is released at completion. A buffer
+// pool's memory (Hold set) is pinned once, by its pool, for its lifetime.
 func (r *Record) pinBuffers() {
-	if len(r.Buf) > 0 {
+	if len(r.Buf) > 0 && r.Hold == nil { // a pool's memory is pinned by its pool
 		r.pin.Pin(&r.Buf[0])
 	}
 	if len(r.Path) > 0 {
