@@ -81,6 +81,12 @@ type Driver struct {
 	flushing bool           // a submitter has yielded and will enter everything published (under sqMu)
 	entering sync.WaitGroup // goroutines that may touch the ring outside sqMu; added to under sqMu while !closed
 
+	// enterMu lets one goroutine at a time into io_uring_enter to submit.
+	// Submitters that come while it is held find their SQEs consumed by
+	// the enter in progress (it submits everything published) and skip
+	// theirs; without it they spin in the kernel on the ring's own lock.
+	enterMu sync.Mutex
+
 	cqMu  sync.Mutex
 	batch []abi.CQE // CQEs copied out under cqMu
 	// woken estimates the goroutines that completions have just woken and
@@ -411,6 +417,11 @@ func (d *Driver) watch() {
 
 // enterUntil enters until the kernel has consumed every SQE before seq.
 func (d *Driver) enterUntil(seq uint32) {
+	if d.ring.Consumed(seq) {
+		return
+	}
+	d.enterMu.Lock()
+	defer d.enterMu.Unlock()
 	for !d.ring.Consumed(seq) {
 		d.submitEnters.Add(1)
 		if _, err := d.ring.Enter(d.ring.SQPending(), 0, 0, nil, 0); err != nil {
