@@ -53,3 +53,14 @@ func FixedOpsForTest(r *Ring) (uint64, bool) {
 	}
 	return d.FixedOps(), true
 }
+
+// DisableTryNowForTest makes the ring's io_uring backend send every
+// socket send and receive through the ring, even those the kernel could
+// do at once. It reports false for other backends.
+func DisableTryNowForTest(r *Ring) bool {
+	d, ok := r.driver.(interface{ DisableTryNow() })
+	if ok {
+		d.DisableTryNow()
+	}
+	return ok
+}

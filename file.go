@@ -162,6 +162,12 @@ func (f *File) CancelAll() {
 // completion; otherwise the caller waits on the record. On error nothing
 // was submitted.
 func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier) (*core.Record, error) {
+	return f.startTry(kind, p, off, flags, addr, notify, false)
+}
+
+// startTry is start, asking the backend to try the operation at once
+// first when tryNow is set (core.Record.TryNow).
+func (f *File) startTry(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier, tryNow bool) (*core.Record, error) {
 	if err := f.check(kind, p); err != nil {
 		return nil, err
 	}
@@ -169,6 +175,7 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte
 	if err != nil {
 		return nil, err
 	}
+	rec.TryNow = tryNow
 	if err := f.ring.table.Submit(rec); err != nil {
 		f.unrecord(rec)
 		return nil, err

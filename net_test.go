@@ -2,8 +2,10 @@ package aio_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/nettest"
@@ -12,13 +14,19 @@ import (
 )
 
 // socketBackends are the backends whose sockets are tested.
-var socketBackends = []string{"uring", "portable"}
+// "uring-ring" is io_uring with every send and receive through the ring
+// (by default those the kernel can do at once skip it).
+var socketBackends = []string{"uring", "uring-ring", "portable"}
 
 func pipeMaker(t *testing.T, backend, network string) nettest.MakePipe {
 	return func() (c1, c2 net.Conn, stop func(), err error) {
-		r, err := aio.New(aio.Config{Backend: backend})
+		r, err := aio.New(aio.Config{Backend: strings.TrimSuffix(backend, "-ring")})
 		if err != nil {
 			return nil, nil, nil, err
+		}
+		if strings.HasSuffix(backend, "-ring") && !aio.DisableTryNowForTest(r) {
+			r.Close()
+			return nil, nil, nil, errors.New("cannot turn off the direct socket path")
 		}
 		addr := "127.0.0.1:0"
 		if network == "unix" {

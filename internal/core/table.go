@@ -67,6 +67,7 @@ func (t *Table) Put(r *Record) {
 	}
 	r.Buf, r.Path, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, nil, nil, nil, nil
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
+	r.TryNow, r.Immediate = false, false
 	r.stack = r.stack[:0]
 	t.mu.Lock()
 	t.free = append(t.free, r.Index)
