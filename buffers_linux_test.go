@@ -11,12 +11,12 @@ import (
 )
 
 // On io_uring a pool's memory is registered and reads and writes on it
-// become READ_FIXED/WRITE_FIXED; other memory stays on READ/WRITE. Two
+// become READ_FIXED/WRITE_FIXED (through the ring: Start calls here, as
+// blocking calls may be done at once without it); other memory stays on READ/WRITE. Two
 // pools live at once under different table entries, and a closed pool's
 // entry is reused.
 func TestBufferPoolFixedOps(t *testing.T) {
 	r, f := uringFile(t, 1<<20)
-	ctx := context.Background()
 	fixed := func() uint64 {
 		n, ok := aio.FixedOpsForTest(r)
 		if !ok {
@@ -43,17 +43,17 @@ func TestBufferPoolFixedOps(t *testing.T) {
 	b1, _ := p1.TryGet()
 	b2, _ := p2.TryGet()
 	copy(b2.Bytes(), want)
-	if n, err := f.WriteAtContext(ctx, b2.Bytes(), 4096); n != 8192 || err != nil {
+	if n, err := wait(f.StartWriteAt(b2.Bytes(), 4096)); n != 8192 || err != nil {
 		t.Fatalf("write from pool 2 = (%d, %v)", n, err)
 	}
-	if n, err := f.ReadAtContext(ctx, b1.Bytes(), 8192); n != 4096 || err != nil || !bytes.Equal(b1.Bytes(), want[4096:]) {
+	if n, err := wait(f.StartReadAt(b1.Bytes(), 8192)); n != 4096 || err != nil || !bytes.Equal(b1.Bytes(), want[4096:]) {
 		t.Fatalf("read into pool 1 = (%d, %v), data equal %v", n, err, bytes.Equal(b1.Bytes(), want[4096:]))
 	}
 	if got := fixed() - before; got != 2 {
 		t.Fatalf("%d fixed operations for one pooled write and one pooled read, want 2", got)
 	}
 	plain := make([]byte, 4096)
-	if n, err := f.ReadAtContext(ctx, plain, 4096); n != 4096 || err != nil || !bytes.Equal(plain, want[:4096]) {
+	if n, err := wait(f.StartReadAt(plain, 4096)); n != 4096 || err != nil || !bytes.Equal(plain, want[:4096]) {
 		t.Fatalf("plain read = (%d, %v)", n, err)
 	}
 	if got := fixed() - before; got != 2 {
@@ -70,10 +70,10 @@ func TestBufferPoolFixedOps(t *testing.T) {
 		t.Fatalf("third pool: %v, registered %v", err, p3 != nil && p3.Registered())
 	}
 	b3, _ := p3.TryGet()
-	if n, err := f.ReadAtContext(ctx, b3.Bytes(), 4096); n != 4096 || err != nil || !bytes.Equal(b3.Bytes(), want[:4096]) {
+	if n, err := wait(f.StartReadAt(b3.Bytes(), 4096)); n != 4096 || err != nil || !bytes.Equal(b3.Bytes(), want[:4096]) {
 		t.Fatalf("read into pool 3 = (%d, %v)", n, err)
 	}
-	if n, err := f.ReadAtContext(ctx, b2.Bytes(), 4096); n != 8192 || err != nil || !bytes.Equal(b2.Bytes(), want) {
+	if n, err := wait(f.StartReadAt(b2.Bytes(), 4096)); n != 8192 || err != nil || !bytes.Equal(b2.Bytes(), want) {
 		t.Fatalf("read into pool 2 = (%d, %v)", n, err)
 	}
 	if got := fixed() - before; got != 4 {
@@ -114,4 +114,12 @@ func TestBufferPoolDirect(t *testing.T) {
 		}
 		b.Release()
 	}
+}
+
+// wait waits for the op a Start call returned.
+func wait(op *aio.Op, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	return op.Wait()
 }

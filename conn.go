@@ -29,17 +29,7 @@ type Conn struct {
 	readMu  sync.Mutex // one read at a time, as in Go's net
 	writeMu sync.Mutex // one write at a time, so writes are never interleaved
 	rd, wd  deadline
-
-	// recvSkip (under readMu) is how many more receives go straight to
-	// the backend's queue before one tries again to receive at once: a
-	// try that finds nothing (a ping-pong, where the reader always comes
-	// first) costs a system call for nothing, so after a miss the next
-	// few do not try.
-	recvSkip uint8
 }
-
-// recvTries is how many receives skip trying at once after one found nothing.
-const recvTries = 8
 
 func (r *Ring) newConn(fd int, network string, laddr, raddr net.Addr) (*Conn, error) {
 	f, err := r.newFile(fd, "")
@@ -64,22 +54,21 @@ func (c *Conn) opError(op string, err error) error {
 // raw sockaddr of a sendmsg, or the room for a recvmsg's source, whose
 // length is returned.
 func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, dl *deadline) (int32, int, error) {
+	if kind == core.KindRecv || kind == core.KindSend {
+		if res, ok := c.f.tryNow(kind, p, 0, flags); ok {
+			if res >= 0 {
+				return res, 0, nil
+			}
+			return res, 0, os.NewSyscallError(kind.String(), syscall.Errno(-res))
+		}
+	}
 	for {
-		rec, err := c.f.startTry(kind, p, 0, flags, addr, nil, kind == core.KindRecv && c.recvSkip == 0)
+		rec, err := c.f.start(kind, p, 0, flags, addr, nil)
 		if err != nil {
 			if err == os.ErrClosed {
 				err = net.ErrClosed
 			}
 			return 0, 0, err
-		}
-		if kind == core.KindRecv {
-			switch {
-			case rec.Immediate:
-			case c.recvSkip == 0:
-				c.recvSkip = recvTries
-			default:
-				c.recvSkip--
-			}
 		}
 		var fired bool
 		if dl != nil {

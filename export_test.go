@@ -54,13 +54,12 @@ func FixedOpsForTest(r *Ring) (uint64, bool) {
 	return d.FixedOps(), true
 }
 
-// DisableTryNowForTest makes the ring's io_uring backend send every
-// socket send and receive through the ring, even those the kernel could
-// do at once. It reports false for other backends.
+// DisableTryNowForTest makes files and connections made afterwards on r
+// submit every operation, even those the kernel could do at once
+// (core.DirectDoer): for tests of the ring's own paths. It reports
+// whether the backend has such a direct path at all.
 func DisableTryNowForTest(r *Ring) bool {
-	d, ok := r.driver.(interface{ DisableTryNow() })
-	if ok {
-		d.DisableTryNow()
-	}
+	_, ok := r.driver.(core.DirectDoer)
+	r.noDirect = true
 	return ok
 }

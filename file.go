@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/waitforit/aio/internal/core"
@@ -34,11 +35,26 @@ type File struct {
 	name   string
 	handle any       // the driver's per-descriptor state, if it keeps any
 	refs   core.Refs // one per operation in flight; Close drains them
+
+	// direct is the driver's way to do a blocking call's operation at
+	// once (core.DirectDoer), nil if it has none or fd is O_DIRECT.
+	// readSkip and writeSkip count the calls in each direction that go
+	// straight to the ring after a try found the operation would wait:
+	// on a pipe ping-pong or an uncached file every try would be a wasted
+	// system call, so after a miss the next tryEvery-1 do not try.
+	direct              core.DirectDoer
+	readSkip, writeSkip atomic.Int32
 }
+
+// tryEvery: after a miss, one call in tryEvery tries at once again.
+const tryEvery = 8
 
 // newFile wraps fd, which the File then owns, telling the driver about it.
 func (r *Ring) newFile(fd int, name string) (*File, error) {
 	f := &File{ring: r, fd: fd, name: name}
+	if d, ok := r.driver.(core.DirectDoer); ok && !r.noDirect && !isDirectIO(fd) {
+		f.direct = d
+	}
 	if a, ok := r.driver.(core.FileAttacher); ok {
 		h, err := a.Attach(fd)
 		if err != nil {
@@ -162,12 +178,6 @@ func (f *File) CancelAll() {
 // completion; otherwise the caller waits on the record. On error nothing
 // was submitted.
 func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier) (*core.Record, error) {
-	return f.startTry(kind, p, off, flags, addr, notify, false)
-}
-
-// startTry is start, asking the backend to try the operation at once
-// first when tryNow is set (core.Record.TryNow).
-func (f *File) startTry(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier, tryNow bool) (*core.Record, error) {
 	if err := f.check(kind, p); err != nil {
 		return nil, err
 	}
@@ -175,7 +185,6 @@ func (f *File) startTry(kind core.Kind, p []byte, off int64, flags int, addr []b
 	if err != nil {
 		return nil, err
 	}
-	rec.TryNow = tryNow
 	if err := f.ring.table.Submit(rec); err != nil {
 		f.unrecord(rec)
 		return nil, err
@@ -233,6 +242,12 @@ type binder interface {
 }
 
 func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
+	if res, ok := f.tryNow(kind, p, off, flags); ok {
+		if res >= 0 {
+			return res, nil
+		}
+		return res, syscall.Errno(-res)
+	}
 	for {
 		rec, err := f.start(kind, p, off, flags, nil, nil)
 		if err != nil {
@@ -248,6 +263,43 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		}
 		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
 	}
+}
+
+// tryNow does the operation of a blocking call at once, without
+// submitting it, if the driver can and the kernel need not wait for it
+// (core.DirectDoer). It holds f's and the ring's references meanwhile,
+// as a submitted operation would, so Close still waits for it; and since
+// nothing waits, there is nothing a context could cancel. ok false: the
+// operation must be submitted.
+func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32, ok bool) {
+	if f.direct == nil || len(p) == 0 || len(p) > maxIO || f.ring.supported(kind) != nil {
+		return 0, false // submitting says why not, if it cannot be done
+	}
+	skip := &f.readSkip
+	if kind == core.KindWrite || kind == core.KindSend {
+		skip = &f.writeSkip
+	}
+	if skip.Load() > 0 {
+		skip.Add(-1)
+		return 0, false
+	}
+	if !f.refs.Acquire() {
+		return 0, false // closed: submitting says so
+	}
+	if !f.ring.acquire() {
+		f.refs.Release()
+		return 0, false
+	}
+	res, ok = f.direct.TryNow(kind, f.fd, p, off, flags)
+	if ok {
+		f.ring.table.CountDirect()
+	}
+	f.ring.refs.Release()
+	f.refs.Release()
+	if !ok {
+		skip.Store(tryEvery - 1)
+	}
+	return res, ok
 }
 
 // await waits for rec's completion. If ctx ends first it requests the

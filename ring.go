@@ -40,6 +40,8 @@ type Ring struct {
 	closeMu sync.Mutex
 	closed  bool
 
+	noDirect bool // files made from now on submit every operation (tests)
+
 	poolMu sync.Mutex                    // serialises changes to pools
 	pools  atomic.Pointer[[]*BufferPool] // open buffer pools; nil while there are none
 }

@@ -10,20 +10,20 @@ import (
 	"github.com/waitforit/aio/aiotest"
 )
 
-// TestConformanceURingRingSockets runs the send and receive cases with
-// every send and receive through the ring: most of them complete at once
-// by default (see the driver's tryNow), so without this the ring's own
-// socket path would go half untested. (TestNetConn's "uring-ring" runs
-// nettest's conformance on it too. Accepts do not change: they are
-// left out, and so is their 10,000-connection race, whose TIME_WAIT
-// sockets a third run would pile up.)
-func TestConformanceURingRingSockets(t *testing.T) {
-	for _, prefix := range []string{"Sockets/Recv", "Sockets/Send", "Sockets/Deadline", "Sockets/CloseWith"} {
-		runRingSockets(t, prefix)
+// TestConformanceURingRingOnly reruns the conformance cases of blocking
+// calls with every operation through the ring: by default those the
+// kernel can do at once skip it (File.tryNow), so without this the
+// ring's own paths for them would go half untested. (TestNetConn's
+// "uring-ring" runs nettest's conformance that way too. Accepts do not
+// change: they are left out, and so is their 10,000-connection race,
+// whose TIME_WAIT sockets a third run would pile up.)
+func TestConformanceURingRingOnly(t *testing.T) {
+	for _, prefix := range []string{"Rule", "Errors/", "Files/", "Sockets/Recv", "Sockets/Send", "Sockets/Deadline", "Sockets/CloseWith"} {
+		runRingOnly(t, prefix)
 	}
 }
 
-func runRingSockets(t *testing.T, prefix string) {
+func runRingOnly(t *testing.T, prefix string) {
 	aiotest.RunPrefix(t, prefix, func(tb testing.TB, cfg aio.Config) *aio.Ring {
 		cfg.Backend = "uring"
 		r, err := aio.New(cfg)
@@ -31,7 +31,7 @@ func runRingSockets(t *testing.T, prefix string) {
 			tb.Fatal(err)
 		}
 		if !aio.DisableTryNowForTest(r) {
-			tb.Fatal("the uring driver cannot turn off its direct socket path")
+			tb.Fatal("the uring driver has no direct path to turn off")
 		}
 		return r
 	})
@@ -135,5 +135,62 @@ func TestURingSocketTryNow(t *testing.T) {
 	}
 	if st := r.Stats(); st.Submitted != st.Completed || st.InFlight != 0 {
 		t.Fatalf("stats %+v: want everything submitted completed", st)
+	}
+}
+
+// A blocking read of cached data is done at once, without the ring; a
+// read that would wait (an empty pipe) goes through the ring, and so do
+// the next few reads of that file, without trying first.
+func TestURingFileTryNow(t *testing.T) {
+	r, f := uringFile(t, 1<<20)
+	enters := func() uint64 { n, _ := aio.SubmitEnters(r); return n }
+	buf := make([]byte, 4096)
+	f.ReadAt(buf, 0) // the first read may find the page not yet cached
+	e0, s0 := enters(), r.Stats()
+	for i := range 16 {
+		if n, err := f.ReadAt(buf, int64(i)*4096); n != 4096 || err != nil {
+			t.Fatalf("ReadAt = (%d, %v)", n, err)
+		}
+	}
+	if got := enters() - e0; got != 0 {
+		t.Errorf("%d io_uring_enter calls for 16 reads of cached data, want 0", got)
+	}
+	if s := r.Stats(); s.Submitted-s0.Submitted != 16 || s.Completed-s0.Completed != 16 {
+		t.Errorf("stats went from %+v to %+v: want 16 more submitted and completed", s0, s)
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	p, err := r.NewFile(pr)
+	pr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// Each read finds the pipe empty at first: the first tries, misses
+	// and goes to the ring; the next ones go to the ring directly. Every
+	// one needs an enter, and every one gets its byte.
+	for i := range 4 {
+		base := enters()
+		done := make(chan error, 1)
+		go func() {
+			n, err := p.Read(buf[:1])
+			if err == nil && (n != 1 || buf[0] != byte('a'+i)) {
+				t.Errorf("read %d = %q", i, buf[:n])
+			}
+			done <- err
+		}()
+		for enters() == base { // the read is waiting in the ring
+			runtime.Gosched()
+		}
+		if _, err := pw.Write([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -61,3 +61,15 @@ type BufferRegistrar interface {
 type BufferHold interface {
 	Unhold(slot uint32)
 }
+
+// DirectDoer is implemented by drivers that can do some operations at
+// once, in the calling goroutine, when the kernel can complete them
+// without waiting: a read of cached data, a send with room in the socket
+// buffer. TryNow returns the kernel's result (a count or -errno) and ok,
+// or ok false if the operation would have to wait, or is not one the
+// driver tries now: then it must be submitted as usual. buf is used only
+// during the call. A blocking operation of the core may try this first;
+// it needs no record, since nothing is left in flight.
+type DirectDoer interface {
+	TryNow(kind Kind, fd int, buf []byte, off int64, flags int) (res int32, ok bool)
+}

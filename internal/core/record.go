@@ -122,13 +122,6 @@ type Record struct {
 	Fixed    bool
 	BufIndex uint16
 
-	// TryNow asks the driver to try the operation at once, without
-	// queueing it, where it can tell that costs little when it cannot be
-	// done (a socket receive with MSG_DONTWAIT). Immediate is set by a
-	// driver that did it that way. Callers use them to learn whether
-	// trying first pays off on a descriptor.
-	TryNow, Immediate bool
-
 	// Hold, when set, is told (Unhold(HoldSlot)) once the kernel is done
 	// with Buf: at completion, after the owner was notified, or when
 	// the submission fails. A buffer pool recycles Buf only then.

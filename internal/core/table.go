@@ -67,7 +67,6 @@ func (t *Table) Put(r *Record) {
 	}
 	r.Buf, r.Path, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, nil, nil, nil, nil
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
-	r.TryNow, r.Immediate = false, false
 	r.stack = r.stack[:0]
 	t.mu.Lock()
 	t.free = append(t.free, r.Index)
@@ -248,6 +247,13 @@ func (t *Table) Complete(r *Record, res int32) {
 	if ringRefs != nil {
 		ringRefs.Release()
 	}
+}
+
+// CountDirect counts an operation a driver did at once, without a record
+// (DirectDoer): submitted and completed in one step.
+func (t *Table) CountDirect() {
+	t.submitted.Add(1)
+	t.completed.Add(1)
 }
 
 // More delivers one result of a multishot operation that stays in flight

@@ -64,10 +64,9 @@ type msgState struct {
 // Nobody ever waits for a goroutine that is not runnable. A full SQ makes
 // a submitter enter to make room, never fail.
 //
-// Socket sends and receives may skip the ring (see tryNow): a receive
-// whose caller expects data to be there, and a send while the ring is
-// busy, are tried at once with MSG_DONTWAIT, and go through the ring
-// only if they would wait.
+// Blocking reads, writes, sends and receives may skip the ring (see
+// TryNow): they are tried at once, without waiting (RWF_NOWAIT,
+// MSG_DONTWAIT), and go through the ring only if they would wait.
 //
 // Reaping: a submitter dispatches the completions already there after its
 // enter (cached reads complete inline), if the CQ is free. Everything else
@@ -108,7 +107,6 @@ type Driver struct {
 
 	disabled    [256]bool // opcodes hidden from Supported, for tests
 	noMultishot bool      // multishot accept hidden from Supported, for tests
-	noTryNow    bool      // every socket send and receive through the ring, for tests
 
 	submitEnters atomic.Uint64 // io_uring_enter calls made to submit
 	fixedOps     atomic.Uint64 // operations submitted on registered buffers
@@ -203,23 +201,12 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 // were older than 5.19. For tests of the single-shot path.
 func (d *Driver) DisableMultishot() { d.noMultishot = true }
 
-// DisableTryNow sends every socket send and receive through the ring,
-// even those the kernel could do at once (see tryNow). For tests of the
-// ring's socket path.
-func (d *Driver) DisableTryNow() { d.noTryNow = true }
-
 // DisableOpcode hides k's opcode from Supported, as if the kernel lacked
 // it. For tests of the unsupported-operation path.
 func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true }
 
 // Submit writes r's SQE and makes sure it is entered.
 func (d *Driver) Submit(r *core.Record) error {
-	if !d.noTryNow && (r.TryNow || r.Kind == core.KindSend && d.inKernel() >= busyKernel) {
-		if res, ok := tryNow(r); ok {
-			d.table.Complete(r, res) // done before the ring ever saw it
-			return nil
-		}
-	}
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
 	if sqe == nil {

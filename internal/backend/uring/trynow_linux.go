@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -8,48 +9,71 @@ import (
 	"github.com/waitforit/aio/internal/core"
 )
 
-// tryNow does a socket send, or a receive whose caller asked for it
-// (Record.TryNow), at once, without the ring, if the kernel can do it
-// without waiting (MSG_DONTWAIT), as Go's net does before it waits for
-// readiness. It reports false when the operation would have to wait:
-// then it goes through the ring, which waits without a thread.
+// TryNow does a read, write, receive or send at once, in the calling
+// goroutine and without the ring, if the kernel can do it without
+// waiting (core.DirectDoer): preadv2/pwritev2 with RWF_NOWAIT (cached
+// file data, a pipe with data or room), recvfrom/sendto with
+// MSG_DONTWAIT. It reports false when the operation would have to wait;
+// then it goes through the ring, which waits without holding a thread.
 //
-// Why: a socket operation that waits in io_uring completes through task
-// work on the thread that submitted it, which in Go is any thread,
-// often one asleep in a futex that the kernel must wake just for that,
-// while it contends for the ring's lock with submitters. A 64-byte send
-// on a connected socket almost never waits; a receive often finds its
-// data already there under load.
-func tryNow(r *core.Record) (res int32, ok bool) {
-	var trap uintptr
-	switch r.Kind {
-	case core.KindRecv:
-		trap = unix.SYS_RECVFROM
-	case core.KindSend:
-		trap = unix.SYS_SENDTO
+// Why: an operation through the ring costs an io_uring_enter, a
+// completion and a hand-off to the waiting goroutine on top of the
+// kernel's work, about twice a cached pread; and one that waits in the
+// kernel (a socket receive) completes through task work on the thread
+// that submitted it, in Go any thread, often one asleep in a futex that
+// the kernel must wake for it, contending for the ring's lock.
+//
+// Sends, and writes to streams (off -1: pipes, sockets as files), are
+// tried only while the kernel holds at least busyKernel of the ring's
+// requests: with a few, a send through the ring was faster.
+func (d *Driver) TryNow(kind core.Kind, fd int, buf []byte, off int64, flags int) (int32, bool) {
+	if len(buf) == 0 {
+		return 0, false
+	}
+	var n uintptr
+	var errno unix.Errno
+	switch kind {
+	case core.KindRead, core.KindWrite:
+		trap := uintptr(unix.SYS_PREADV2)
+		if kind == core.KindWrite {
+			if off < 0 && d.inKernel() < busyKernel {
+				return 0, false // a stream (a pipe): as a send
+			}
+			trap = unix.SYS_PWRITEV2
+		}
+		iov := unix.Iovec{Base: &buf[0]}
+		iov.SetLen(len(buf))
+		// off -1: the file position, or a stream.
+		n, _, errno = unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, uintptr(off), uintptr(uint64(off)>>32), unix.RWF_NOWAIT)
+		runtime.KeepAlive(&iov)
+	case core.KindRecv, core.KindSend:
+		trap := uintptr(unix.SYS_RECVFROM)
+		if kind == core.KindSend {
+			if d.inKernel() < busyKernel {
+				return 0, false
+			}
+			trap = unix.SYS_SENDTO
+		}
+		n, _, errno = unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
 	default:
 		return 0, false
 	}
-	var p unsafe.Pointer
-	if len(r.Buf) > 0 {
-		p = unsafe.Pointer(&r.Buf[0])
-	}
-	n, _, errno := unix.Syscall6(trap, uintptr(r.FD), uintptr(p), uintptr(len(r.Buf)), uintptr(r.Flags|unix.MSG_DONTWAIT), 0, 0)
+	runtime.KeepAlive(buf)
 	switch errno {
 	case 0:
-		r.Immediate = true
 		return int32(n), true
-	case unix.EAGAIN, unix.EINTR:
+	case unix.EAGAIN, unix.EINTR, unix.EOPNOTSUPP, unix.EINVAL:
+		// Would wait; or RWF_NOWAIT is not supported for this file (it
+		// may still do the operation through the ring).
 		return 0, false
 	}
-	r.Immediate = true
 	return -int32(errno), true
 }
 
 // busyKernel is how many requests the kernel must hold for a send to skip
 // the ring. With many sockets waiting in the ring (an echo server with 64
 // connections), submitters contend for the ring's lock with the task work
-// of those receives and a direct send is 1.3-1.5x faster end to end; with
-// a few, a send through the ring is the faster one (one connection's
-// ping-pong: 0.75x against 0.6x of Go's net).
+// of those receives and a direct send was 1.3-1.5x faster end to end;
+// with a few, a send through the ring was the faster one (one
+// connection's ping-pong: 0.75x against 0.6x of Go's net).
 const busyKernel = 8
