@@ -217,6 +217,16 @@ func (o *Op) Done() <-chan struct{} {
 	return o.done
 }
 
+// Completed reports whether the operation has completed, without waiting
+// (Wait then returns its result at once). Unlike Wait it does not submit
+// a Batch the operation is still in: an event loop can look over many
+// operations and wait only when none is done.
+func (o *Op) Completed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fired
+}
+
 // Wait blocks until the operation completes and returns its result.
 func (o *Op) Wait() (int, error) {
 	o.flush()

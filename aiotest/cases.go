@@ -182,12 +182,15 @@ func testCancelBlockedPipeRead(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if isDone(op) {
+	if isDone(op) || op.Completed() {
 		t.Fatal("read of an empty pipe completed before any write")
 	}
 	op.Cancel()
 	op.Cancel() // idempotent
 	n, err := op.Wait()
+	if !op.Completed() {
+		t.Error("Completed is false after Wait returned")
+	}
 	if n != 0 {
 		t.Errorf("cancelled read reported %d bytes", n)
 	}

@@ -57,7 +57,9 @@ func runReadAt(rc *runCtx, callers int, extraFlags int) (runStats, error) {
 
 // runDepth keeps depth reads in flight. aio does it the way the Op API is
 // meant for: one goroutine, a ring of depth slots, StartReadAt into a
-// free slot and Wait on the oldest, the starts gathered in a Batch that is
+// free slot and Wait on the next (refilling first any other slot already
+// Completed, so a slow read does not keep the queue short), the starts
+// gathered in a Batch that is
 // submitted every opBatch reads (one system call for them), into the
 // buffers of a BufferPool (registered: io_uring's fixed buffers, as fio
 // uses). The standard library has no such API, so its baseline is depth
@@ -109,26 +111,43 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 			}
 			w.ops++
 		}
-		for i := 0; ; i++ {
-			s := i % depth
-			if live[s] {
-				complete(s)
-			}
-			if w.stopped() || firstErr != nil {
-				break
-			}
+		starts := 0
+		start := func(s int) bool {
 			b := w.rng.Uint64N(blocks)
 			slotBlock[s] = b
 			started[s] = w.now()
 			if err := batch.StartReadAtOp(&ops[s], f, bufs[s], int64(b)*blockSize); err != nil {
 				firstErr = fmt.Errorf("StartReadAt block %d: %v", b, err)
-				break
+				return false
 			}
 			live[s] = true
-			if i%opBatch == opBatch-1 {
+			if starts++; starts%opBatch == 0 {
 				if err := batch.Submit(); err != nil {
 					firstErr = err
 				}
+			}
+			return true
+		}
+		for i := 0; ; i++ {
+			s := i % depth
+			if live[s] {
+				if !ops[s].Completed() {
+					// Refill the slots that are done before waiting for
+					// this one, as fio does: a slow read must not hold the
+					// others' places in the queue.
+					for t := range depth {
+						if t != s && live[t] && ops[t].Completed() {
+							complete(t)
+							if w.stopped() || firstErr != nil || !start(t) {
+								break
+							}
+						}
+					}
+				}
+				complete(s)
+			}
+			if w.stopped() || firstErr != nil || !start(s) {
+				break
 			}
 		}
 		if err := batch.Submit(); err != nil && firstErr == nil {
