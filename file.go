@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -297,7 +298,11 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 	f.ring.refs.Release()
 	f.refs.Release()
 	if !ok {
-		skip.Store(tryEvery - 1)
+		if res == -int32(syscall.EOPNOTSUPP) {
+			skip.Store(math.MaxInt32) // never at once on this file
+		} else {
+			skip.Store(tryEvery - 1)
+		}
 	}
 	return res, ok
 }

@@ -67,7 +67,9 @@ type BufferHold interface {
 // without waiting: a read of cached data, a send with room in the socket
 // buffer. TryNow returns the kernel's result (a count or -errno) and ok,
 // or ok false if the operation would have to wait, or is not one the
-// driver tries now: then it must be submitted as usual. buf is used only
+// driver tries now: then it must be submitted as usual. With ok false,
+// res -EOPNOTSUPP says the kernel can never do this kind of operation
+// on fd at once (buffered ext4 writes, say): callers stop trying. buf is used only
 // during the call. A blocking operation of the core may try this first;
 // it needs no record, since nothing is left in flight.
 type DirectDoer interface {

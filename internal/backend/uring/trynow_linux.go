@@ -62,10 +62,14 @@ func (d *Driver) TryNow(kind core.Kind, fd int, buf []byte, off int64, flags int
 	switch errno {
 	case 0:
 		return int32(n), true
-	case unix.EAGAIN, unix.EINTR, unix.EOPNOTSUPP, unix.EINVAL:
-		// Would wait; or RWF_NOWAIT is not supported for this file (it
-		// may still do the operation through the ring).
-		return 0, false
+	case unix.EAGAIN, unix.EINTR:
+		return 0, false // would wait
+	case unix.EOPNOTSUPP:
+		// RWF_NOWAIT is not supported for this file (ext4's buffered
+		// writes): the ring can still do the operation, and will have to.
+		return -int32(unix.EOPNOTSUPP), false
+	case unix.EINVAL:
+		return 0, false // let the ring report it, if it is an error there too
 	}
 	return -int32(errno), true
 }
