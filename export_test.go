@@ -63,3 +63,10 @@ func DisableTryNowForTest(r *Ring) bool {
 	r.noDirect = true
 	return ok
 }
+
+// FixedFileForTest reports whether f's descriptor is registered with its
+// ring (io_uring's fixed files).
+func FixedFileForTest(f *File) bool {
+	_, ok := f.handle.(interface{ FixedSlot() uint32 })
+	return ok
+}

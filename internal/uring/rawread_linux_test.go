@@ -81,7 +81,12 @@ func BenchmarkRawRing1(b *testing.B)  { benchRawRing(b, 1) }
 func BenchmarkRawRing8(b *testing.B)  { benchRawRing(b, 8) }
 func BenchmarkRawRing32(b *testing.B) { benchRawRing(b, 32) }
 
-func benchRawRingFixed(b *testing.B, batch int) {
+func benchRawRingFixed(b *testing.B, batch int) { benchRawRingRegistered(b, batch, true) }
+
+// BenchmarkRawRingFile32 registers the file only, with plain buffers.
+func BenchmarkRawRingFile32(b *testing.B) { benchRawRingRegistered(b, 32, false) }
+
+func benchRawRingRegistered(b *testing.B, batch int, fixedBufs bool) {
 	f := rawFile(b)
 	defer f.Close()
 	var p Params
@@ -100,17 +105,21 @@ func benchRawRingFixed(b *testing.B, batch int) {
 		iov[i].Base = &mem[i*4096]
 		iov[i].SetLen(4096)
 	}
-	if _, err := r.Register(RegisterBuffers, unsafe.Pointer(&iov[0]), uint32(batch)); err != nil {
-		b.Fatal(err)
+	if fixedBufs {
+		if _, err := r.Register(RegisterBuffers, unsafe.Pointer(&iov[0]), uint32(batch)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	n := 0
 	for n < b.N {
 		for i := 0; i < batch; i++ {
 			sqe := r.GetSQE()
 			sqe.PrepRead(0, mem[i*4096:(i+1)*4096], uint64(rand.IntN(rawSize/4096))*4096)
-			sqe.Opcode = OpReadFixed
+			if fixedBufs {
+				sqe.Opcode = OpReadFixed
+				sqe.BufIndex = uint16(i)
+			}
 			sqe.Flags |= SQEFixedFile
-			sqe.BufIndex = uint16(i)
 			sqe.UserData = uint64(i + 1)
 		}
 		r.Publish()

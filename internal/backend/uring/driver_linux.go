@@ -115,6 +115,11 @@ type Driver struct {
 	regTable bool                // the (sparse) buffer table is registered
 	regUsed  [maxRegistered]bool // its entries in use
 
+	// The registered-file table (see Attach), under regMu and sqMu.
+	fileTable    bool
+	fileFree     []uint32 // free slots
+	noFixedFiles bool     // the kernel refused the table, or tests
+
 	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by reapers
 }
 
@@ -298,6 +303,9 @@ func (d *Driver) prepLocked(sqe *abi.SQE, r *core.Record) {
 		}
 	default:
 		panic("aio: inconsistent op kind " + r.Kind.String())
+	}
+	if ff, ok := r.Handle.(*fixedFile); ok && r.Kind != core.KindNop && r.Kind != core.KindOpen && r.Kind != core.KindClose {
+		sqe.Fd, sqe.Flags = int32(ff.slot), sqe.Flags|abi.SQEFixedFile
 	}
 	sqe.UserData = r.ID()
 	r.Handoff()
