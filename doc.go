@@ -29,6 +29,10 @@
 // syscall.ECANCELED and errors.ErrUnsupported.
 //
 // The blocking methods (File.ReadAt, File.ReadContext, ...) suit most code.
+// On io_uring they do at once, without the ring, what the kernel can do
+// without waiting (a read of cached data, a receive with data there), as
+// os.File and net.Conn would; only what must wait goes through the ring,
+// where a context can cancel it.
 // The Start methods and Op expose the asynchronous layer underneath, for
 // callers that keep many operations in flight from one goroutine. A Batch
 // hands many Starts to the kernel in one system call, and the Start*Op
