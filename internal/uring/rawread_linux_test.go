@@ -44,19 +44,25 @@ func BenchmarkPread(b *testing.B) {
 	}
 }
 
-func benchRawRing(b *testing.B, batch int) {
+// rawRing sets up a ring with p and batch read buffers; the file and the
+// ring are closed at the end of the benchmark.
+func rawRing(b *testing.B, p Params, batch int) (*os.File, *Ring, [][]byte) {
 	f := rawFile(b)
-	defer f.Close()
-	var p Params
+	b.Cleanup(func() { f.Close() })
 	r, err := Setup(256, &p)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	b.Cleanup(func() { r.Close() })
 	bufs := make([][]byte, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, 4096)
 	}
+	return f, r, bufs
+}
+
+func benchRawRing(b *testing.B, batch int) {
+	f, r, bufs := rawRing(b, Params{}, batch)
 	n := 0
 	for n < b.N {
 		for i := 0; i < batch; i++ {
@@ -87,14 +93,7 @@ func benchRawRingFixed(b *testing.B, batch int) { benchRawRingRegistered(b, batc
 func BenchmarkRawRingFile32(b *testing.B) { benchRawRingRegistered(b, 32, false) }
 
 func benchRawRingRegistered(b *testing.B, batch int, fixedBufs bool) {
-	f := rawFile(b)
-	defer f.Close()
-	var p Params
-	r, err := Setup(256, &p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
+	f, r, _ := rawRing(b, Params{}, 0)
 	fds := []int32{int32(f.Fd())}
 	if _, err := r.Register(RegisterFiles, unsafe.Pointer(&fds[0]), 1); err != nil {
 		b.Fatal(err)
@@ -145,18 +144,7 @@ func BenchmarkRawRingFixed32(b *testing.B) { benchRawRingFixed(b, 32) }
 // counts: cpu-ns/op is the whole process's CPU time (the SQ thread is one
 // of its threads) per read, against wall-clock ns/op.
 func benchRawRingSQPoll(b *testing.B, batch int) {
-	f := rawFile(b)
-	defer f.Close()
-	p := Params{Flags: SetupSQPoll, SQThreadIdle: 100}
-	r, err := Setup(256, &p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	bufs := make([][]byte, batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, 4096)
-	}
+	f, r, bufs := rawRing(b, Params{Flags: SetupSQPoll, SQThreadIdle: 100}, batch)
 	var ru0, ru1 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru0)
 	n := 0
