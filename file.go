@@ -291,7 +291,7 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 		f.refs.Release()
 		return 0, false
 	}
-	res, ok = f.direct.TryNow(kind, f.fd, p, off, flags)
+	res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
 	if ok {
 		f.ring.table.CountDirect()
 	}

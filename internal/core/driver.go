@@ -67,11 +67,12 @@ type BufferHold interface {
 // without waiting: a read of cached data, a send with room in the socket
 // buffer. TryNow returns the kernel's result (a count or -errno) and ok,
 // or ok false if the operation would have to wait, or is not one the
-// driver tries now: then it must be submitted as usual. With ok false,
+// driver tries now: then it must be submitted as usual. handle is fd's
+// FileAttacher handle, if the driver keeps one. With ok false,
 // res -EOPNOTSUPP says the kernel can never do this kind of operation
 // on fd at once (buffered ext4 writes, say): callers stop trying. buf is used only
 // during the call. A blocking operation of the core may try this first;
 // it needs no record, since nothing is left in flight.
 type DirectDoer interface {
-	TryNow(kind Kind, fd int, buf []byte, off int64, flags int) (res int32, ok bool)
+	TryNow(kind Kind, fd int, handle any, buf []byte, off int64, flags int) (res int32, ok bool)
 }

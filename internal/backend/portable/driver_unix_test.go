@@ -665,3 +665,46 @@ func TestCloseAfterParkedOps(t *testing.T) {
 		}
 	}
 }
+
+// TestTryNow: the direct path does what the kernel can do at once (a
+// pipe with data, a cached file on Linux) and declines what would wait
+// (an empty pipe) or is off (NoWait false).
+func TestTryNow(t *testing.T) {
+	d, _ := newTestDriver(t, Options{NoWait: true}, nil)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	rfd := int(pr.Fd())
+	h := attach(t, d, rfd)
+	buf := make([]byte, 16)
+	if res, ok := d.TryNow(core.KindRead, rfd, h, buf, -1, 0); ok {
+		t.Fatalf("read of an empty pipe done at once: %d", res)
+	}
+	if _, err := pw.Write([]byte("now")); err != nil {
+		t.Fatal(err)
+	}
+	if res, ok := d.TryNow(core.KindRead, rfd, h, buf, -1, 0); !ok || res != 3 || string(buf[:3]) != "now" {
+		t.Fatalf("read of a pipe with data = (%d, %v) %q", res, ok, buf[:max(res, 0)])
+	}
+	if noWaitSupported {
+		f := tempFile(t, 8192)
+		fd := int(f.Fd())
+		fh := attach(t, d, fd)
+		if res, ok := d.TryNow(core.KindRead, fd, fh, buf, 100, 0); (!ok || res != 16) && !fh.noWaitRefused.Load() {
+			t.Fatalf("read of a cached file = (%d, %v), want 16 at once", res, ok)
+		}
+		if res, ok := d.TryNow(core.KindRead, fd, fh, buf, 8192, 0); ok {
+			t.Fatalf("read at end of file done at once (%d): a worker must confirm an EOF", res)
+		}
+	}
+	off, _ := newTestDriver(t, Options{NoWait: false}, nil)
+	if _, err := pw.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := off.TryNow(core.KindRead, rfd, attach(t, off, rfd), buf, -1, 0); ok {
+		t.Fatal("TryNow with NoWait off did the read")
+	}
+}

@@ -26,7 +26,7 @@ import (
 // Sends, and writes to streams (off -1: pipes, sockets as files), are
 // tried only while the kernel holds at least busyKernel of the ring's
 // requests: with a few, a send through the ring was faster.
-func (d *Driver) TryNow(kind core.Kind, fd int, buf []byte, off int64, flags int) (int32, bool) {
+func (d *Driver) TryNow(kind core.Kind, fd int, _ any, buf []byte, off int64, flags int) (int32, bool) {
 	if len(buf) == 0 {
 		return 0, false
 	}
@@ -61,6 +61,11 @@ func (d *Driver) TryNow(kind core.Kind, fd int, buf []byte, off int64, flags int
 	runtime.KeepAlive(buf)
 	switch errno {
 	case 0:
+		if n == 0 && kind == core.KindRead {
+			// End of file, or of a pipe's stream: let the ring confirm
+			// it, so that no RWF_NOWAIT quirk can ever fake an EOF.
+			return 0, false
+		}
 		return int32(n), true
 	case unix.EAGAIN, unix.EINTR:
 		return 0, false // would wait

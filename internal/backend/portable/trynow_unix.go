@@ -1,0 +1,58 @@
+//go:build unix
+
+package portable
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// TryNow does a blocking call's operation at once, in the calling
+// goroutine, when the kernel need not wait for it (core.DirectDoer): a
+// read of a regular file's cached data (preadv2 with RWF_NOWAIT, Linux
+// only), or a read, write, receive or send on a pollable descriptor,
+// which this driver made non-blocking (see attachPollable). Otherwise
+// (ok false) the operation is submitted: to the workers or the netpoller.
+// Like the page-cache fast path in Submit, it is off with
+// Options.NoWait false (AIO_PORTABLE_NOWAIT=0).
+func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int64, flags int) (int32, bool) {
+	fs, _ := handle.(*fileState)
+	if !d.noWait || fs == nil || len(buf) == 0 {
+		return 0, false
+	}
+	if !fs.pollable {
+		if kind == core.KindRead && !fs.noWaitRefused.Load() {
+			return readNoWait(fd, buf, off, fs)
+		}
+		return 0, false
+	}
+	var trap uintptr
+	switch kind {
+	case core.KindRead, core.KindWrite:
+		if off >= 0 {
+			return 0, false // a position on a stream: let the submission say why not
+		}
+		trap = unix.SYS_READ
+		if kind == core.KindWrite {
+			trap = unix.SYS_WRITE
+		}
+		flags = 0
+	case core.KindRecv:
+		trap = unix.SYS_RECVFROM
+	case core.KindSend:
+		trap = unix.SYS_SENDTO
+	default:
+		return 0, false
+	}
+	n, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags), 0, 0)
+	switch errno {
+	case 0:
+		return int32(n), true
+	case unix.EAGAIN, unix.EINTR:
+		return 0, false
+	}
+	return -int32(errno), true
+}
