@@ -235,19 +235,19 @@ func testAcceptCancelRaces(t *testing.T, s *suite) {
 	}
 	al := ln.(*aio.Listener)
 	addr := ln.Addr().String()
-	stop := make(chan struct{})
+	// Stopping the dialer cancels its dial in flight: once the backlog is
+	// full and nobody accepts, a connect waits through SYN retries for
+	// two minutes.
+	dialCtx, stop := context.WithCancel(context.Background())
+	defer stop()
 	var dialed atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the dialer: plain net, so only the accept side is aio's
 		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c, err := net.Dial("tcp", addr)
+		var d net.Dialer
+		for dialCtx.Err() == nil {
+			c, err := d.DialContext(dialCtx, "tcp", addr)
 			if err != nil {
 				continue
 			}
@@ -277,7 +277,7 @@ func testAcceptCancelRaces(t *testing.T, s *suite) {
 			t.Fatalf("AcceptContext = %v", err)
 		}
 	}
-	close(stop)
+	stop()
 	wg.Wait()
 	ln.Close()
 	t.Logf("%d rounds: %d accepts won, %d cancelled; %d dials", rounds, won, canceled, dialed.Load())
