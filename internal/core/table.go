@@ -20,6 +20,7 @@ type Table struct {
 	records atomic.Pointer[[]*Record] // append-only; published after growth
 
 	submitted, completed, canceled, racesLost atomic.Uint64
+	direct                                    atomic.Uint64 // done at once (CountDirect): submitted and completed
 }
 
 // Stats are a table's counters.
@@ -251,10 +252,7 @@ func (t *Table) Complete(r *Record, res int32) {
 
 // CountDirect counts an operation a driver did at once, without a record
 // (DirectDoer): submitted and completed in one step.
-func (t *Table) CountDirect() {
-	t.submitted.Add(1)
-	t.completed.Add(1)
-}
+func (t *Table) CountDirect() { t.direct.Add(1) }
 
 // More delivers one result of a multishot operation that stays in flight
 // (the kernel said more will come). Drivers call it before the record's
@@ -274,8 +272,9 @@ func (t *Table) More(r *Record, res int32) {
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
-	c := t.completed.Load()
-	s := t.submitted.Load()
+	d := t.direct.Load()
+	c := t.completed.Load() + d
+	s := t.submitted.Load() + d
 	return Stats{
 		Submitted:       s,
 		Completed:       c,
