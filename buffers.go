@@ -21,8 +21,9 @@ import (
 // is a multiple of 4096 they suit O_DIRECT.
 //
 // Use a buffer's Bytes (or any part of it) with every File method that
-// takes a []byte: the library recognises pool memory and uses the fixed
-// operations. Ownership follows the contract (rule 4): a buffer handed
+// takes a []byte: the library recognises pool memory, and an operation on
+// it that goes through the ring (every Start call and Batch; a blocking
+// call only when it cannot be done at once) uses the fixed operations. Ownership follows the contract (rule 4): a buffer handed
 // to an operation belongs to it until the operation completes. Releasing
 // a buffer whose operation is still in flight is allowed, and safe: the
 // pool recycles it only after that completion, never earlier, so an

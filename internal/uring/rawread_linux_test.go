@@ -61,6 +61,19 @@ func rawRing(b *testing.B, p Params, batch int) (*os.File, *Ring, [][]byte) {
 	return f, r, bufs
 }
 
+// reapReads consumes the CQEs there, each of which must be a whole
+// 4 KiB read, and returns how many there were.
+func reapReads(b *testing.B, r *Ring) uint32 {
+	c := r.CQReady()
+	for i := uint32(0); i < c; i++ {
+		if res := r.PeekCQE(i).Res; res != 4096 {
+			b.Fatal(res)
+		}
+	}
+	r.Advance(c)
+	return c
+}
+
 func benchRawRing(b *testing.B, batch int) {
 	f, r, bufs := rawRing(b, Params{}, batch)
 	n := 0
@@ -72,13 +85,7 @@ func benchRawRing(b *testing.B, batch int) {
 		}
 		r.Publish()
 		r.Enter(uint32(batch), uint32(batch), EnterGetevents, nil, 0)
-		c := r.CQReady()
-		for i := uint32(0); i < c; i++ {
-			if r.PeekCQE(i).Res != 4096 {
-				b.Fatal(r.PeekCQE(i).Res)
-			}
-		}
-		r.Advance(c)
+		reapReads(b, r)
 		n += batch
 	}
 }
@@ -123,13 +130,7 @@ func benchRawRingRegistered(b *testing.B, batch int, fixedBufs bool) {
 		}
 		r.Publish()
 		r.Enter(uint32(batch), uint32(batch), EnterGetevents, nil, 0)
-		c := r.CQReady()
-		for i := uint32(0); i < c; i++ {
-			if r.PeekCQE(i).Res != 4096 {
-				b.Fatal(r.PeekCQE(i).Res)
-			}
-		}
-		r.Advance(c)
+		reapReads(b, r)
 		n += batch
 	}
 }
@@ -161,14 +162,7 @@ func benchRawRingSQPoll(b *testing.B, batch int) {
 			}
 			got := uint32(0)
 			for got < uint32(batch) {
-				c := r.CQReady()
-				for i := uint32(0); i < c; i++ {
-					if r.PeekCQE(i).Res != 4096 {
-						b.Fatal(r.PeekCQE(i).Res)
-					}
-				}
-				r.Advance(c)
-				got += c
+				got += reapReads(b, r)
 			}
 		}
 		n++
