@@ -167,8 +167,11 @@ func TestRefs(t *testing.T) {
 	if !c.Acquire() || !c.Acquire() {
 		t.Fatal("Acquire failed on an open Refs")
 	}
-	if !c.StartClose() || c.StartClose() {
-		t.Fatal("StartClose must succeed exactly once")
+	if !c.StartClose() {
+		t.Fatal("the first StartClose failed")
+	}
+	if c.StartClose() {
+		t.Fatal("a second StartClose succeeded: StartClose must succeed exactly once")
 	}
 	if c.Acquire() {
 		t.Fatal("Acquire succeeded after StartClose")
