@@ -21,12 +21,18 @@ type Table struct {
 
 	submitted, completed, canceled, racesLost atomic.Uint64
 	direct                                    atomic.Uint64 // done at once (CountDirect): submitted and completed
+	readyAtOnce                               atomic.Uint64 // readiness calls done at once (CountReadiness)
+	readyWaited                               atomic.Uint64 // readiness calls that waited (StartDirect)
+	readyDone                                 atomic.Uint64 // those of them that have ended (EndDirect)
 }
 
-// Stats are a table's counters.
+// Stats are a table's counters. Direct, Readiness and Driver say which
+// mechanism served the operations submitted (see the aio package's
+// mechanism.go); they add up to Submitted.
 type Stats struct {
 	Submitted, Completed, Canceled, InFlight uint64
 	CancelRacesLost                          uint64
+	Direct, Readiness, Driver                uint64
 }
 
 // NewTable returns an empty table; set Driver before the first Submit.
@@ -269,9 +275,37 @@ func (t *Table) Complete(r *Record, res int32) {
 	}
 }
 
-// CountDirect counts an operation a driver did at once, without a record
-// (DirectDoer): submitted and completed in one step.
+// CountDirect counts an operation done at once, without a record (a
+// DirectDoer's, or a caller's own non-blocking system call): submitted
+// and completed in one step.
 func (t *Table) CountDirect() { t.direct.Add(1) }
+
+// CountReadiness counts a call of the readiness path done at once (its
+// non-blocking system call did not have to wait): submitted and
+// completed in one step.
+func (t *Table) CountReadiness() { t.readyAtOnce.Add(1) }
+
+// StartDirect counts a call without a record that its caller waits for
+// itself (in Go's netpoller: the readiness path): submitted now, in
+// flight (and a leak if it never ends) until EndDirect.
+func (t *Table) StartDirect() {
+	live.Add(1)
+	t.readyWaited.Add(1)
+}
+
+// EndDirect counts the completion of an operation begun with
+// StartDirect, with the kernel's result; cancelRequested says whether a
+// cancel was asked for (a result other than -ECANCELED then counts as a
+// race the cancel lost).
+func (t *Table) EndDirect(res int32, cancelRequested bool) {
+	if res == -int32(ecanceled) {
+		t.canceled.Add(1)
+	} else if cancelRequested {
+		t.racesLost.Add(1)
+	}
+	t.readyDone.Add(1)
+	live.Add(-1)
+}
 
 // More delivers one result of a multishot operation that stays in flight
 // (the kernel said more will come). Drivers call it before the record's
@@ -291,15 +325,22 @@ func (t *Table) More(r *Record, res int32) {
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
-	d := t.direct.Load()
-	c := t.completed.Load() + d
-	s := t.submitted.Load() + d
+	// Completions are read before submissions, so that a completion
+	// racing with the reads is never counted without its submission.
+	now := t.direct.Load() + t.readyAtOnce.Load()
+	c := t.completed.Load() + t.readyDone.Load() + now
+	waited := t.readyWaited.Load()
+	driver := t.submitted.Load()
+	s := driver + waited + now
 	return Stats{
 		Submitted:       s,
 		Completed:       c,
 		Canceled:        t.canceled.Load(),
 		InFlight:        s - c,
 		CancelRacesLost: t.racesLost.Load(),
+		Direct:          t.direct.Load(),
+		Readiness:       waited + t.readyAtOnce.Load(),
+		Driver:          driver,
 	}
 }
 
