@@ -1,4 +1,4 @@
-//go:build !race && unix
+//go:build !race && linux
 
 package aio_test
 

@@ -2,11 +2,7 @@
 
 package aio
 
-// readinessAvailable: no readiness path here; the driver serves every
-// operation.
-const readinessAvailable = false
-
-// prepareFD: every descriptor is the driver's here.
+// prepareFD: no readiness path here; the driver serves every operation.
 func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
 	return fd, nil, nil
 }

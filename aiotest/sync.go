@@ -56,7 +56,7 @@ func testSyncBarrier(t *testing.T, s *suite, how string, datasync bool) {
 	}
 	// Rounds go on past the planned number, up to a cap, until some round
 	// had writes in flight when it synced: a case must see what it tests.
-	rounds := Scale(100)
+	rounds := Scale(20)
 	waited, round := 0, 0
 	for ; round < rounds || waited == 0 && round < 20*rounds; round++ {
 		for i := range bufs {
