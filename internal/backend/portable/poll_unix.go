@@ -23,6 +23,7 @@ type fileState struct {
 	noWaitRefused atomic.Bool
 
 	pollable bool
+	disk     bool     // a regular file, directory or block device
 	f        *os.File // our duplicate of the descriptor, in the netpoller
 	rc       syscall.RawConn
 	dirs     [2]direction
@@ -83,7 +84,7 @@ func (d *Driver) Attach(fd int) (any, error) {
 	}
 	switch uint32(st.Mode) & unix.S_IFMT {
 	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
-		return &fileState{}, nil
+		return &fileState{disk: true}, nil
 	}
 	return attachPollable(fd)
 }
@@ -142,7 +143,7 @@ func (d *Driver) Detach(fd int, handle any) {
 // wait; otherwise a goroutine parks it in the netpoller.
 func (d *Driver) submitPoll(r *core.Record, fs *fileState) error {
 	if res, again := ioOnce(r.FD, r, true); !again {
-		d.table.Complete(r, res)
+		d.complete(r, res)
 		return nil
 	}
 	o := d.opFor(r)
@@ -165,7 +166,7 @@ func (d *Driver) park(o *op, r *core.Record, fs *fileState) {
 	defer d.parked.Done() // after Complete: Close waits for this
 	res := fs.wait(o)
 	o.retire()
-	d.table.Complete(r, res)
+	d.complete(r, res)
 }
 
 // wait runs o's syscall in the netpoller until it completes or is
