@@ -259,8 +259,13 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		if res >= 0 {
 			return res, nil
 		}
-		if res == -int32(syscall.EINTR) && ctx.Err() == nil {
-			continue
+		if res == -int32(syscall.EINTR) {
+			if ctx.Err() == nil {
+				continue
+			}
+			// Interrupted before it transferred anything, and the context
+			// has ended meanwhile: that is a cancel by ctx.
+			res, ctxErr = -int32(syscall.ECANCELED), ctx.Err()
 		}
 		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
 	}
@@ -311,7 +316,16 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 // cancel and still waits: it never returns while the kernel may touch the
 // operation's memory. ctxErr is ctx's error when the cancel came from ctx.
 func (r *Ring) await(ctx context.Context, rec *core.Record) (res int32, ctxErr error) {
+	return r.awaitCancellable(ctx, rec, false)
+}
+
+// awaitCancellable is await for an operation that something besides ctx
+// (a deadline) may cancel, if deadline is true.
+func (r *Ring) awaitCancellable(ctx context.Context, rec *core.Record, deadline bool) (res int32, ctxErr error) {
 	done := ctx.Done()
+	if r.table.Hinter != nil {
+		r.table.Waiting(rec, rec.Gen(), done != nil || deadline)
+	}
 	if done == nil {
 		<-rec.Wake
 		return rec.Res, nil
