@@ -254,6 +254,14 @@ func (o *op) io(fd uintptr) bool {
 	return true
 }
 
+// TryOnce tries r's transfer (or accept, or connect) once on its
+// descriptor, which Attach found pollable and made non-blocking, without
+// waiting: again reports that it would have to wait, and then nothing was
+// transferred. A connect is started, and a later Submit of r finds it
+// under way. (The simulator tries operations nobody waits for yet this
+// way, and hands them to Submit only when somebody does.)
+func TryOnce(r *core.Record) (res int32, again bool) { return ioOnce(r.FD, r, true) }
+
 // ioOnce tries r's operation on the non-blocking fd, retrying EINTR; again
 // means it would block. first is true for the attempt in Submit: a
 // connect is started then and only checked afterwards.

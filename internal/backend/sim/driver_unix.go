@@ -77,6 +77,7 @@ type op struct {
 	forwarded   bool // the cancel was passed to the portable driver
 	grace       bool // ... only after graceFor (from the plan, or decided by Cancel)
 	inner       bool // executed through the portable driver
+	park        bool // released for somebody who waits: it may wait for its descriptor
 
 	user  []byte // the caller's buffer
 	priv  []byte // what the "kernel" reads from or writes to
@@ -185,11 +186,11 @@ func (d *Driver) Submit(r *core.Record) error {
 	var run []*op
 	if len(d.held) > 0 && o.rng.Float64() < pBackground {
 		if i := d.pickHeld(o.rng, nil); i >= 0 {
-			run = append(run, d.release(d.held[i]))
+			run = append(run, d.release(d.held[i], false))
 		}
 	}
 	if o.rng.Float64() < pPrompt {
-		run = append(run, d.start(o))
+		run = append(run, d.start(o, false))
 	} else {
 		o.state = stHeld
 		d.held = append(d.held, o)
@@ -262,22 +263,43 @@ func (d *Driver) pickHeld(rng *rand.Rand, skip *op) int {
 
 // release takes o out of the pending set and plans it; the caller runs
 // it once d.mu is released.
-func (d *Driver) release(o *op) *op {
+//
+// park says somebody waits for o (or the program has gone quiet, or o is
+// cancelled): an operation on a pollable descriptor may then wait in the
+// netpoller for its peer. Otherwise it is only tried, and if it would
+// have to wait it goes back to pending: what completes without a waiter
+// is what was ready at a moment the program's calls fix.
+func (d *Driver) release(o *op, park bool) *op {
 	for i, h := range d.held {
 		if h == o {
 			d.held = append(d.held[:i], d.held[i+1:]...)
 			break
 		}
 	}
-	return d.start(o)
+	return d.start(o, park)
 }
 
 // start plans o and marks it taken by an executor (d.mu held).
-func (d *Driver) start(o *op) *op {
+func (d *Driver) start(o *op, park bool) *op {
 	d.plan(o)
 	o.grace = o.plan.grace
+	o.park = park || o.cancel
 	o.state = stRun
 	return o
+}
+
+// putBack returns o, which would have had to wait, to the pending set in
+// submission order (d.mu held).
+func (d *Driver) putBack(o *op) {
+	o.state = stHeld
+	i := len(d.held)
+	for i > 0 && d.held[i-1].seq > o.seq {
+		i--
+	}
+	d.held = append(d.held, nil)
+	copy(d.held[i+1:], d.held[i:])
+	d.held[i] = o
+	d.armIdle()
 }
 
 // plan decides how o is carried out: the outcome of its cancel, if one
@@ -396,37 +418,86 @@ func (o *op) viaInner() bool {
 	return false
 }
 
-// run carries out released ops, in order. Called without d.mu.
+// run carries out released ops, in order. Called without d.mu. A
+// checked-ownership violation panics only once every op is delivered,
+// so that none is left in flight for ever.
 func (d *Driver) run(ops []*op) {
+	var first *Violation
 	for _, o := range ops {
-		d.execute(o)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					v, ok := p.(*Violation)
+					if !ok {
+						panic(p)
+					}
+					if first == nil {
+						first = v
+					}
+				}
+			}()
+			d.execute(o)
+		}()
+	}
+	if first != nil {
+		panic(first)
 	}
 }
 
+// Violation is the simulator's panic value when checked ownership finds
+// a buffer touched by the program while its operation was in flight.
+type Violation struct{ Msg string }
+
+func (v *Violation) Error() string { return v.Msg }
+
 func (d *Driver) execute(o *op) {
 	r := o.r
-	if o.plan.res < 0 {
-		d.deliver(o, o.plan.res)
-		return
-	}
-	if core.IsWrite(o.kind) && len(o.user) > 0 {
-		if o.priv == nil { // the "kernel" copies the data now
-			if core.Checksum(o.user) != o.sum {
-				o.violate("changed while the operation was in flight")
-			}
-			o.priv = append([]byte(nil), o.user...)
+	for {
+		if o.plan.res < 0 {
+			d.deliver(o, o.plan.res)
+			return
 		}
-		r.Buf = o.priv[:o.plan.n]
-	} else if core.IsRead(o.kind) && len(o.user) > 0 {
-		r.Buf = o.priv[:o.plan.n]
-	}
-	if !o.viaInner() {
-		d.deliver(o, portable.Exec(r))
-		return
+		if core.IsWrite(o.kind) && len(o.user) > 0 {
+			if o.priv == nil { // the "kernel" copies the data now
+				if core.Checksum(o.user) != o.sum {
+					o.violate("changed while the operation was in flight")
+				}
+				o.priv = append([]byte(nil), o.user...)
+			}
+			r.Buf = o.priv[:o.plan.n]
+		} else if core.IsRead(o.kind) && len(o.user) > 0 {
+			r.Buf = o.priv[:o.plan.n]
+		}
+		if !o.viaInner() {
+			d.deliver(o, portable.Exec(r))
+			return
+		}
+		if o.park {
+			break
+		}
+		res, again := portable.TryOnce(r)
+		if !again {
+			d.deliver(o, res)
+			return
+		}
+		// It would have to wait for its peer, and nobody waits for it:
+		// pending again, until somebody does.
+		if len(o.user) > 0 {
+			r.Buf = o.user
+		}
+		d.mu.Lock()
+		if !o.waited { // (a wait that came meanwhile found it running)
+			d.putBack(o)
+			d.mu.Unlock()
+			return
+		}
+		d.start(o, true)
+		d.mu.Unlock()
 	}
 	o.inner = true
 	r.Handle = o.file.inner
 	if err := d.inner.Submit(r); err != nil {
+		r.Handle = o.file
 		d.deliver(o, errnoRes(err))
 		return
 	}
@@ -513,7 +584,7 @@ func (d *Driver) deliver(o *op, res int32) {
 	}
 	d.table.Complete(r, res)
 	if violation != "" {
-		panic(violation) // after the completion: nothing waits for it forever
+		panic(&Violation{violation}) // after the completion: nothing waits for it forever
 	}
 }
 
@@ -555,14 +626,14 @@ func (d *Driver) Waiting(r *core.Record, id uint64, cancellable bool) {
 				if i < 0 {
 					break
 				}
-				run = append(run, d.release(d.held[i]))
+				run = append(run, d.release(d.held[i], false))
 			}
 		}
 		if !o.cancel && cancellable && o.rng.Float64() < pLate {
 			o.late = true
 			d.after(lateFor, func() { d.lateDone(o) })
 		} else {
-			run = append(run, d.release(o))
+			run = append(run, d.release(o, true))
 		}
 	}
 	d.armIdle()
@@ -575,7 +646,7 @@ func (d *Driver) lateDone(o *op) {
 	d.mu.Lock()
 	var run []*op
 	if d.lookup(o.r, o.id) == o && o.state == stHeld {
-		run = append(run, d.release(o))
+		run = append(run, d.release(o, true))
 	}
 	d.mu.Unlock()
 	d.run(run)
@@ -599,7 +670,7 @@ func (d *Driver) Cancel(r *core.Record, id uint64) {
 	switch o.state {
 	case stHeld:
 		if o.waited {
-			run = append(run, d.release(o))
+			run = append(run, d.release(o, true))
 		}
 	default: // running: the executor forwards it once the portable driver has it
 		if !o.forwarded {
@@ -642,7 +713,7 @@ func (d *Driver) cancelMatching(fd int, all bool) {
 		o.cancel = true
 		switch o.state {
 		case stHeld:
-			run = append(run, d.release(o))
+			run = append(run, d.release(o, true))
 		case stInner:
 			o.forwarded = true // the portable driver's CancelFD or CancelAll, next
 		}
@@ -676,7 +747,7 @@ func (d *Driver) idle(mark uint64) {
 		if i < 0 {
 			break
 		}
-		run = append(run, d.release(d.held[i]))
+		run = append(run, d.release(d.held[i], true))
 	}
 	d.mu.Unlock()
 	d.run(run)

@@ -44,7 +44,7 @@ const (
 	// idleFor: operations held while nothing at all happens for this long
 	// are run (a program waiting in a way the simulator cannot see: a
 	// callback, a Done channel in a select it already asked for).
-	idleFor = 5 * time.Millisecond
+	idleFor = 20 * time.Millisecond
 	// The outcomes of a cancel that finds its operation still pending:
 	// it wins (ECANCELED, nothing transferred), the operation completes in
 	// part (a transfer cut short, where a partial transfer can happen),
