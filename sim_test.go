@@ -149,7 +149,6 @@ func workload(t *testing.T, r *aio.Ring) string {
 	return out.String()
 }
 
-
 // TestSimSameSeedSameOutcomes runs the same calls three times with one
 // seed: the results and the simulator's traces must be identical. A
 // different seed must give a different trace.
