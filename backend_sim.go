@@ -10,12 +10,22 @@ import (
 	"github.com/waitforit/aio/internal/core"
 )
 
+// SimAvailable reports whether the simulator (Backend "sim") exists on
+// this system: it does on every Unix, where it runs on the portable
+// backend's executor. Elsewhere the error matches errors.ErrUnsupported.
+func SimAvailable() error {
+	if err := sim.Available(); err != nil {
+		return fmt.Errorf("aio: %w", err)
+	}
+	return nil
+}
+
 // newSim makes the simulator: the portable backend underneath, every
 // free decision taken from the seed (cfg.Seed, else AIO_SIM_SEED, else
 // random and reported on standard error).
 func newSim(cfg Config, t *core.Table) (core.Driver, error) {
-	if err := sim.Available(); err != nil {
-		return nil, fmt.Errorf("aio: %w", err)
+	if err := SimAvailable(); err != nil {
+		return nil, err
 	}
 	seed := cfg.Seed
 	if seed == 0 {

@@ -66,6 +66,9 @@ func ExploreConfig(t *testing.T, seeds int, cfg aio.Config, body func(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := aio.SimAvailable(); err != nil {
+		t.Skipf("no simulator here: %v", err)
+	}
 	for i, seed := range list {
 		passed := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { exploreSeed(t, cfg, seed, body) })
 		if !passed {
