@@ -315,8 +315,10 @@ func (p *BufferPool) holdStray(rec *core.Record, i uint32) {
 // strayHold is the BufferHold of an operation on a released buffer.
 type strayHold BufferPool
 
-// Unhold ends the stray operation's hold on buffer i.
-func (h *strayHold) Unhold(i uint32) {
+// Unhold ends the stray operation's hold on buffer i: the kernel is done
+// with it. The buffer is the pool's (it was released), so nothing is to be
+// recycled.
+func (h *strayHold) Unhold(i uint32) (recycle bool) {
 	p := (*BufferPool)(h)
 	p.strayMu.Lock()
 	if st := p.strays[i]; st != nil {
@@ -325,11 +327,18 @@ func (h *strayHold) Unhold(i uint32) {
 		}
 	}
 	p.strayMu.Unlock()
+	return false
 }
 
+// Done has nothing left to do for a stray operation.
+func (h *strayHold) Done(i uint32, recycle bool) {}
+
 // Unhold is called once the kernel is done with an operation's buffer
-// (core.BufferHold): at its completion, or when its submission failed.
-func (p *BufferPool) Unhold(i uint32) {
+// (core.BufferHold): at its completion, before the owner is told, or when
+// its submission failed. A buffer still held by its Buffer is free for
+// that holder's Release at once; one released while in flight is
+// recycled by Done, after the owner was told.
+func (p *BufferPool) Unhold(i uint32) (recycle bool) {
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
@@ -337,11 +346,18 @@ func (p *BufferPool) Unhold(i uint32) {
 			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
 		}
 		if s.CompareAndSwap(v, v-1) {
-			if (v-1)&(slotHeld|slotInFlight) == 0 {
-				p.free <- i // released while in flight: recycled now, never earlier
-			}
-			break
+			// Released, and this was its last operation: nobody else can
+			// reach the slot until Done puts it back.
+			return (v-1)&(slotHeld|slotInFlight) == 0
 		}
+	}
+}
+
+// Done ends what Unhold began: it recycles a buffer released while in
+// flight (recycle) and lets Close stop waiting for the operation.
+func (p *BufferPool) Done(i uint32, recycle bool) {
+	if recycle {
+		p.free <- i // released while in flight: recycled now, never earlier
 	}
 	p.refs.Release()
 }

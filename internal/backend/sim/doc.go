@@ -51,8 +51,8 @@
 // At submission a read's buffer is filled with a poison pattern
 // (0xdeadbeef) and its data lands only at the moment the completion is
 // delivered; bytes the read did not fill are put back as they were. A
-// write's buffer is checksummed at submission and copied by the "kernel"
-// at submission or when it runs. A caller that wrote to either buffer in
+// write's buffer is checksummed at submission, and the "kernel" takes its
+// data at submission (a copy) or when it runs (checked first). A caller that wrote to either buffer in
 // flight is caught when the operation completes: the simulator completes
 // it and then panics, naming the operation, where it was submitted and
 // the seed.

@@ -204,8 +204,9 @@ func (d *Driver) Submit(r *core.Record) error {
 // takeBuffer does what checked ownership does at submission: a read's
 // buffer is poisoned (its data lands only at delivery) and its contents
 // saved (what the kernel does not write must be as it was); a write's
-// buffer is checksummed and, half the time, copied now: the other half,
-// the "kernel" copies it when it runs the write.
+// buffer is checksummed and, half the time, copied now; the other half,
+// the "kernel" takes the data when it runs the write (its system call
+// reads the caller's buffer then, after a check that it is unchanged).
 func (o *op) takeBuffer() {
 	r := o.r
 	switch {
@@ -458,13 +459,16 @@ func (d *Driver) execute(o *op) {
 			return
 		}
 		if core.IsWrite(o.kind) && len(o.user) > 0 {
-			if o.priv == nil { // the "kernel" copies the data now
+			if o.priv == nil {
+				// The "kernel" takes the data now: the system call reads
+				// the caller's buffer, as it stands.
 				if core.Checksum(o.user) != o.sum {
 					o.violate("changed while the operation was in flight")
 				}
-				o.priv = append([]byte(nil), o.user...)
+				r.Buf = o.user[:o.plan.n]
+			} else { // it took a copy at submission
+				r.Buf = o.priv[:o.plan.n]
 			}
-			r.Buf = o.priv[:o.plan.n]
 		} else if core.IsRead(o.kind) && len(o.user) > 0 {
 			r.Buf = o.priv[:o.plan.n]
 		}
@@ -637,6 +641,28 @@ func (d *Driver) Waiting(r *core.Record, id uint64, cancellable bool) {
 		}
 	}
 	d.armIdle()
+	d.mu.Unlock()
+	d.run(run)
+}
+
+// WaitingFD is told that the program waits for every write in flight on
+// fd (a sync at its barrier): the pending ones run now, in an order the
+// seed chooses.
+func (d *Driver) WaitingFD(fd int) {
+	d.mu.Lock()
+	d.events++
+	var writes []*op
+	for _, o := range d.held {
+		if o.fd == fd && o.kind == core.KindWrite {
+			writes = append(writes, o)
+		}
+	}
+	d.sched.Shuffle(len(writes), func(i, j int) { writes[i], writes[j] = writes[j], writes[i] })
+	var run []*op
+	for _, o := range writes {
+		o.waited = true
+		run = append(run, d.release(o, true))
+	}
 	d.mu.Unlock()
 	d.run(run)
 }
