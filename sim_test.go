@@ -59,10 +59,8 @@ func workload(t *testing.T, r *aio.Ring) string {
 	defer f.Close()
 	chunk := make([]byte, 3*4096)
 	var ops []*aio.Op
-	var bufs [][]byte
 	for i := range 8 {
 		b := bytes.Repeat([]byte{byte('a' + i)}, len(chunk))
-		bufs = append(bufs, b)
 		op, err := f.StartWriteAt(b, int64(i*len(chunk)))
 		if err != nil {
 			t.Fatal(err)

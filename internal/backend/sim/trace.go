@@ -1,9 +1,6 @@
 package sim
 
-import (
-	"fmt"
-	"hash/fnv"
-)
+import "fmt"
 
 // Event is one outcome the simulator delivered.
 type Event struct {
@@ -16,35 +13,4 @@ type Event struct {
 
 func (e Event) String() string {
 	return fmt.Sprintf("#%d %s = %d (cancel %v: %s)", e.Seq, e.Kind, e.Res, e.Cancel, e.How)
-}
-
-// traceKeep bounds the events a trace keeps; the hash covers them all.
-const traceKeep = 4096
-
-// trace is the record of delivered outcomes, in delivery order.
-type trace struct {
-	events []Event // the last traceKeep, as a ring from next
-	next   int
-	total  uint64
-	hash   uint64
-}
-
-func (t *trace) add(e Event) {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%x|%s", t.hash, e)
-	t.hash = h.Sum64()
-	t.total++
-	if len(t.events) < traceKeep {
-		t.events = append(t.events, e)
-		return
-	}
-	t.events[t.next] = e
-	t.next = (t.next + 1) % traceKeep
-}
-
-func (t *trace) snapshot() ([]Event, uint64, uint64) {
-	out := make([]Event, 0, len(t.events))
-	out = append(out, t.events[t.next:]...)
-	out = append(out, t.events[:t.next]...)
-	return out, t.total, t.hash
 }
