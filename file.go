@@ -415,6 +415,12 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 }
 
 func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
+	// The whole call counts as one write for the barrier (rule 10): a sync
+	// called once it has begun waits for all of it, including a retry
+	// after EINTR and the rest after a short write, which are submissions
+	// of their own.
+	epoch := f.writes.Enter()
+	defer f.writes.Exit(epoch)
 	n := 0
 	for len(p) > 0 {
 		if err := ctx.Err(); err != nil {
