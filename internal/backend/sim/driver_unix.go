@@ -476,7 +476,10 @@ func (d *Driver) execute(o *op) {
 			d.deliver(o, portable.Exec(r))
 			return
 		}
-		if o.park {
+		if o.park || !o.file.pollable {
+			// Waited for, or a blocking descriptor (adopted, shared with
+			// its owner), which cannot be tried without waiting: the
+			// portable driver waits for it.
 			break
 		}
 		res, again := portable.TryOnce(r)
