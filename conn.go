@@ -83,7 +83,9 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 		if dl != nil {
 			dl.begin(rec, rec.Gen())
 		}
-		res, ctxErr := c.f.ring.await(ctx, rec)
+		// (Whether a deadline may cancel it matters only to the simulator.)
+		armed := dl != nil && c.f.ring.table.Hinter != nil && dl.armed()
+		res, ctxErr := c.f.ring.awaitCancellable(ctx, rec, armed)
 		if dl != nil {
 			fired = dl.end()
 		}
@@ -92,8 +94,16 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 		if res >= 0 {
 			return res, addrLen, nil
 		}
-		if res == -int32(syscall.EINTR) && ctx.Err() == nil && !fired {
-			continue
+		if res == -int32(syscall.EINTR) {
+			if ctx.Err() == nil && !fired {
+				continue
+			}
+			// Interrupted before it transferred anything, and the context
+			// or the deadline has ended meanwhile: a cancel by that.
+			res = -int32(syscall.ECANCELED)
+			if ctxErr == nil {
+				ctxErr = ctx.Err()
+			}
 		}
 		if res == -int32(syscall.ECANCELED) && fired && ctxErr == nil {
 			ctxErr = os.ErrDeadlineExceeded

@@ -90,4 +90,33 @@
 // Config.Backend, else the AIO_BACKEND environment variable, else io_uring
 // when it works, else portable; Probe says which and why, for logs. The
 // conformance suite in package aiotest runs unchanged on every backend.
+//
+// # Testing with the simulator
+//
+// Backend "sim" keeps the whole contract while it chooses, from
+// Config.Seed, every outcome the contract allows: cancels that win, lose
+// or win after a partial transfer, completions out of order and late,
+// short transfers on streams, EINTR inside the blocking calls, ENOSPC and
+// EIO at the rates of Config.Faults, accepts, opens and dials that succeed
+// after their cancel. It runs on real descriptors; the same seed and the
+// same calls give the same outcomes. It also checks buffer ownership: a
+// read's buffer holds a poison pattern until its completion, and a write
+// whose buffer the caller changed in flight panics, naming the operation
+// and where it was started. aiotest.Explore runs a test body under many
+// seeds and prints the first that fails, with the command that replays it:
+//
+//	func TestAppendSurvivesCancel(t *testing.T) {
+//		aiotest.Explore(t, 1000, func(t *testing.T, r *aio.Ring) {
+//			f, err := r.Open(ctx, filepath.Join(t.TempDir(), "log"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+//			...
+//			op, err := f.StartWrite(record)
+//			n, err := op.WaitContext(cancelledCtx) // all three outcomes, by seed
+//			...
+//		})
+//	}
+//
+// AIO_BACKEND=sim AIO_SIM_SEED=n in the environment puts every ring of a
+// test run on the simulator. On the other backends, Config.Check (or
+// AIO_CHECK=1) checksums each write's buffer at submission and completion
+// and panics on a change.
 package aio

@@ -1,6 +1,9 @@
 package aio
 
-import "github.com/waitforit/aio/internal/core"
+import (
+	"github.com/waitforit/aio/internal/backend/sim"
+	"github.com/waitforit/aio/internal/core"
+)
 
 // DisableReadForTest makes the ring's backend report reads as unsupported,
 // as a kernel without IORING_OP_READ would.
@@ -70,4 +73,21 @@ func DisableTryNowForTest(r *Ring) bool {
 func FixedFileForTest(f *File) bool {
 	_, ok := f.handle.(interface{ FixedSlot() uint32 })
 	return ok
+}
+
+// SimTraceForTest returns the outcomes the simulator delivered (the last
+// few thousand, as text), how many in all and a hash of all of them, or
+// false for other backends.
+func SimTraceForTest(r *Ring) (events []string, total, hash uint64, ok bool) {
+	d, ok := r.driver.(interface {
+		Trace() ([]sim.Event, uint64, uint64)
+	})
+	if !ok {
+		return nil, 0, 0, false
+	}
+	evs, total, hash := d.Trace()
+	for _, e := range evs {
+		events = append(events, e.String())
+	}
+	return events, total, hash, true
 }

@@ -309,8 +309,13 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		if res >= 0 {
 			return res, nil
 		}
-		if res == -int32(syscall.EINTR) && ctx.Err() == nil {
-			continue
+		if res == -int32(syscall.EINTR) {
+			if ctx.Err() == nil {
+				continue
+			}
+			// Interrupted before it transferred anything, and the context
+			// has ended meanwhile: that is a cancel by ctx.
+			res, ctxErr = -int32(syscall.ECANCELED), ctx.Err()
 		}
 		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
 	}
@@ -414,7 +419,16 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 // cancel and still waits: it never returns while the kernel may touch the
 // operation's memory. ctxErr is ctx's error when the cancel came from ctx.
 func (r *Ring) await(ctx context.Context, rec *core.Record) (res int32, ctxErr error) {
+	return r.awaitCancellable(ctx, rec, false)
+}
+
+// awaitCancellable is await for an operation that something besides ctx
+// (a deadline) may cancel, if deadline is true.
+func (r *Ring) awaitCancellable(ctx context.Context, rec *core.Record, deadline bool) (res int32, ctxErr error) {
 	done := ctx.Done()
+	if r.table.Hinter != nil {
+		r.table.Waiting(rec, rec.Gen(), done != nil || deadline)
+	}
 	if done == nil {
 		<-rec.Wake
 		return rec.Res, nil
@@ -491,6 +505,12 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 }
 
 func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
+	// The whole call counts as one write for the barrier (rule 10): a sync
+	// called once it has begun waits for all of it, including a retry
+	// after EINTR and the rest after a short write, which are submissions
+	// of their own.
+	epoch := f.writes.Enter()
+	defer f.writes.Exit(epoch)
 	n := 0
 	for len(p) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -569,6 +589,7 @@ func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 		return f.pathErr(op, err)
 	}
 	if drained := f.writes.Wait(); drained != nil {
+		f.ring.table.WaitingWrites(f.fd) // (the simulator decides now)
 		select {
 		case <-drained:
 		case <-ctx.Done():

@@ -33,8 +33,14 @@ func (r *Ring) readinessBackend() bool {
 // that is blocking, aio can reopen it privately (reopenPrivate) and set
 // O_NONBLOCK on its own description. Otherwise (an adopted blocking
 // socket, say) the driver serves it and no flag is touched.
+//
+// On the simulator there is no readiness path (it sees every operation),
+// but the descriptors aio made are non-blocking there too: the simulator
+// tries an operation nobody waits for yet without waiting
+// (portable.TryOnce). Adopted ones keep their flags, as everywhere.
 func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
-	if !r.readinessBackend() || r.noDirect {
+	readiness := r.readinessBackend() && !r.noDirect
+	if !readiness && (r.driver.Name() != "sim" || origin != madeByAio) {
 		return fd, nil, nil
 	}
 	var st unix.Stat_t
@@ -68,6 +74,9 @@ func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, er
 			closeFD(fd)
 			fd = nfd
 		}
+	}
+	if !readiness {
+		return fd, nil, nil // the simulator's: made non-blocking, nothing more
 	}
 	p, ok := newPollFD(fd, name, r.table, typ == unix.S_IFCHR)
 	if !ok {

@@ -81,3 +81,19 @@ type BufferHold interface {
 type DirectDoer interface {
 	TryNow(kind Kind, fd int, handle any, buf []byte, off int64, flags int) (res int32, ok bool)
 }
+
+// WaitHinter is implemented by drivers that want to know when a program
+// starts waiting for an operation (the simulator: it decides an
+// operation's outcome at the moment the program can observe it, so that
+// outcomes follow from the sequence of calls and not from timing).
+// Waiting is told the identifier of the use waited for (stale ones must
+// be ignored) and whether the waiter can still cancel it (a context or a
+// deadline). It runs on the waiting goroutine before it blocks, may
+// complete operations (Table.Complete) itself, and must not block on one.
+//
+// WaitingFD is told that the program waits for every write in flight on
+// fd (a sync, waiting at its barrier for the writes before it).
+type WaitHinter interface {
+	Waiting(r *Record, id uint64, cancellable bool)
+	WaitingFD(fd int)
+}

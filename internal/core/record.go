@@ -148,7 +148,10 @@ type Record struct {
 	table    *Table
 	state    atomic.Uint64
 	pin      runtime.Pinner
-	stack    []uintptr // where it was submitted, when leak tracking is on
+	stack    []uintptr // where it was submitted, when leak tracking or Check is on
+
+	sum    uint32 // the write buffer's checksum at submission (Check)
+	summed bool   // sum is set
 }
 
 // Gen returns the record's current generation.

@@ -3,7 +3,6 @@ package core
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -14,6 +13,14 @@ import (
 // flight is reachable from it, with its buffers, until completion.
 type Table struct {
 	Driver Driver
+	// Hinter is Driver as a WaitHinter, if it is one (set with Driver);
+	// Waiting costs one nil check without it.
+	Hinter WaitHinter
+	// Check turns on checked ownership for write buffers: each is
+	// checksummed at submission and again at completion, and a mismatch
+	// panics naming the operation and where it was submitted (see
+	// checkWrite). Set before the first Submit.
+	Check bool
 
 	mu      sync.Mutex                // serialises growth only
 	free    atomic.Uint64             // the free records: a lock-free stack (see Get)
@@ -110,6 +117,7 @@ func (t *Table) Put(r *Record) {
 	}
 	r.Buf, r.Path, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, nil, nil, nil, nil
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
+	r.summed = false
 	r.Barrier = nil
 	r.stack = r.stack[:0]
 	for {
@@ -193,9 +201,12 @@ func (t *Table) prepare(r *Record) Prepared {
 	if s&(stSubmitted|stCompleted|stCancelRequested) != 0 {
 		r.inconsistent("submitted twice", s)
 	}
-	if trackStacks.Load() {
+	if trackStacks.Load() || t.Check {
 		r.stack = append(r.stack[:0], make([]uintptr, 32)...)
 		r.stack = r.stack[:runtime.Callers(4, r.stack)]
+	}
+	if t.Check {
+		r.sumWrite()
 	}
 	r.pinBuffers()
 	if r.Barrier != nil { // a sync called from now on waits for this write
@@ -213,6 +224,7 @@ func (t *Table) revert(r *Record, p Prepared) {
 	t.submitted.Add(^uint64(0))
 	live.Add(-1)
 	r.pin.Unpin()
+	r.summed = false
 	r.state.Store(p.state)
 	if h := r.Hold; h != nil { // the kernel never saw Buf
 		r.Hold, r.Fixed = nil, false
@@ -262,6 +274,10 @@ func (t *Table) Cancel(r *Record, gen uint32) bool {
 // held and wakes its owner. Drivers call it exactly once per submission.
 func (t *Table) Complete(r *Record, res int32) {
 	raceAcquire(r)
+	var violation string
+	if r.summed {
+		violation = r.checkWrite()
+	}
 	r.Res = res
 	for {
 		s := r.state.Load()
@@ -312,6 +328,34 @@ func (t *Table) Complete(r *Record, res int32) {
 	}
 	if ringRefs != nil {
 		ringRefs.Release()
+	}
+	if violation != "" {
+		// After the completion, so that nothing waits for it forever if
+		// the panic is recovered.
+		panic(violation)
+	}
+}
+
+// Waiting tells the driver, if it wants to know (WaitHinter), that the
+// calling goroutine is about to wait for the use gen of r. cancellable
+// says whether the waiter may still cancel it. Stale or completed uses
+// are not reported.
+func (t *Table) Waiting(r *Record, gen uint32, cancellable bool) {
+	if t.Hinter == nil {
+		return
+	}
+	s := r.state.Load()
+	if uint32(s>>genShift) != gen || s&stSubmitted == 0 || s&stCompleted != 0 {
+		return
+	}
+	t.Hinter.Waiting(r, idOf(r.Index, gen), cancellable)
+}
+
+// WaitingWrites tells the driver, if it wants to know (WaitHinter), that
+// the calling goroutine is about to wait for every write in flight on fd.
+func (t *Table) WaitingWrites(fd int) {
+	if t.Hinter != nil {
+		t.Hinter.WaitingFD(fd)
 	}
 }
 
@@ -396,17 +440,8 @@ func (t *Table) InFlight() []string {
 			continue
 		}
 		desc := fmt.Sprintf("op %d gen %d state %#x", r.Index, s>>genShift, s&0xff)
-		if stk := r.stack; len(stk) > 0 {
-			var b strings.Builder
-			frames := runtime.CallersFrames(stk)
-			for {
-				f, more := frames.Next()
-				fmt.Fprintf(&b, "\n\t%s\n\t\t%s:%d", f.Function, f.File, f.Line)
-				if !more {
-					break
-				}
-			}
-			desc += " submitted at:" + b.String()
+		if at := FormatStack(r.stack); at != "" {
+			desc += " submitted at:" + at
 		}
 		out = append(out, desc)
 	}

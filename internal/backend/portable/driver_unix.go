@@ -38,8 +38,9 @@ func Available() error { return nil }
 // Lock order: op.mu before pool.mu or direction.mu; nobody holds a lock
 // while calling Table.Complete.
 type Driver struct {
-	table  *core.Table
-	noWait bool
+	table    *core.Table
+	complete func(r *core.Record, res int32) // table.Complete, or Options.Complete
+	noWait   bool
 
 	opsMu sync.Mutex
 	ops   atomic.Pointer[[]*op] // by record index; grows, never shrinks
@@ -89,7 +90,10 @@ type op struct {
 
 // New returns a driver for t.
 func New(t *core.Table, opts Options) (core.Driver, error) {
-	d := &Driver{table: t, noWait: opts.NoWait && noWaitSupported}
+	d := &Driver{table: t, complete: t.Complete, noWait: opts.NoWait && noWaitSupported}
+	if opts.Complete != nil {
+		d.complete = opts.Complete
+	}
 	ops := make([]*op, 0)
 	d.ops.Store(&ops)
 	workers := opts.Workers
@@ -147,10 +151,10 @@ func (d *Driver) Submit(r *core.Record) error {
 	}
 	switch r.Kind {
 	case core.KindNop:
-		d.table.Complete(r, 0)
+		d.complete(r, 0)
 		return nil
 	case core.KindShutdown: // never blocks
-		d.table.Complete(r, exec(r))
+		d.complete(r, exec(r))
 		return nil
 	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindAccept, core.KindConnect,
 		core.KindSendmsg, core.KindRecvmsg:
@@ -163,7 +167,7 @@ func (d *Driver) Submit(r *core.Record) error {
 		}
 		if r.Kind == core.KindRead && d.noWait && fs != nil && len(r.Buf) > 0 && !fs.noWaitRefused.Load() {
 			if res, ok := readNoWait(r.FD, r.Buf, r.Off, fs); ok {
-				d.table.Complete(r, res)
+				d.complete(r, res)
 				return nil
 			}
 		}
@@ -214,7 +218,7 @@ func (d *Driver) run(o *op) {
 		}
 	}
 	o.retire()
-	d.table.Complete(r, res)
+	d.complete(r, res)
 }
 
 // retire ends the current use: cancels from now on find no id.
@@ -269,7 +273,7 @@ func (d *Driver) cancelLocked(o *op) {
 			r := o.r
 			o.id = 0
 			o.mu.Unlock()
-			d.table.Complete(r, -int32(unix.ECANCELED))
+			d.complete(r, -int32(unix.ECANCELED))
 			return
 		}
 		// Running (or popped and about to see cancelled): it completes
@@ -298,6 +302,27 @@ func (d *Driver) Close() error {
 		}
 	}
 	return nil
+}
+
+// Exec runs r's operation as one blocking system call in the calling
+// goroutine, as a worker does (retrying EINTR), and returns the kernel's
+// result: a count or descriptor, or -errno. It is how the simulator
+// (internal/backend/sim) executes what it schedules, so that every kind
+// of operation this backend knows works there too. On a pollable
+// descriptor a transfer would block the caller: use Submit for those.
+func Exec(r *core.Record) int32 { return exec(r) }
+
+// Describe tells what Attach found fd to be, from its handle: pollable
+// (its transfers wait in the netpoller) or disk (a regular file,
+// directory or block device: its operations never wait for a peer).
+// Anything else (a character device the netpoller refused, say) is
+// neither and its operations go to the workers.
+func Describe(handle any) (pollable, disk bool) {
+	fs, _ := handle.(*fileState)
+	if fs == nil {
+		return false, false
+	}
+	return fs.pollable, fs.disk
 }
 
 // exec runs r's blocking syscall on a worker, retrying EINTR. (Socket

@@ -27,6 +27,8 @@ type fileState struct {
 	// (register), so that a File whose blocking calls never use the
 	// driver (aio's readiness path) costs no duplicate.
 	pollable bool
+	// disk: a regular file, directory or block device.
+	disk bool
 	// blocking: a stream whose open file description is blocking and not
 	// ours (an adopted terminal, pipe or socket): its flags are never
 	// changed, and its operations run on workers that wait in poll(2)
@@ -100,7 +102,7 @@ func (d *Driver) Attach(fd int) (any, error) {
 	typ := uint32(st.Mode) & unix.S_IFMT
 	switch typ {
 	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
-		return &fileState{fd: fd}, nil
+		return &fileState{fd: fd, disk: true}, nil
 	}
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
@@ -155,7 +157,7 @@ func (d *Driver) Detach(fd int, handle any) {
 // wait; otherwise a goroutine parks it in the netpoller.
 func (d *Driver) submitPoll(r *core.Record, fs *fileState) error {
 	if res, again := ioOnce(r.FD, r, true); !again {
-		d.table.Complete(r, res)
+		d.complete(r, res)
 		return nil
 	}
 	if !fs.register() {
@@ -181,7 +183,7 @@ func (d *Driver) park(o *op, r *core.Record, fs *fileState) {
 	defer d.parked.Done() // after Complete: Close waits for this
 	res := fs.wait(o)
 	o.retire()
-	d.table.Complete(r, res)
+	d.complete(r, res)
 }
 
 // wait runs o's syscall in the netpoller until it completes or is
@@ -268,6 +270,14 @@ func (o *op) io(fd uintptr) bool {
 	o.res = res
 	return true
 }
+
+// TryOnce tries r's transfer (or accept, or connect) once on its
+// descriptor, which Attach found pollable and made non-blocking, without
+// waiting: again reports that it would have to wait, and then nothing was
+// transferred. A connect is started, and a later Submit of r finds it
+// under way. (The simulator tries operations nobody waits for yet this
+// way, and hands them to Submit only when somebody does.)
+func TryOnce(r *core.Record) (res int32, again bool) { return ioOnce(r.FD, r, true) }
 
 // ioOnce tries r's operation on the non-blocking fd, retrying EINTR; again
 // means it would block. first is true for the attempt in Submit: a
