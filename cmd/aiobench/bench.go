@@ -129,7 +129,10 @@ type workloadResult struct {
 	Title   string `json:"title"`
 	OpUnit  string `json:"op"`
 	NoRatio bool   `json:"no_ratio,omitempty"`
-	Rows    []*row `json:"rows"`
+	// LatRatio: p50 and p99 are what the workload measures, and each row
+	// shows them against the standard library's.
+	LatRatio bool   `json:"latency_ratio,omitempty"`
+	Rows     []*row `json:"rows"`
 }
 
 // env is what every run shares: the files and the checker.
@@ -366,7 +369,7 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	prog.total = len(wls) * cfg.rounds * len(avail)
 
 	for _, w := range wls {
-		wr := &workloadResult{Name: w.name, Title: w.title, OpUnit: w.opsUnits, NoRatio: w.noRatio}
+		wr := &workloadResult{Name: w.name, Title: w.title, OpUnit: w.opsUnits, NoRatio: w.noRatio, LatRatio: w.latRatio}
 		res.Workloads = append(res.Workloads, wr)
 		rows := map[string]*row{}
 		for _, im := range avail {
@@ -480,7 +483,12 @@ func (e *env) runOne(ctx context.Context, w *workload, im impl, round int) (roun
 		}
 		return roundResult{}, err
 	}
-	return newRoundResult(round+1, rc.begin, rc.end, st), nil
+	rr := newRoundResult(round+1, rc.begin, rc.end, st)
+	if rc.ring != nil {
+		m := mechDelta(im.Backend, rc.ringBegin, rc.ringEnd)
+		rr.Mech = &m
+	}
+	return rr, nil
 }
 
 // finishWorkload aggregates the rounds of each row and computes the ratios.
@@ -493,11 +501,10 @@ func finishWorkload(wr *workloadResult) {
 	computeRatios(wr)
 }
 
-// computeRatios sets each row's ratios to the standard library's row.
+// computeRatios sets each row's ratios to the standard library's row:
+// ops/s and ops per CPU-second unless the workload says they are not
+// comparable, p50 and p99 if it says they are what it measures.
 func computeRatios(wr *workloadResult) {
-	if wr.NoRatio {
-		return
-	}
 	var base *row
 	for _, r := range wr.Rows {
 		if r.Kind == "std" && r.NA == "" && r.OpsPerSec > 0 {
@@ -508,12 +515,18 @@ func computeRatios(wr *workloadResult) {
 		return
 	}
 	for _, r := range wr.Rows {
-		if r == base || r.NA != "" {
+		if r == base || r.NA != "" || len(r.Rounds) == 0 {
 			continue
 		}
-		r.Ratio = r.OpsPerSec / base.OpsPerSec
-		if r.OpsPerCPUSec > 0 && base.OpsPerCPUSec > 0 {
-			r.CPURatio = r.OpsPerCPUSec / base.OpsPerCPUSec
+		if !wr.NoRatio {
+			r.Ratio = r.OpsPerSec / base.OpsPerSec
+			if r.OpsPerCPUSec > 0 && base.OpsPerCPUSec > 0 {
+				r.CPURatio = r.OpsPerCPUSec / base.OpsPerCPUSec
+			}
+		}
+		if wr.LatRatio && r.P50Ns > 0 && base.P50Ns > 0 && r.P99Ns > 0 && base.P99Ns > 0 {
+			r.P50Ratio = r.P50Ns / base.P50Ns
+			r.P99Ratio = r.P99Ns / base.P99Ns
 		}
 	}
 }

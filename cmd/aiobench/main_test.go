@@ -247,14 +247,14 @@ func TestParseFio(t *testing.T) {
 		}
 	}
 	out := []byte(`note: a warning
-{"jobs": [{"error": 0, "usr_cpu": 25.0, "sys_cpu": 75.0,
+{"jobs": [{"error": 0, "usr_cpu": 25.0, "sys_cpu": 75.0, "ctx": 900000,
   "read": {"iops": 600000.5, "total_ios": 1800000, "runtime": 3000,
     "lat_ns": {"percentile": {"50.000000": 47872, "99.000000": 104960, "99.900000": 175104}}}}]}`)
 	r, err := parseFio("fio io_uring", out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.OpsPerSec != 600000.5 || r.OpsPerCPUSec != 600000.5 || r.P99Ns != 104960 || r.AllocsPerOp != -1 {
+	if r.OpsPerSec != 600000.5 || r.OpsPerCPUSec != 600000.5 || r.P99Ns != 104960 || r.AllocsPerOp != -1 || r.CswPerOp != 0.5 {
 		t.Errorf("parsed %+v", r)
 	}
 }

@@ -22,6 +22,7 @@ type workload struct {
 	weight   float64 // a run lasts weight * -duration
 	cached   bool    // reads the data file and needs it resident
 	noRatio  bool    // the ops/s of its implementations are not comparable
+	latRatio bool    // the latencies are what it measures: show p50 and p99 against std's
 	needs    needs   // files the environment must prepare
 	fio      []fioJob
 	run      func(rc *runCtx) (runStats, error)
@@ -146,7 +147,9 @@ type runCtx struct {
 	label    string // "read-1/aio-uring round 2", for messages
 
 	begin, end sample
-	closers    []func()
+	// The ring's counters at begin and end (aio only), for the mech column.
+	ringBegin, ringEnd aio.Stats
+	closers            []func()
 }
 
 // fail records an invariant failure of this run.
@@ -256,6 +259,9 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 	timer := time.NewTimer(rc.duration)
 	defer timer.Stop()
 
+	if rc.ring != nil {
+		rc.ringBegin = rc.ring.Stats()
+	}
 	rc.begin = takeSample()
 	close(start)
 	select {
@@ -275,6 +281,9 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 		return runStats{}, errHung
 	}
 	rc.end = endSample()
+	if rc.ring != nil {
+		rc.ringEnd = rc.ring.Stats()
+	}
 
 	st := runStats{hist: new(histogram)}
 	for _, w := range workers {
