@@ -256,13 +256,15 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 		})
 	}
 	go func() { wg.Wait(); close(allDone) }()
-	timer := time.NewTimer(rc.duration)
-	defer timer.Stop()
 
 	if rc.ring != nil {
 		rc.ringBegin = rc.ring.Stats()
 	}
 	rc.begin = takeSample()
+	// The timer starts after the sample: on a loaded machine taking it
+	// (ReadMemStats stops the world) can outlast a short run.
+	timer := time.NewTimer(rc.duration)
+	defer timer.Stop()
 	close(start)
 	select {
 	case <-timer.C:
