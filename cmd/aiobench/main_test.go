@@ -66,6 +66,12 @@ func TestQuickRun(t *testing.T) {
 			if !wr.NoRatio && r.Kind == "aio" && r.Ratio <= 0 {
 				t.Errorf("%s/%s: no ratio to the baseline", wr.Name, r.Impl)
 			}
+			if wr.LatRatio && r.Kind == "aio" && (r.P50Ratio <= 0 || r.P99Ratio <= 0) {
+				t.Errorf("%s/%s: no latency ratio to the baseline", wr.Name, r.Impl)
+			}
+			if r.Kind == "aio" && r.Mech == "" {
+				t.Errorf("%s/%s: no mech", wr.Name, r.Impl)
+			}
 		}
 	}
 	left, err := os.ReadDir(dir)

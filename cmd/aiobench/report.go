@@ -104,8 +104,12 @@ func writeTable(w io.Writer, res *results) {
 
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "workloads (one op is):")
+	nw := 15
 	for _, wr := range res.Workloads {
-		fmt.Fprintf(w, "  %-15s %s; op = %s\n", wr.Name, wr.Title, wr.OpUnit)
+		nw = max(nw, len(wr.Name))
+	}
+	for _, wr := range res.Workloads {
+		fmt.Fprintf(w, "  %-*s %s; op = %s\n", nw, wr.Name, wr.Title, wr.OpUnit)
 		var naOrder []string
 		naImpls := map[string][]string{} // reason -> implementations
 		for _, r := range wr.Rows {
@@ -114,7 +118,7 @@ func writeTable(w io.Writer, res *results) {
 				for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
 					parts = append(parts, fmt.Sprintf("%s %.0f", k, r.Extra[k]))
 				}
-				fmt.Fprintf(w, "  %-15s   %s: %s (all rounds)\n", "", r.Impl, strings.Join(parts, ", "))
+				fmt.Fprintf(w, "  %-*s   %s: %s (all rounds)\n", nw, "", r.Impl, strings.Join(parts, ", "))
 			}
 			if r.NA != "" {
 				if _, ok := naImpls[r.NA]; !ok {
@@ -124,11 +128,11 @@ func writeTable(w io.Writer, res *results) {
 			}
 		}
 		for _, reason := range naOrder {
-			fmt.Fprintf(w, "  %-15s   %s: n/a: %s\n", "", strings.Join(naImpls[reason], ", "), reason)
+			fmt.Fprintf(w, "  %-*s   %s: n/a: %s\n", nw, "", strings.Join(naImpls[reason], ", "), reason)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(res.Pending)) {
-		fmt.Fprintf(w, "  %-15s not yet: %s\n", name, res.Pending[name])
+		fmt.Fprintf(w, "  %-*s not yet: %s\n", nw, name, res.Pending[name])
 	}
 	fmt.Fprintln(w, "mech: which of aio's mechanisms served its operations in the measured windows (direct: at once in the caller; ready: the caller's non-blocking")
 	fmt.Fprintln(w, "      call, waiting in Go's netpoller; ring: io_uring's driver; workers: the portable backend's driver, worker threads for files and")

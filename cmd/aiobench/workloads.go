@@ -81,9 +81,24 @@ func workloadList() []*workload {
 			opsUnits: "one read, whatever its outcome",
 		},
 		{
-			name: "cancel-latency", title: "read blocked on an empty pipe: Cancel() to completion observed (std: SetReadDeadline)",
-			weight: 0.4, noRatio: true,
-			run:      runCancelLatency,
+			name:   "cancel-latency",
+			title:  "read blocked on an empty pipe, cancelled by an idle goroutine (sleeps ~200 µs on a timer first): aio a context (ReadContext), std SetReadDeadline(past) on an *os.File",
+			weight: 1, noRatio: true, latRatio: true,
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, false) },
+			opsUnits: "one cancelled read; latency is from the cancel call to the blocked call's return",
+		},
+		{
+			name:   "cancel-latency-op",
+			title:  "as cancel-latency, aio with the Op API: Op.Cancel from the idle goroutine, Op.Wait blocked in the reader (std: the same deadline)",
+			weight: 1, noRatio: true, latRatio: true,
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, true) },
+			opsUnits: "one cancelled read; latency is from the cancel call to Wait's return",
+		},
+		{
+			name:   "cancel-latency-spin",
+			title:  "read blocked on an empty pipe, the canceller SPINS 10 µs first (its thread stays awake): aio Op.Cancel then Wait in one goroutine, std SetReadDeadline(past) beside a blocked Read",
+			weight: 0.4, noRatio: true, latRatio: true,
+			run:      runCancelLatencySpin,
 			opsUnits: "one cancelled read; latency is cancel to completion",
 		},
 		{
