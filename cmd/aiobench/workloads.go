@@ -17,13 +17,13 @@ import (
 // workload is one line group of the table: something done the same way by
 // every implementation.
 type workload struct {
-	name     string  // for -only and the table
-	title    string  // one line: what is measured, and how the baseline does it
-	weight   float64 // a run lasts weight * -duration
-	cached   bool    // reads the data file and needs it resident
-	noRatio  bool    // the ops/s of its implementations are not comparable
-	latRatio bool    // the latencies are what it measures: show p50 and p99 against std's
-	needs    needs   // files the environment must prepare
+	name     string                  // for -only and the table
+	title    string                  // one line: what is measured, and how the baseline does it
+	weight   float64                 // a run lasts weight * -duration
+	cached   bool                    // reads the data file and needs it resident
+	noRatio  bool                    // the ops/s of its implementations are not comparable
+	latRatio bool                    // the latencies are what it measures: show p50 and p99 against std's
+	needs    needs                   // files the environment must prepare
 	fio      []fioJob
 	run      func(rc *runCtx) (runStats, error)
 	opsUnits string // what one op is, for the details
@@ -102,16 +102,22 @@ func workloadList() []*workload {
 			opsUnits: "one cancelled read; latency is cancel to completion",
 		},
 		{
+			name: "tcp-echo-1", title: "64-byte echo over 1 loopback TCP connection (std: net)",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1) },
+			opsUnits: "one verified round trip",
+		},
+		{
 			name: "tcp-echo", title: "64-byte echo over 64 loopback TCP connections, server and clients alike (std: net)",
 			weight:   1,
 			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 64) },
 			opsUnits: "one verified round trip on one connection",
 		},
 		{
-			name: "tcp-echo-1", title: "64-byte echo over 1 loopback TCP connection (std: net)",
+			name: "tcp-echo-1000", title: "64-byte echo over 1000 loopback TCP connections, a goroutine each, server and clients alike (std: net)",
 			weight:   1,
-			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1) },
-			opsUnits: "one verified round trip",
+			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1000) },
+			opsUnits: "one verified round trip on one connection",
 		},
 	}
 }
