@@ -36,6 +36,10 @@ type config struct {
 	// to send back (seq counts them per connection, from 1). Tests corrupt
 	// echoes here.
 	echoTamper func(seq int, msg []byte)
+	// httpTamper, if set, sees every response body the http server is
+	// about to send (seq counts each client's requests, from 0 for its
+	// warm-up request). Tests corrupt bodies here.
+	httpTamper func(seq uint64, body []byte)
 }
 
 // results is everything a run found: the table, the JSON, and whatever

@@ -17,13 +17,13 @@ import (
 // workload is one line group of the table: something done the same way by
 // every implementation.
 type workload struct {
-	name     string                  // for -only and the table
-	title    string                  // one line: what is measured, and how the baseline does it
-	weight   float64                 // a run lasts weight * -duration
-	cached   bool                    // reads the data file and needs it resident
-	noRatio  bool                    // the ops/s of its implementations are not comparable
-	latRatio bool                    // the latencies are what it measures: show p50 and p99 against std's
-	needs    needs                   // files the environment must prepare
+	name     string  // for -only and the table
+	title    string  // one line: what is measured, and how the baseline does it
+	weight   float64 // a run lasts weight * -duration
+	cached   bool    // reads the data file and needs it resident
+	noRatio  bool    // the ops/s of its implementations are not comparable
+	latRatio bool    // the latencies are what it measures: show p50 and p99 against std's
+	needs    needs   // files the environment must prepare
 	fio      []fioJob
 	run      func(rc *runCtx) (runStats, error)
 	opsUnits string // what one op is, for the details
@@ -118,6 +118,12 @@ func workloadList() []*workload {
 			weight:   1,
 			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1000) },
 			opsUnits: "one verified round trip on one connection",
+		},
+		{
+			name: "http", title: "net/http Server, 128-byte responses to 64 keep-alive clients (std net/http clients in the process, a connection each); aio: on a Ring.Listen listener, std: net.Listen",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runHTTP(rc, 64) },
+			opsUnits: "one GET, its body verified",
 		},
 	}
 }
