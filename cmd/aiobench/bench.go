@@ -18,6 +18,7 @@ import (
 type config struct {
 	size      int64         // data file size, a multiple of blockSize
 	writeSize int64         // write workload's file size
+	coldSize  int64         // cold workload's file size, a multiple of blockSize
 	dir       string        // where the temporary directory goes; "" chooses
 	duration  time.Duration // one implementation's run in one round
 	rounds    int
@@ -29,8 +30,9 @@ type config struct {
 	cpuProfile, trace string // files for -cpuprofile and -trace
 	report            string // file for -report
 
-	// afterCreate, if set, runs on the data file once it is written and
-	// before anything reads it. Tests corrupt the file here.
+	// afterCreate, if set, runs on the data file and on the cold file
+	// once each is written and before anything reads it. Tests corrupt
+	// the files here.
 	afterCreate func(name string) error
 	// echoTamper, if set, sees every message the tcp-echo server is about
 	// to send back (seq counts them per connection, from 1). Tests corrupt
@@ -76,6 +78,7 @@ type dataInfo struct {
 	DirNote        string  `json:"dir_note,omitempty"`
 	FileBytes      int64   `json:"file_bytes"`
 	WriteFileBytes int64   `json:"write_file_bytes"`
+	ColdFileBytes  int64   `json:"cold_file_bytes,omitempty"`
 	CreateSeconds  float64 `json:"create_seconds"`
 	ResidentStart  float64 `json:"resident_start"` // fraction of pages; -1 unknown
 	ResidentEnd    float64 `json:"resident_end"`
@@ -149,6 +152,7 @@ type env struct {
 	pattern  *pattern
 	resident *residentFile
 	write    *writeState
+	cold     coldFile
 	checks   *checker
 }
 
@@ -266,6 +270,10 @@ func setupEnv(ctx context.Context, cfg config, nd needs, checks *checker, prog *
 		need += cfg.writeSize
 	}
 	ramFS, free, err := dirInfo(dir)
+	coldWhy := coldUsable(dir, ramFS)
+	if nd.coldFile && coldWhy == "" {
+		need += cfg.coldSize
+	}
 	if err == nil && free >= 0 && free < need {
 		return nil, info, cleanup, fmt.Errorf("%s has %d MiB free, the run needs %d MiB (use -dir or -size)", dir, free>>20, need>>20)
 	}
@@ -311,6 +319,22 @@ func setupEnv(ctx context.Context, cfg config, nd needs, checks *checker, prog *
 		}
 		e.write = ws
 	}
+	if nd.coldFile {
+		e.cold = coldFile{why: coldWhy}
+		if coldWhy == "" {
+			e.cold = coldFile{name: filepath.Join(tmp, "cold"), blocks: cfg.coldSize / blockSize}
+			info.ColdFileBytes = cfg.coldSize
+			prog.line("creating %d MiB cold file in %s", cfg.coldSize>>20, tmp)
+			if err := createDataFile(ctx, e.cold.name, e.cold.blocks, e.pattern); err != nil {
+				return nil, info, cleanup, fmt.Errorf("creating the cold file: %w", err)
+			}
+			if cfg.afterCreate != nil {
+				if err := cfg.afterCreate(e.cold.name); err != nil {
+					return nil, info, cleanup, err
+				}
+			}
+		}
+	}
 	info.CreateSeconds = time.Since(start).Seconds()
 	return e, info, cleanup, nil
 }
@@ -354,6 +378,7 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	for _, w := range wls {
 		nd.dataFile = nd.dataFile || w.needs.dataFile
 		nd.writeFile = nd.writeFile || w.needs.writeFile
+		nd.coldFile = nd.coldFile || w.needs.coldFile
 	}
 	checks := &checker{}
 	e, info, cleanup, err := setupEnv(ctx, cfg, nd, checks, prog)
@@ -373,7 +398,11 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	prog.total = len(wls) * cfg.rounds * len(avail)
 
 	for _, w := range wls {
-		wr := &workloadResult{Name: w.name, Title: w.title, OpUnit: w.opsUnits, NoRatio: w.noRatio, LatRatio: w.latRatio}
+		title := w.title
+		if w.titleFor != nil {
+			title = w.titleFor(cfg)
+		}
+		wr := &workloadResult{Name: w.name, Title: title, OpUnit: w.opsUnits, NoRatio: w.noRatio, LatRatio: w.latRatio}
 		res.Workloads = append(res.Workloads, wr)
 		rows := map[string]*row{}
 		for _, im := range avail {

@@ -133,6 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	fs := flag.NewFlagSet("aiobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	size := fs.String("size", "256MiB", "data file size (K, M, G suffixes are binary)")
+	coldSize := fs.String("cold-size", "1GiB", "size of cold-32's file, evicted from the page cache before each run")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the temporary files (default: the first disk-backed of $TMPDIR, the current directory, $HOME)")
 	fs.DurationVar(&cfg.duration, "duration", defaultDuration, "how long each implementation runs a workload in each round")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per workload; the table shows medians")
@@ -143,7 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	fs.StringVar(&cfg.report, "report", "", "also write an HTML report with latency CDF plots per workload to `file`")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the whole run to `file` (go tool trace)")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode, about 10 s: a 32 MiB file, 200ms runs, 2 rounds (explicit flags still win)")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode, about 10 s: a 32 MiB data file, a 128 MiB cold file, 200ms runs, 2 rounds (explicit flags still win)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: aiobench [flags]\n\nMeasures aio against os.File (and fio with -fio) and verifies its invariants.\n\nFlags:")
 		fs.PrintDefaults()
@@ -161,6 +162,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 		if !set["size"] {
 			*size = "32MiB"
 		}
+		if !set["cold-size"] {
+			*coldSize = "128MiB"
+		}
 		if !set["duration"] {
 			cfg.duration = 200 * time.Millisecond
 		}
@@ -176,6 +180,13 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 		return cfg, false, fmt.Errorf("-size %s: at least 1MiB", *size)
 	}
 	cfg.size -= cfg.size % blockSize
+	if cfg.coldSize, err = parseSize(*coldSize); err != nil {
+		return cfg, false, fmt.Errorf("-cold-size: %v", err)
+	}
+	if cfg.coldSize < 1<<20 {
+		return cfg, false, fmt.Errorf("-cold-size %s: at least 1MiB", *coldSize)
+	}
+	cfg.coldSize -= cfg.coldSize % blockSize
 	if cfg.duration <= 0 || cfg.rounds <= 0 {
 		return cfg, false, errors.New("-duration and -rounds must be positive")
 	}

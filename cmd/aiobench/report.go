@@ -39,11 +39,18 @@ func writeTable(w io.Writer, res *results) {
 	}
 	d := res.Data
 	fmt.Fprintf(w, "files     %s", d.Dir)
+	var files []string
 	if d.FileBytes > 0 {
-		fmt.Fprintf(w, ": data %s", fmtBytes(d.FileBytes))
+		files = append(files, "data "+fmtBytes(d.FileBytes))
 	}
 	if d.WriteFileBytes > 0 {
-		fmt.Fprintf(w, ", writes %s", fmtBytes(d.WriteFileBytes))
+		files = append(files, "writes "+fmtBytes(d.WriteFileBytes))
+	}
+	if d.ColdFileBytes > 0 {
+		files = append(files, "cold "+fmtBytes(d.ColdFileBytes))
+	}
+	if len(files) > 0 {
+		fmt.Fprintf(w, ": %s", strings.Join(files, ", "))
 	}
 	fmt.Fprintf(w, " (created in %.1fs; removed at exit)\n", d.CreateSeconds)
 	if d.DirNote != "" {
@@ -265,8 +272,11 @@ func fmtNs(ns float64) string {
 	}
 }
 
-// fmtBytes prints a size in MiB or KiB.
+// fmtBytes prints a size in GiB, MiB or KiB.
 func fmtBytes(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}

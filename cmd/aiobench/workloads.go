@@ -17,20 +17,21 @@ import (
 // workload is one line group of the table: something done the same way by
 // every implementation.
 type workload struct {
-	name     string  // for -only and the table
-	title    string  // one line: what is measured, and how the baseline does it
-	weight   float64 // a run lasts weight * -duration
-	cached   bool    // reads the data file and needs it resident
-	noRatio  bool    // the ops/s of its implementations are not comparable
-	latRatio bool    // the latencies are what it measures: show p50 and p99 against std's
-	needs    needs   // files the environment must prepare
+	name     string                  // for -only and the table
+	title    string                  // one line: what is measured, and how the baseline does it
+	titleFor func(cfg config) string // if set, the title, for titles that depend on flags
+	weight   float64                 // a run lasts weight * -duration
+	cached   bool                    // reads the data file and needs it resident
+	noRatio  bool                    // the ops/s of its implementations are not comparable
+	latRatio bool                    // the latencies are what it measures: show p50 and p99 against std's
+	needs    needs                   // files the environment must prepare
 	fio      []fioJob
 	run      func(rc *runCtx) (runStats, error)
 	opsUnits string // what one op is, for the details
 }
 
 // needs says which files a workload uses, so the environment creates only those.
-type needs struct{ dataFile, writeFile bool }
+type needs struct{ dataFile, writeFile, coldFile bool }
 
 // workloadList returns the suite in the order it runs.
 func workloadList() []*workload {
@@ -61,6 +62,15 @@ func workloadList() []*workload {
 			run:      func(rc *runCtx) (runStats, error) { return runDepth(rc, 32, directIOFlag) },
 			fio:      []fioJob{fioURing(true), fioPsync(true)},
 			opsUnits: "one verified 4 KiB read from the disk",
+		},
+		{
+			name: "cold-32",
+			titleFor: func(cfg config) string {
+				return fmt.Sprintf("4 KiB random buffered ReadAt of a %s file evicted from the page cache before each run (fsync, posix_fadvise DONTNEED, checked with mincore), 32 goroutines (std: os.File)", fmtBytes(cfg.coldSize))
+			},
+			weight: 1, needs: needs{coldFile: true},
+			run:      func(rc *runCtx) (runStats, error) { return runCold(rc, 32) },
+			opsUnits: "one verified 4 KiB read, from the disk unless an earlier read of the run brought its page in",
 		},
 		{
 			name: "write-fsync", title: "4 KiB random writes, fsync after every 16th, depth 1",
