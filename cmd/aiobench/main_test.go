@@ -243,7 +243,7 @@ func TestFlags(t *testing.T) {
 		}
 	}
 	cfg, _, err := parseFlags([]string{"-quick", "-rounds", "5"}, io.Discard)
-	if err != nil || cfg.size != 32<<20 || cfg.rounds != 5 || cfg.duration != 200*time.Millisecond {
+	if err != nil || cfg.size != 32<<20 || cfg.rounds != 5 || cfg.duration != 100*time.Millisecond {
 		t.Errorf("-quick -rounds 5: %+v, %v", cfg, err)
 	}
 	if n, err := parseSize("256MiB"); n != 256<<20 || err != nil {
