@@ -5,26 +5,33 @@
 // With no arguments it creates a 256 MiB data file in a disk-backed
 // temporary directory (every 4 KiB block holds a pattern derived from its
 // index, so every read is verified), keeps it resident in the page cache,
-// runs the suite on every available aio backend and on os.File (net for
-// the TCP workloads) in interleaved rounds, prints one table, removes its
-// files, and exits non-zero if any invariant failed: a read returned the
-// wrong data, a ring's counters did not balance (submitted == completed,
-// nothing in flight), a byte went missing or came back altered in a pipe
-// or a TCP echo, or a cancel outcome went uncounted. It takes about a
-// minute on a 2-core machine.
+// creates a 1 GiB file of the same pattern that cold-32 evicts from the
+// page cache before each of its runs, runs the suite on every available
+// aio backend and on os.File (net and net/http for the network
+// workloads) in interleaved rounds, prints one table, removes its files,
+// and exits non-zero if any invariant failed: a read returned the wrong
+// data, a ring's counters did not balance (submitted == completed,
+// nothing in flight), a byte went missing or came back altered in a pipe,
+// a TCP echo or an HTTP response, or a cancel outcome went uncounted. It
+// takes about two minutes on a 2-core machine.
 //
 // Usage:
 //
-//	aiobench [-size 256MiB] [-dir DIR] [-duration 750ms] [-rounds 3]
+//	aiobench [-size 256MiB] [-cold-size 1GiB] [-dir DIR] [-duration 750ms] [-rounds 3]
 //	         [-only read-1,op-32,...] [-json] [-fio] [-quick]
 //	         [-impl aio-uring,std] [-report FILE] [-cpuprofile FILE] [-trace FILE]
 //
-// The workloads are read-1, read-32, op-32, direct-32, write-fsync,
-// pingpong, cancel-storm, cancel-latency, tcp-echo and tcp-echo-1.
-// Progress goes to stderr (one updating line on a terminal, plain lines
-// otherwise), the table or, with -json, the JSON results to stdout.
-// -report FILE also writes a self-contained HTML page with the table and
-// each workload's latency CDF, drawn with gonum.org/v1/plot.
+// The workloads are read-1, read-32, op-32, direct-32, cold-32,
+// write-fsync, pingpong, cancel-storm, cancel-latency, cancel-latency-op,
+// cancel-latency-spin, tcp-echo-1, tcp-echo (64 connections),
+// tcp-echo-1000 and http. Beside ops/s, ops per CPU-second and
+// latencies, every row shows which of aio's mechanisms served it (mech),
+// the process's context switches per op and its OS threads; the
+// cancel-latency rows show their p50 and p99 against the standard
+// library's. Progress goes to stderr (one updating line on a terminal,
+// plain lines otherwise), the table or, with -json, the JSON results to
+// stdout. -report FILE also writes a self-contained HTML page with the
+// table and each workload's latency CDF, drawn with gonum.org/v1/plot.
 package main
 
 import (
