@@ -54,6 +54,12 @@ type File struct {
 	// system call, so after a miss the next tryEvery-1 do not try.
 	direct              core.DirectDoer
 	readSkip, writeSkip atomic.Int32
+	// callerWrites: the kernel cannot take a write to this regular file
+	// without waiting (RWF_NOWAIT refused: ext4's buffered writes), so its
+	// blocking writes are made in the caller's thread, as os.File makes
+	// them, instead of waiting for a kernel worker through the driver.
+	callerWrites atomic.Bool
+	regular      bool // a regular file or block device
 }
 
 // tryEvery: after a miss, one call in tryEvery tries at once again.
@@ -66,7 +72,7 @@ func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{ring: r, fd: fd, name: name, poll: poll}
+	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: isRegular(fd)}
 	if d, ok := r.driver.(core.DirectDoer); ok && poll == nil && !r.noDirect && !isDirectIO(fd) {
 		f.direct = d
 	}
@@ -368,7 +374,23 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 	}
 	if kind == core.KindWrite { // a sync called meanwhile waits for it
 		epoch := f.writes.Enter()
-		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+		if !f.callerWrites.Load() {
+			res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+			if !ok && res == -int32(syscall.EOPNOTSUPP) && f.regular {
+				// See mechanism.go: such a write waits for the file
+				// system anyway; a kernel worker would only add hops.
+				f.callerWrites.Store(true)
+			}
+		}
+		if f.callerWrites.Load() {
+			f.ring.table.BeginCall(core.MechDirect) // in flight meanwhile
+			res = callerWrite(f.fd, p, off)
+			f.ring.table.EndCall(core.MechDirect, res, false)
+			f.writes.Exit(epoch)
+			f.ring.refs.Release()
+			f.refs.Release()
+			return res, true
+		}
 		f.writes.Exit(epoch)
 	} else {
 		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)

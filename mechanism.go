@@ -25,9 +25,14 @@ import "github.com/waitforit/aio/internal/core"
 //	regular file, block   read: at once in the caller if the kernel     the driver
 //	device, directory     can without waiting (cached data, RWF_NOWAIT),
 //	                      else the driver (io_uring: no thread waits
-//	                      for the disk); write: the driver, tried at
-//	                      once where the kernel can (see tryNow);
-//	                      fsync, open, stat...: the driver.
+//	                      for the disk); write: at once where the
+//	                      kernel can (RWF_NOWAIT), and where it cannot
+//	                      (ext4's buffered writes) in the caller's own
+//	                      thread, as os.File writes, since it waits for
+//	                      the file system anyway and a kernel worker
+//	                      would only add hops (File.callerWrites);
+//	                      O_DIRECT reads and writes, fsync, open,
+//	                      stat...: the driver.
 //
 //	anything on "iocp"    the driver                                    the driver
 //	or "sim"

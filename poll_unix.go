@@ -188,7 +188,7 @@ func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, fl
 	}
 	switch {
 	case d.waited:
-		p.table.EndDirect(res, kicked)
+		p.table.EndCall(core.MechReadiness, res, kicked)
 	case d.tried:
 		p.table.CountReadiness()
 	} // else nothing was done: a deadline already past, say
@@ -213,7 +213,7 @@ func (d *pollDir) attempt(fd uintptr) bool {
 		case syscall.EAGAIN, syscall.EINPROGRESS, syscall.EALREADY:
 			if !d.waited {
 				d.waited = true
-				d.p.table.StartDirect()
+				d.p.table.BeginCall(core.MechReadiness)
 				d.arm()
 			}
 			return false

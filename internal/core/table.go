@@ -22,9 +22,24 @@ type Table struct {
 	submitted, completed, canceled, racesLost atomic.Uint64
 	direct                                    atomic.Uint64 // done at once (CountDirect): submitted and completed
 	readyAtOnce                               atomic.Uint64 // readiness calls done at once (CountReadiness)
-	readyWaited                               atomic.Uint64 // readiness calls that waited (StartDirect)
-	readyDone                                 atomic.Uint64 // those of them that have ended (EndDirect)
+	// Calls without a record that took a while, by mechanism: begun
+	// (BeginCall) and ended (EndCall).
+	begun, ended [mechCount]atomic.Uint64
 }
+
+// Mech is a mechanism that serves an operation without a record (see the
+// aio package's mechanism.go).
+type Mech uint8
+
+const (
+	// MechDirect: the caller's own system call, done at once or waiting
+	// in the kernel in the caller's thread (a write os.File would make).
+	MechDirect Mech = iota
+	// MechReadiness: the caller's non-blocking system call, parking in
+	// Go's netpoller while it would wait.
+	MechReadiness
+	mechCount
+)
 
 // Stats are a table's counters. Direct, Readiness and Driver say which
 // mechanism served the operations submitted (see the aio package's
@@ -285,25 +300,26 @@ func (t *Table) CountDirect() { t.direct.Add(1) }
 // completed in one step.
 func (t *Table) CountReadiness() { t.readyAtOnce.Add(1) }
 
-// StartDirect counts a call without a record that its caller waits for
-// itself (in Go's netpoller: the readiness path): submitted now, in
-// flight (and a leak if it never ends) until EndDirect.
-func (t *Table) StartDirect() {
+// BeginCall counts a call without a record that its caller waits for
+// itself, by mechanism m (in Go's netpoller, or in the kernel in its own
+// thread): submitted now, in flight (and a leak if it never ends) until
+// EndCall.
+func (t *Table) BeginCall(m Mech) {
 	live.Add(1)
-	t.readyWaited.Add(1)
+	t.begun[m].Add(1)
 }
 
-// EndDirect counts the completion of an operation begun with
-// StartDirect, with the kernel's result; cancelRequested says whether a
-// cancel was asked for (a result other than -ECANCELED then counts as a
-// race the cancel lost).
-func (t *Table) EndDirect(res int32, cancelRequested bool) {
+// EndCall counts the completion of a call begun with BeginCall(m), with
+// the kernel's result; cancelRequested says whether a cancel was asked
+// for (a result other than -ECANCELED then counts as a race the cancel
+// lost).
+func (t *Table) EndCall(m Mech, res int32, cancelRequested bool) {
 	if res == -int32(ecanceled) {
 		t.canceled.Add(1)
 	} else if cancelRequested {
 		t.racesLost.Add(1)
 	}
-	t.readyDone.Add(1)
+	t.ended[m].Add(1)
 	live.Add(-1)
 }
 
@@ -327,19 +343,20 @@ func (t *Table) More(r *Record, res int32) {
 func (t *Table) Stats() Stats {
 	// Completions are read before submissions, so that a completion
 	// racing with the reads is never counted without its submission.
-	now := t.direct.Load() + t.readyAtOnce.Load()
-	c := t.completed.Load() + t.readyDone.Load() + now
-	waited := t.readyWaited.Load()
+	atOnce := t.direct.Load() + t.readyAtOnce.Load()
+	c := t.completed.Load() + t.ended[MechDirect].Load() + t.ended[MechReadiness].Load() + atOnce
+	direct := t.direct.Load() + t.begun[MechDirect].Load()
+	readiness := t.readyAtOnce.Load() + t.begun[MechReadiness].Load()
 	driver := t.submitted.Load()
-	s := driver + waited + now
+	s := max(driver+direct+readiness, c)
 	return Stats{
 		Submitted:       s,
 		Completed:       c,
 		Canceled:        t.canceled.Load(),
 		InFlight:        s - c,
 		CancelRacesLost: t.racesLost.Load(),
-		Direct:          t.direct.Load(),
-		Readiness:       waited + t.readyAtOnce.Load(),
+		Direct:          direct,
+		Readiness:       readiness,
 		Driver:          driver,
 	}
 }

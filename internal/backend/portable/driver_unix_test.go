@@ -690,7 +690,12 @@ func TestTryNow(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
-	rfd := int(pr.Fd())
+	rc, err := pr.SyscallConn() // not Fd, which would make the pipe blocking
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rfd int
+	rc.Control(func(s uintptr) { rfd = int(s) })
 	h := attach(t, d, rfd)
 	buf := make([]byte, 16)
 	if res, ok := d.TryNow(core.KindRead, rfd, h, buf, -1, 0); ok {
