@@ -69,7 +69,8 @@ type machineInfo struct {
 	CPUModel       string `json:"cpu_model,omitempty"`
 	Kernel         string `json:"kernel"`
 	GoVersion      string `json:"go_version"`
-	DefaultBackend string `json:"default_backend"` // what aio.New(aio.Config{}) picks, or why nothing
+	DefaultBackend string `json:"default_backend"`      // what aio.New(aio.Config{}) picks, or why nothing
+	URingMode      string `json:"uring_mode,omitempty"` // AIO_URING_MODE, if set: who enters the io_uring
 }
 
 // dataInfo describes the files the workloads use.
@@ -211,6 +212,7 @@ func describeMachine() machineInfo {
 	if v := os.Getenv("AIO_BACKEND"); v != "" {
 		m.DefaultBackend += " (AIO_BACKEND=" + v + ")"
 	}
+	m.URingMode = os.Getenv("AIO_URING_MODE")
 	return m
 }
 

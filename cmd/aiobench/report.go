@@ -24,7 +24,11 @@ func writeTable(w io.Writer, res *results) {
 	if m.CPUModel != "" {
 		fmt.Fprintf(w, ", %s", m.CPUModel)
 	}
-	fmt.Fprintf(w, "\n          kernel %s, %s, aio default backend: %s\n", m.Kernel, m.GoVersion, m.DefaultBackend)
+	fmt.Fprintf(w, "\n          kernel %s, %s, aio default backend: %s", m.Kernel, m.GoVersion, m.DefaultBackend)
+	if m.URingMode != "" {
+		fmt.Fprintf(w, ", AIO_URING_MODE=%s", m.URingMode)
+	}
+	fmt.Fprintln(w)
 	var avail, unavail []string
 	for _, im := range res.Impls {
 		if im.Err != "" {
