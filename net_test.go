@@ -13,11 +13,6 @@ import (
 	"github.com/waitforit/aio"
 )
 
-// socketBackends are the backends whose sockets are tested.
-// "uring-ring" is io_uring with every send and receive through the ring
-// (by default those the kernel can do at once skip it).
-var socketBackends = []string{"uring", "uring-ring", "portable"}
-
 func pipeMaker(t *testing.T, backend, network string) nettest.MakePipe {
 	return func() (c1, c2 net.Conn, stop func(), err error) {
 		r, err := aio.New(aio.Config{Backend: strings.TrimSuffix(backend, "-ring")})
@@ -75,7 +70,7 @@ func pipeMaker(t *testing.T, backend, network string) nettest.MakePipe {
 
 func TestNetConn(t *testing.T) {
 	for _, backend := range socketBackends {
-		for _, network := range []string{"tcp", "unix"} {
+		for _, network := range socketNetworks {
 			t.Run(backend+"/"+network, func(t *testing.T) {
 				nettest.TestConn(t, pipeMaker(t, backend, network))
 			})
