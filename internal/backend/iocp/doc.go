@@ -101,6 +101,10 @@
 //	ERROR_PIPE_NOT_CONNECTED (reads)              0 bytes: io.EOF above
 //	ERROR_MORE_DATA, WSAEMSGSIZE (reads)          the bytes read (a message cut short)
 //	ERROR_BROKEN_PIPE, ERROR_NO_DATA (writes)     EPIPE
+//	ERROR_NETNAME_DELETED, WSAECONNRESET,
+//	ERROR_CONNECTION_ABORTED, WSAECONNABORTED,
+//	ERROR_UNEXP_NET_ERR (accepts)                 ECONNABORTED (the connection died before it
+//	                                              was accepted; the listener accepts the next)
 //	ERROR_NETNAME_DELETED                         WSAECONNRESET
 //	ERROR_CONNECTION_ABORTED                      WSAECONNABORTED
 //	ERROR_CONNECTION_REFUSED,
@@ -109,9 +113,9 @@
 //	ERROR_ACCESS_DENIED (read, write, fsync),
 //	ERROR_INVALID_HANDLE                          EBADF
 //
-// ENOENT, EBADF, EPIPE and ECANCELED are the errnos package syscall
-// invents on Windows; they match fs.ErrNotExist and friends as the native
-// codes do.
+// ENOENT, EBADF, EPIPE, ECONNABORTED and ECANCELED are the errnos package
+// syscall invents on Windows; they match fs.ErrNotExist and friends as the
+// native codes do.
 //
 // On systems other than Windows, New returns an error wrapping
 // errors.ErrUnsupported.
