@@ -110,6 +110,13 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 
 // NewFile adopts a duplicate of f's descriptor (close-on-exec); f stays
 // open and usable, and closing one does not close the other.
+//
+// On Windows a file on disk is reopened (ReOpenFile, with f's access and
+// position) rather than duplicated, so that its operations go through the
+// ring's completion port whatever mode f was opened in. The File then has
+// a file object of its own: its position is its own from the start, and
+// byte-range locks taken through f bind it as they bind another opener.
+// Pipes, consoles and handles that cannot be reopened are duplicated.
 func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if !r.refs.Acquire() {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: os.ErrClosed}
@@ -119,9 +126,13 @@ func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
 	}
+	dup := dupFD
+	if a, ok := r.driver.(core.Adopter); ok {
+		dup = a.Adopt // the driver's own descriptor for f's file
+	}
 	var fd int
 	var dupErr error
-	if err := rc.Control(func(s uintptr) { fd, dupErr = dupFD(s) }); err != nil {
+	if err := rc.Control(func(s uintptr) { fd, dupErr = dup(s) }); err != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
 	}
 	if dupErr != nil {
