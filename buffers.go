@@ -265,8 +265,10 @@ func (p *BufferPool) hold(rec *core.Record) bool {
 }
 
 // Unhold is called once the kernel is done with an operation's buffer
-// (core.BufferHold): at its completion, or when its submission failed.
-func (p *BufferPool) Unhold(i uint32) {
+// (core.BufferHold), before its owner is told: from then on a Release
+// recycles the buffer at once. It reports whether the buffer was released
+// while in flight, with this its last operation: then Unheld recycles it.
+func (p *BufferPool) Unhold(i uint32) (released bool) {
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
@@ -274,11 +276,16 @@ func (p *BufferPool) Unhold(i uint32) {
 			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
 		}
 		if s.CompareAndSwap(v, v-1) {
-			if (v-1)&(slotHeld|slotInFlight) == 0 {
-				p.free <- i // released while in flight: recycled now, never earlier
-			}
-			break
+			return (v-1)&(slotHeld|slotInFlight) == 0
 		}
+	}
+}
+
+// Unheld is called after the operation's owner was told of its
+// completion, with Unhold's answer.
+func (p *BufferPool) Unheld(i uint32, released bool) {
+	if released {
+		p.free <- i // released while in flight: recycled now, never earlier
 	}
 	p.refs.Release()
 }

@@ -65,10 +65,17 @@ type BufferRegistrar interface {
 }
 
 // BufferHold is told when the kernel no longer uses a record's buffer
-// (see Record.Hold). Unhold runs on the completing goroutine and must not
-// block.
+// (see Record.Hold), in two steps on the completing goroutine, neither of
+// which may block. Unhold comes before the record's owner is told of the
+// completion, so that an owner who has seen it and releases the buffer
+// gives it back at once; it reports whether the buffer was released while
+// in flight. Unheld comes after, with that answer: a buffer released in
+// flight is recycled then, so that nobody else gets it before its
+// operation is observably complete. When a submission fails, both come
+// at once.
 type BufferHold interface {
-	Unhold(slot uint32)
+	Unhold(slot uint32) (released bool)
+	Unheld(slot uint32, released bool)
 }
 
 // DirectDoer is implemented by drivers that can do some operations at

@@ -122,9 +122,10 @@ type Record struct {
 	Fixed    bool
 	BufIndex uint16
 
-	// Hold, when set, is told (Unhold(HoldSlot)) once the kernel is done
-	// with Buf: at completion, after the owner was notified, or when
-	// the submission fails. A buffer pool recycles Buf only then.
+	// Hold, when set, is told (Unhold and Unheld of HoldSlot, see
+	// BufferHold) once the kernel is done with Buf: at completion, around
+	// the owner's notification, or when the submission fails. A buffer
+	// pool recycles Buf only then.
 	Hold     BufferHold
 	HoldSlot uint32
 

@@ -166,7 +166,7 @@ func (t *Table) revert(r *Record, p Prepared) {
 	r.state.Store(p.state)
 	if h := r.Hold; h != nil { // the kernel never saw Buf
 		r.Hold, r.Fixed = nil, false
-		h.Unhold(r.HoldSlot)
+		h.Unheld(r.HoldSlot, h.Unhold(r.HoldSlot))
 	}
 }
 
@@ -228,16 +228,23 @@ func (t *Table) Complete(r *Record, res int32) {
 	r.pin.Unpin()
 	fileRefs, ringRefs, notify := r.FileRefs, r.RingRefs, r.Notify
 	hold, holdSlot := r.Hold, r.HoldSlot
+	// Before the owner is told, so that the owner, once it has seen the
+	// completion, may release the buffer to its pool and get it back.
+	var released bool
+	if hold != nil {
+		released = hold.Unhold(holdSlot)
+	}
 	// From here on the owner may recycle r at any moment.
 	if notify != nil {
 		notify.Complete(r)
 	} else {
 		r.Wake <- struct{}{}
 	}
-	// After the owner was told, so that a pool hands the buffer to
-	// someone else only once its operation is observably complete.
+	// After the owner was told, so that a pool hands a buffer released in
+	// flight to someone else only once its operation is observably
+	// complete.
 	if hold != nil {
-		hold.Unhold(holdSlot)
+		hold.Unheld(holdSlot, released)
 	}
 	// Released only after the owner was told: a Close that sees the refs
 	// drained finds every operation on them observably complete (an
