@@ -265,10 +265,11 @@ func (p *BufferPool) hold(rec *core.Record) bool {
 }
 
 // Unhold is called once the kernel is done with an operation's buffer
-// (core.BufferHold), before its owner is told: from then on a Release
-// recycles the buffer at once. It reports whether the buffer was released
-// while in flight, with this its last operation: then Unheld recycles it.
-func (p *BufferPool) Unhold(i uint32) (released bool) {
+// (core.BufferHold): at its completion, before the owner is told, or when
+// its submission failed. A buffer still held by its Buffer is free for
+// that holder's Release at once; one released while in flight is
+// recycled by Done, after the owner was told.
+func (p *BufferPool) Unhold(i uint32) (recycle bool) {
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
@@ -276,15 +277,17 @@ func (p *BufferPool) Unhold(i uint32) (released bool) {
 			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
 		}
 		if s.CompareAndSwap(v, v-1) {
+			// Released, and this was its last operation: nobody else can
+			// reach the slot until Done puts it back.
 			return (v-1)&(slotHeld|slotInFlight) == 0
 		}
 	}
 }
 
-// Unheld is called after the operation's owner was told of its
-// completion, with Unhold's answer.
-func (p *BufferPool) Unheld(i uint32, released bool) {
-	if released {
+// Done ends what Unhold began: it recycles a buffer released while in
+// flight (recycle) and lets Close stop waiting for the operation.
+func (p *BufferPool) Done(i uint32, recycle bool) {
+	if recycle {
 		p.free <- i // released while in flight: recycled now, never earlier
 	}
 	p.refs.Release()

@@ -56,7 +56,7 @@ func Probe() ProbeResult { return probeOnce() }
 
 func probe() ProbeResult {
 	p := ProbeResult{Backend: "uring"}
-	p.Err, p.Reason, p.Missing = probeURing()
+	p.Reason, p.Missing, p.Err = probeURing()
 	switch {
 	case defaultBackend() != "":
 		p.Backend = defaultBackend() // Windows: completion ports, whatever the probe says
@@ -77,10 +77,10 @@ var neededKinds = []core.Kind{
 	core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown,
 }
 
-func probeURing() (err error, reason string, missing []string) {
+func probeURing() (reason string, missing []string, err error) {
 	d, err := newURing(Config{Entries: 8}, core.NewTable())
 	if err != nil {
-		return err, explainURingError(err), nil
+		return explainURingError(err), nil, err
 	}
 	defer d.Close()
 	for _, k := range neededKinds {
@@ -90,9 +90,9 @@ func probeURing() (err error, reason string, missing []string) {
 	}
 	if len(missing) > 0 {
 		list := strings.Join(missing, ", ")
-		return &UnsupportedError{Backend: "uring", Op: list}, "the kernel's io_uring lacks " + list, missing
+		return "the kernel's io_uring lacks " + list, missing, &UnsupportedError{Backend: "uring", Op: list}
 	}
-	return nil, "", nil
+	return "", nil, nil
 }
 
 // explainURingError says why setting up io_uring failed, with what the

@@ -65,17 +65,15 @@ type BufferRegistrar interface {
 }
 
 // BufferHold is told when the kernel no longer uses a record's buffer
-// (see Record.Hold), in two steps on the completing goroutine, neither of
-// which may block. Unhold comes before the record's owner is told of the
-// completion, so that an owner who has seen it and releases the buffer
-// gives it back at once; it reports whether the buffer was released while
-// in flight. Unheld comes after, with that answer: a buffer released in
-// flight is recycled then, so that nobody else gets it before its
-// operation is observably complete. When a submission fails, both come
-// at once.
+// (see Record.Hold), in two steps around the owner's notification:
+// Unhold before it, so that an owner who releases the buffer as soon as
+// it sees the completion finds it free at once; and Done after it, with
+// Unhold's answer: recycle means the buffer was released while in flight
+// and is to be recycled now, only once its operation is observably
+// complete. Both run on the completing goroutine and must not block.
 type BufferHold interface {
-	Unhold(slot uint32) (released bool)
-	Unheld(slot uint32, released bool)
+	Unhold(slot uint32) (recycle bool)
+	Done(slot uint32, recycle bool)
 }
 
 // DirectDoer is implemented by drivers that can do some operations at
