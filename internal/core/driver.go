@@ -35,15 +35,6 @@ type FileAttacher interface {
 	Detach(fd int, handle any)
 }
 
-// Adopter is implemented by drivers that make their own descriptor for a
-// caller's (Ring.NewFile) rather than take a plain duplicate (dup,
-// DuplicateHandle): Adopt returns a new descriptor for the file open on
-// fd, which the File then owns and Attach then sees; fd, and what its
-// owner does with it, are left as they were.
-type Adopter interface {
-	Adopt(fd uintptr) (int, error)
-}
-
 // BatchSubmitter is implemented by drivers that can hand several records
 // to the kernel at once (io_uring: one io_uring_enter for all).
 // SubmitBatch submits recs in order and returns how many it submitted;

@@ -33,30 +33,30 @@
 //
 // # Adopted handles
 //
-// Ring.NewFile gets its handle from Adopt, which decides what the File
-// owns. A handle's mode is fixed by its file object (overlapped or not,
-// which port), and the caller's file object must stay as it was; but a
-// disk file (FILE_TYPE_DISK) can be opened again. So Adopt reopens it with
-// ReOpenFile: a new file object for the same file, overlapped, with the
-// caller's access rights (FileAccessInformation: no more than the caller
-// had; O_APPEND's append-only access makes position writes go to the
-// end), its caching flags (write-through for O_SYNC, no buffering,
-// sequential, random) and its position, shared for reading, writing and
-// deleting (the caller's share mode cannot be queried, and sharing all
-// never conflicts with another open). It runs in port mode, whatever mode
-// os.Open (synchronous) or os.NewFile (bound to the runtime's port) left
-// the caller's handle in. Being its own file object, it has its own
-// position from then on (the caller's os.File keeps its own, unmoved by
-// the File's I/O), and a byte-range lock taken through the caller's
-// handle (LockFileEx) binds it as it binds another opener.
+// A handle's mode is fixed by its file object (overlapped or not, on
+// which port), and Ring.NewFile's duplicate shares the caller's, which
+// must stay as it was. But a disk file (FILE_TYPE_DISK) can be opened
+// again: package aio (prepareFD, mechanism_windows.go) has Reopen make
+// the File's handle with ReOpenFile, a new file object for the same file,
+// overlapped, with the caller's access rights (FileAccessInformation: no
+// more than the caller had), its caching flags (write-through for O_SYNC,
+// no buffering, sequential, random) and its position, shared for reading,
+// writing and deleting (the caller's share mode cannot be queried, and
+// sharing all never conflicts with another open). It runs in port mode,
+// whatever mode os.Open (synchronous) or os.NewFile (bound to the
+// runtime's port) left the caller's handle in. Being its own file object,
+// it has its own position from then on (the caller's os.File keeps its
+// own, unmoved by the File's I/O), and a byte-range lock taken through
+// the caller's handle (LockFileEx) binds it as it binds another opener.
 //
-// Everything else is duplicated (DuplicateHandle) and shares the caller's
-// file object: pipes (os.Pipe's are anonymous, and opening a named pipe
-// again connects another instance, not the same stream), consoles and
-// other character devices, sockets, and disk files ReOpenFile refuses (one opened without sharing,
-// one whose DACL no longer grants what the handle holds, one being
-// deleted). Those run in the mode their file object allows: blocking for
-// a synchronous handle, event for an overlapped one bound elsewhere.
+// The rest keep the duplicate, and with it the caller's file object:
+// pipes (os.Pipe's are anonymous, and opening a named pipe again
+// connects another instance, not the same stream), consoles and other
+// character devices, sockets, and disk files ReOpenFile refuses (one
+// opened without sharing, one whose DACL no longer grants what the handle
+// holds, one being deleted). Those run in the mode their file object
+// allows: blocking for a synchronous handle, event for an overlapped one
+// bound elsewhere.
 //
 // Fsync (FlushFileBuffers), Open (CreateFile with FILE_FLAG_OVERLAPPED,
 // not inheritable) and Close (CloseHandle) are blocking calls on a
@@ -87,8 +87,8 @@
 // completes; operations at the position that are in flight together may
 // overlap (use offsets for concurrent I/O, as with os.File). Positional
 // operations leave it alone, as pread and pwrite do. Writes at the
-// position to a handle Ring.Open opened with O_APPEND go to the end of the
-// file. Pipes, consoles and sockets have no offsets.
+// position to a handle opened with O_APPEND (by Ring.Open, or by whoever
+// gave it append access without write access) go to the end of the file. Pipes, consoles and sockets have no offsets.
 //
 // # Completion
 //

@@ -12,30 +12,24 @@ import (
 	"github.com/waitforit/aio/internal/core"
 )
 
-// adopt hands of's handle to d.Adopt and attaches the result, as
-// Ring.NewFile does; the adopted handle is closed at the end of the test.
+// adopt makes the handle Ring.NewFile makes for of (a duplicate, then
+// Reopen of it if it can) and attaches it; the handle is closed at the
+// end of the test.
 func adopt(t *testing.T, d *Driver, of *os.File) (*file, windows.Handle) {
 	t.Helper()
-	rc, err := of.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
+	h := dup(t, of)
+	if nh, err := Reopen(h); err == nil {
+		h = nh
+		t.Cleanup(func() { windows.CloseHandle(nh) })
 	}
-	var fd int
-	var aerr error
-	rc.Control(func(h uintptr) { fd, aerr = d.Adopt(h) })
-	if aerr != nil {
-		t.Fatal(aerr)
-	}
-	h := windows.Handle(fd)
-	t.Cleanup(func() { windows.CloseHandle(h) })
-	f, err := d.Attach(fd)
+	f, err := d.Attach(int(h))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f.(*file), h
 }
 
-// io runs one read or write through the driver and returns its result.
+// rw runs one read or write through the driver and returns its result.
 func rw(t *testing.T, tb *core.Table, kind core.Kind, h windows.Handle, f *file, buf []byte, off int64) int32 {
 	t.Helper()
 	r := tb.Get()
@@ -46,11 +40,11 @@ func rw(t *testing.T, tb *core.Table, kind core.Kind, h windows.Handle, f *file,
 	return wait(tb, r)
 }
 
-// TestAdopt: Ring.NewFile's handles. A disk file, synchronous or bound to
-// the Go runtime's port, is reopened into port mode at the caller's
-// position, and the caller's handle keeps its own; a pipe is duplicated
-// and runs blocking.
-func TestAdopt(t *testing.T) {
+// TestReopen: Ring.NewFile's handles. A disk file, synchronous or bound
+// to the Go runtime's port, is reopened into port mode at the caller's
+// position, and the caller's handle keeps its own; a pipe cannot be
+// reopened, and its duplicate runs blocking.
+func TestReopen(t *testing.T) {
 	tb, d := newDriver(t)
 	name := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(name, []byte("0123456789"), 0o644); err != nil {
@@ -129,13 +123,16 @@ func TestAdopt(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
+	if _, err := Reopen(windows.Handle(pr.Fd())); err == nil {
+		t.Error("Reopen of os.Pipe's read end succeeded")
+	}
 	if f, _ := adopt(t, d, pr); f.mode != modeBlocking || f.seekable {
 		t.Errorf("os.Pipe: mode %v seekable %v, want blocking, not seekable", f.mode, f.seekable)
 	}
 }
 
 // TestBlockingDiskFile: a synchronous disk handle attached as it is (what
-// Adopt falls back to when ReOpenFile fails) runs blocking calls at the
+// Ring.NewFile keeps when ReOpenFile fails) runs blocking calls at the
 // driver's position and at offsets.
 func TestBlockingDiskFile(t *testing.T) {
 	tb, d := newDriver(t)
