@@ -60,16 +60,6 @@ const (
 	adopted
 )
 
-// readinessBackend reports whether blocking calls on r may bypass the
-// driver and wait in Go's netpoller.
-func (r *Ring) readinessBackend() bool {
-	switch r.driver.Name() {
-	case "uring", "portable":
-		return readinessAvailable
-	}
-	return false
-}
-
 // streamOp reports whether kind is a transfer that the readiness path
 // serves for blocking calls: at the stream's own position, with no
 // offset.

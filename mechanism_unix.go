@@ -8,8 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readinessAvailable: Go's netpoller takes pipes, sockets and ttys here.
-const readinessAvailable = true
+// readinessBackend reports whether blocking calls on r may bypass the
+// driver and wait in Go's netpoller, which takes pipes, sockets and ttys
+// here. (Elsewhere no readiness path exists.)
+func (r *Ring) readinessBackend() bool {
+	switch r.driver.Name() {
+	case "uring", "portable":
+		return true
+	}
+	return false
+}
 
 // prepareFD decides fd's mechanism (see mechanism.go) as the File that
 // owns it is made, and returns the descriptor the File is to use, with

@@ -6,10 +6,6 @@ import (
 	"github.com/waitforit/aio/internal/backend/iocp"
 )
 
-// readinessAvailable: no readiness path here; the driver serves every
-// operation.
-const readinessAvailable = false
-
 // prepareFD decides fd's mechanism (see mechanism.go) as the File that
 // owns it is made. Every operation on Windows is the driver's; what it
 // can do with a handle depends on the handle's file object (overlapped or
