@@ -352,3 +352,48 @@ func TestMore(t *testing.T) {
 	d.complete(tb, r.ID(), 3)
 	tb.Put(r)
 }
+
+// TestFreeListConcurrent: records come from a lock-free stack; under
+// concurrent Get and Put no record is ever handed to two holders at
+// once, and every record handed out comes back.
+func TestFreeListConcurrent(t *testing.T) {
+	tab := NewTable()
+	const workers, rounds = 8, 20000
+	var inUse sync.Map // *Record -> struct{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			held := make([]*Record, 0, 4)
+			for i := range rounds {
+				r := tab.Get()
+				if _, dup := inUse.LoadOrStore(r, struct{}{}); dup {
+					t.Errorf("record %d handed out twice at once", r.Index)
+					return
+				}
+				held = append(held, r)
+				if len(held) == cap(held) || i == rounds-1 {
+					for _, h := range held {
+						inUse.Delete(h)
+						tab.Put(h)
+					}
+					held = held[:0]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := len(*tab.records.Load())
+	seen := map[uint32]bool{}
+	for h := uint32(tab.free.Load()); h != 0; h = (*tab.records.Load())[h-1].nextFree.Load() {
+		if seen[h] {
+			t.Fatalf("free list has a cycle at record %d", h-1)
+		}
+		seen[h] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d records made, %d back on the free list", n, len(seen))
+	}
+	t.Logf("%d records served %d gets", n, workers*rounds)
+}

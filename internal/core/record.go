@@ -143,11 +143,12 @@ type Record struct {
 	// per-op state here). The core does not touch it.
 	DriverData any
 
-	Index uint32
-	table *Table
-	state atomic.Uint64
-	pin   runtime.Pinner
-	stack []uintptr // where it was submitted, when leak tracking is on
+	Index    uint32
+	nextFree atomic.Uint32 // the free record below this one, index plus one (see Table.Get)
+	table    *Table
+	state    atomic.Uint64
+	pin      runtime.Pinner
+	stack    []uintptr // where it was submitted, when leak tracking is on
 }
 
 // Gen returns the record's current generation.

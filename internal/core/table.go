@@ -15,8 +15,8 @@ import (
 type Table struct {
 	Driver Driver
 
-	mu      sync.Mutex
-	free    []uint32
+	mu      sync.Mutex                // serialises growth only
+	free    atomic.Uint64             // the free records: a lock-free stack (see Get)
 	records atomic.Pointer[[]*Record] // append-only; published after growth
 
 	submitted, completed, canceled, racesLost atomic.Uint64
@@ -59,24 +59,45 @@ func NewTable() *Table {
 }
 
 // Get hands out a record for a new operation, with a new generation.
+//
+// The free records form a stack with no lock, so that no lock is taken
+// per operation: free holds a tag (bumped by every change, so that a
+// record popped and pushed back meanwhile never makes a stale
+// compare-and-swap succeed) and the top record's index plus one (0: the
+// stack is empty); each free record's nextFree holds the one below it.
+// Only growth takes mu.
 func (t *Table) Get() *Record {
-	t.mu.Lock()
 	var r *Record
-	if n := len(t.free); n > 0 {
-		r = (*t.records.Load())[t.free[n-1]]
-		t.free = t.free[:n-1]
-	} else {
-		recs := *t.records.Load()
-		r = &Record{Index: uint32(len(recs)), table: t, Wake: make(chan struct{}, 1)}
-		recs = append(recs, r) // may copy: readers keep using the old slice, whose entries are the same
-		t.records.Store(&recs)
+	for {
+		h := t.free.Load()
+		top := uint32(h)
+		if top == 0 {
+			r = t.grow()
+			break
+		}
+		cand := (*t.records.Load())[top-1]
+		next := cand.nextFree.Load()
+		if t.free.CompareAndSwap(h, (h>>32+1)<<32|uint64(next)) {
+			r = cand
+			break
+		}
 	}
-	t.mu.Unlock()
 	s := r.state.Load()
 	if s&stSubmitted != 0 && s&stCompleted == 0 {
 		r.inconsistent("handed out while in flight", s)
 	}
 	r.state.Store(uint64(uint32(s>>genShift)+1) << genShift)
+	return r
+}
+
+// grow makes a new record.
+func (t *Table) grow() *Record {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	recs := *t.records.Load()
+	r := &Record{Index: uint32(len(recs)), table: t, Wake: make(chan struct{}, 1)}
+	recs = append(recs, r) // may copy: readers keep using the old slice, whose entries are the same
+	t.records.Store(&recs)
 	return r
 }
 
@@ -91,9 +112,13 @@ func (t *Table) Put(r *Record) {
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
 	r.Barrier = nil
 	r.stack = r.stack[:0]
-	t.mu.Lock()
-	t.free = append(t.free, r.Index)
-	t.mu.Unlock()
+	for {
+		h := t.free.Load()
+		r.nextFree.Store(uint32(h))
+		if t.free.CompareAndSwap(h, (h>>32+1)<<32|uint64(r.Index+1)) {
+			return
+		}
+	}
 }
 
 // Lookup finds the record a driver identifier names. An identifier that
