@@ -105,6 +105,18 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 				ctxErr = ctx.Err()
 			}
 		}
+		if kind == core.KindAccept && res == -int32(syscall.ECONNABORTED) {
+			// The connection died before it was accepted: accept the
+			// next one, as Go's net does. If the caller has gone, the
+			// accept it waits for is cancelled: nothing was accepted.
+			if ctx.Err() == nil && !fired {
+				continue
+			}
+			res = -int32(syscall.ECANCELED)
+			if ctxErr == nil {
+				ctxErr = ctx.Err()
+			}
+		}
 		if res == -int32(syscall.ECANCELED) && fired && ctxErr == nil {
 			ctxErr = os.ErrDeadlineExceeded
 		}

@@ -150,6 +150,14 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 // thread and cancel at once; a blocking socket, or a stream on systems
 // without such a reopening, is served by the backend's driver without
 // touching its flags.
+//
+// On Windows a file on disk is reopened likewise (ReOpenFile, with f's
+// access rights and position), overlapped, so that its operations go
+// through the ring's completion port whatever mode f's handle is in. The
+// File then has a file object of its own: its position is its own from
+// the start, and byte-range locks taken through f bind it as they bind
+// another opener. Pipes, consoles and handles that cannot be reopened
+// are duplicated.
 func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if !r.refs.Acquire() {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: os.ErrClosed}

@@ -35,7 +35,9 @@ import "github.com/waitforit/aio/internal/core"
 //	                      stat...: the driver.
 //
 //	anything on "iocp"    the driver                                    the driver
-//	or "sim"
+//	or "sim"              (an adopted disk file is reopened overlapped
+//	                      on Windows, so that the completion port
+//	                      serves it: see mechanism_windows.go)
 //
 // Readiness is the fastest way to wait for a socket or a pipe from a
 // goroutine per connection (every M:N runtime that tried io_uring keeps

@@ -18,7 +18,8 @@ import (
 //	aio: backend portable: io_uring not used: io_uring_setup: EPERM: denied by a seccomp filter (...)
 type ProbeResult struct {
 	// Backend is the backend New(Config{}) uses when AIO_BACKEND is not
-	// set: "uring", "portable", or "" if no backend works on this system.
+	// set: "uring", "portable", "iocp" (always, on Windows), or "" if no
+	// backend works on this system.
 	Backend string
 	// Err is nil when io_uring is usable. Otherwise it says why not and
 	// matches the kernel's errno (syscall.ENOSYS, syscall.EPERM, ...) or
@@ -56,7 +57,10 @@ func Probe() ProbeResult { return probeOnce() }
 func probe() ProbeResult {
 	p := ProbeResult{Backend: "uring"}
 	p.Reason, p.Missing, p.Err = probeURing()
-	if p.Err != nil {
+	switch {
+	case defaultBackend() != "":
+		p.Backend = defaultBackend() // Windows: completion ports, whatever the probe says
+	case p.Err != nil:
 		p.Backend = ""
 		if portable.Available() == nil {
 			p.Backend = "portable"

@@ -183,7 +183,7 @@ func selectWorkloads(only []string) ([]*workload, error) {
 // ones with New's error) and the standard library.
 func probeImpls() []impl {
 	var out []impl
-	for _, b := range []string{"uring", "portable"} {
+	for _, b := range []string{"uring", "portable", "iocp"} {
 		im := impl{Name: "aio-" + b, Backend: b}
 		r, err := aio.New(aio.Config{Backend: b})
 		if err != nil {

@@ -145,7 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	fs.DurationVar(&cfg.duration, "duration", defaultDuration, "how long each implementation runs a workload in each round")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per workload; the table shows medians")
 	only := fs.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ","))
-	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,std")
+	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,aio-iocp,std")
 	fs.BoolVar(&jsonOut, "json", false, "write the results as JSON to stdout instead of the table")
 	fs.BoolVar(&cfg.fio, "fio", false, "also run the equivalent fio jobs, if fio is installed")
 	fs.StringVar(&cfg.report, "report", "", "also write an HTML report with latency CDF plots per workload to `file`")

@@ -76,20 +76,14 @@ func (sp *stormPipe) checkStream(p []byte) error {
 func runCancelStorm(rc *runCtx) (runStats, error) {
 	pipes := make([]*stormPipe, stormPipes)
 	for i := range pipes {
-		pr, pw, err := os.Pipe()
+		pr, ar, pw, err := pipe(rc.ring)
 		if err != nil {
 			return runStats{}, err
 		}
-		sp := &stormPipe{id: i, osRead: pr, osWrite: pw}
+		sp := &stormPipe{id: i, file: ar, osRead: pr, osWrite: pw}
 		rc.closeFile("storm pipe write end", onceCloser(pw))
-		if rc.ring != nil {
-			f, err := rc.ring.NewFile(pr)
-			pr.Close()
-			if err != nil {
-				return runStats{}, err
-			}
-			sp.file, sp.osRead = f, nil
-			rc.closeFile("storm pipe read end", f)
+		if ar != nil {
+			rc.closeFile("storm pipe read end", ar)
 		} else {
 			rc.closeFile("storm pipe read end", pr)
 		}

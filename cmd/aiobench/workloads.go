@@ -144,7 +144,7 @@ func pendingWorkloads() map[string]string { return nil }
 
 // impl is one implementation under test.
 type impl struct {
-	Name    string `json:"name"`              // "aio-uring", "aio-portable", "std"
+	Name    string `json:"name"`              // "aio-uring", "aio-portable", "aio-iocp", "std"
 	Backend string `json:"backend,omitempty"` // the aio backend; "" for the standard library
 	Err     string `json:"unavailable,omitempty"`
 }
@@ -244,14 +244,14 @@ type worker struct {
 	rng    *rand.Rand
 	stop   *atomic.Bool
 	stopCh <-chan struct{} // closed when the run ends
-	base   time.Time       // shared by all workers of the run
+	base   clockBase       // shared by all workers of the run
 }
 
 // stopped reports whether the run has ended.
 func (w *worker) stopped() bool { return w.stop.Load() }
 
 // now is the time since the run's base: one monotonic clock read.
-func (w *worker) now() time.Duration { return time.Since(w.base) }
+func (w *worker) now() time.Duration { return since(w.base) }
 
 // spin busy-waits for d.
 func (w *worker) spin(d time.Duration) {
@@ -271,7 +271,7 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 	allDone := make(chan struct{})
 	errs := make([]error, n)
 	workers := make([]*worker, n)
-	base := time.Now()
+	base := newClockBase()
 	for i := range workers {
 		workers[i] = &worker{
 			id: i, hist: new(histogram), stop: &stop, stopCh: stopCh, base: base,
