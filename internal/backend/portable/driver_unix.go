@@ -106,6 +106,12 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 		return true, k.String()
 	case core.KindSendmsg, core.KindRecvmsg:
 		return dgramSupported, k.String()
+	case core.KindStat, core.KindFtruncate, core.KindFallocate, core.KindFadvise, core.KindSeek,
+		core.KindReadDir, core.KindOpenAt, core.KindMkdir, core.KindRename, core.KindUnlink,
+		core.KindLink, core.KindSymlink, core.KindReadlink:
+		return true, k.String()
+	case core.KindOpenat2:
+		return openat2Supported, k.String()
 	}
 	return false, k.String()
 }
@@ -144,7 +150,7 @@ func (d *Driver) Submit(r *core.Record) error {
 	case core.KindNop:
 		d.table.Complete(r, 0)
 		return nil
-	case core.KindShutdown: // never blocks
+	case core.KindShutdown, core.KindSeek: // never block
 		d.table.Complete(r, exec(r))
 		return nil
 	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindAccept, core.KindConnect,
@@ -162,7 +168,10 @@ func (d *Driver) Submit(r *core.Record) error {
 				return nil
 			}
 		}
-	case core.KindFsync, core.KindOpen, core.KindClose:
+	case core.KindFsync, core.KindOpen, core.KindClose,
+		core.KindStat, core.KindFtruncate, core.KindFallocate, core.KindFadvise, core.KindReadDir,
+		core.KindOpenAt, core.KindOpenat2, core.KindMkdir, core.KindRename, core.KindUnlink,
+		core.KindLink, core.KindSymlink, core.KindReadlink:
 	default:
 		return fmt.Errorf("portable backend: %v: %w", r.Kind, errors.ErrUnsupported)
 	}
@@ -172,7 +181,7 @@ func (d *Driver) Submit(r *core.Record) error {
 func (d *Driver) submitPool(r *core.Record) error {
 	o := d.opFor(r)
 	fd := r.FD
-	if r.Kind == core.KindOpen {
+	if r.Kind == core.KindOpen || fd < 0 { // no descriptor, or AT_FDCWD
 		fd = -1
 	}
 	o.mu.Lock()
@@ -331,8 +340,50 @@ func execOnce(r *core.Record) (int, error) {
 			return 0, err
 		}
 		return 0, nil
+
+	// File system operations. Paths arrive NUL-terminated (see core.Kind).
+	case core.KindStat:
+		return 0, statAt(r.FD, cstr(r.Path), r.Flags, r.Buf)
+	case core.KindFtruncate:
+		return 0, unix.Ftruncate(r.FD, r.Off)
+	case core.KindFallocate:
+		return 0, fallocate(r.FD, uint32(r.Flags), r.Off, r.Len)
+	case core.KindFadvise:
+		return 0, fadvise(r.FD, r.Off, r.Len, r.Flags)
+	case core.KindSeek:
+		off, err := unix.Seek(r.FD, r.Off, r.Flags)
+		if err == nil {
+			r.Off = off // the result (see core.KindSeek); read after Complete
+		}
+		return 0, err
+	case core.KindReadDir:
+		return unix.ReadDirent(r.FD, r.Buf)
+	case core.KindOpenAt:
+		return unix.Openat(r.FD, cstr(r.Path), r.Flags, r.Mode)
+	case core.KindOpenat2:
+		return openat2(r.FD, cstr(r.Path), r.Buf)
+	case core.KindMkdir:
+		return 0, unix.Mkdirat(r.FD, cstr(r.Path), r.Mode)
+	case core.KindRename:
+		return 0, unix.Renameat(r.FD, cstr(r.Path), r.FD, cstr(r.Path2))
+	case core.KindUnlink:
+		return 0, unix.Unlinkat(r.FD, cstr(r.Path), r.Flags)
+	case core.KindLink:
+		return 0, unix.Linkat(r.FD, cstr(r.Path), r.FD, cstr(r.Path2), 0)
+	case core.KindSymlink:
+		return 0, unix.Symlinkat(cstr(r.Path), r.FD, cstr(r.Path2))
+	case core.KindReadlink:
+		return readlinkat(r.FD, cstr(r.Path), r.Buf)
 	}
 	return attempt(r.FD, r)
+}
+
+// cstr is a record's NUL-terminated path as a Go string ("" for none).
+func cstr(p []byte) string {
+	if len(p) > 0 && p[len(p)-1] == 0 {
+		p = p[:len(p)-1]
+	}
+	return string(p)
 }
 
 // fsyncDatasync in Record.Flags asks KindFsync for fdatasync (the same
