@@ -99,7 +99,11 @@ func New(t *core.Table, opts Options) (core.Driver, error) {
 func (d *Driver) Name() string { return "portable" }
 
 // Supported reports whether the driver implements k.
-func (d *Driver) Supported(k core.Kind) (bool, string) {
+func (d *Driver) Supported(k core.Kind) (bool, string) { return Supports(k) }
+
+// Supports reports whether the portable driver implements k on this
+// system, and names k.
+func Supports(k core.Kind) (bool, string) {
 	switch k {
 	case core.KindNop, core.KindRead, core.KindWrite, core.KindFsync, core.KindOpen, core.KindClose,
 		core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown:
@@ -228,18 +232,26 @@ func (o *op) retire() {
 // Cancel asks the operation r's use id to stop: a queued one completes
 // now with ECANCELED, a parked one is woken to complete so, a running
 // blocking syscall is left to finish.
-func (d *Driver) Cancel(r *core.Record, id uint64) {
+func (d *Driver) Cancel(r *core.Record, id uint64) { d.CancelOwned(r, id) }
+
+// CancelOwned is Cancel, reporting whether the use id was in flight in
+// this driver when asked: a driver that hands some operations to this
+// one (the io_uring driver's worker pool) learns whether the cancel was
+// its to make. It never reads r's request fields, which a stale id's
+// record may be changing.
+func (d *Driver) CancelOwned(r *core.Record, id uint64) bool {
 	ops := *d.ops.Load()
 	if int(r.Index) >= len(ops) {
-		return // never submitted to us
+		return false // never submitted to us
 	}
 	o := ops[r.Index]
 	o.mu.Lock()
 	if o.id != id {
 		o.mu.Unlock()
-		return // stale: that use has completed
+		return false // stale, or not ours: that use is not in flight here
 	}
 	d.cancelLocked(o)
+	return true
 }
 
 // CancelFD cancels every operation on fd.

@@ -121,6 +121,8 @@ type Driver struct {
 	noFixedFiles bool     // the kernel refused the table, or tests
 
 	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by reapers
+
+	workers workerPool // what the ring cannot do (see route, workers_linux.go)
 }
 
 // New sets up a ring of (at least) entries SQEs for t.
@@ -190,6 +192,9 @@ func (d *Driver) Name() string { return "uring" }
 
 // Supported reports whether the kernel has the opcode for k.
 func (d *Driver) Supported(k core.Kind) (bool, string) {
+	if ok, op, fs := d.supportedFS(k); fs {
+		return ok, op
+	}
 	if int(k) >= len(kindOpcode) {
 		return false, k.String()
 	}
@@ -212,6 +217,9 @@ func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true }
 
 // Submit writes r's SQE and makes sure it is entered.
 func (d *Driver) Submit(r *core.Record) error {
+	if d.onWorkers(r) {
+		return d.submitWorkers(r)
+	}
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
 	if sqe == nil {
@@ -226,6 +234,9 @@ func (d *Driver) Submit(r *core.Record) error {
 // SubmitBatch writes the SQEs of recs and enters them together: one
 // io_uring_enter for the lot (more only if they overfill the SQ).
 func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
+	if d.anyOnWorkers(recs) {
+		return d.submitEach(recs)
+	}
 	d.sqMu.Lock()
 	for i, r := range recs {
 		sqe := d.sqeLocked()
@@ -302,9 +313,11 @@ func (d *Driver) prepLocked(sqe *abi.SQE, r *core.Record) {
 			sqe.PrepRecvmsg(int32(r.FD), unsafe.Pointer(&m.hdr), uint32(r.Flags))
 		}
 	default:
-		panic("aio: inconsistent op kind " + r.Kind.String())
+		if !d.prepFS(sqe, r) {
+			panic("aio: inconsistent op kind " + r.Kind.String())
+		}
 	}
-	if ff, ok := r.Handle.(*fixedFile); ok && r.Kind != core.KindNop && r.Kind != core.KindOpen && r.Kind != core.KindClose {
+	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
 		sqe.Fd, sqe.Flags = int32(ff.slot), sqe.Flags|abi.SQEFixedFile
 	}
 	sqe.UserData = r.ID()
@@ -330,16 +343,21 @@ func (d *Driver) msgLocked(i uint32) *msgState {
 
 // Cancel asks the kernel to cancel the request with user_data id.
 func (d *Driver) Cancel(r *core.Record, id uint64) {
+	if d.cancelWorkers(r, id) {
+		return
+	}
 	d.control(func(sqe *abi.SQE) { sqe.PrepCancel(id, 0) })
 }
 
 // CancelFD asks the kernel to cancel every request on fd.
 func (d *Driver) CancelFD(fd int) {
+	d.cancelWorkersFD(fd)
 	d.control(func(sqe *abi.SQE) { sqe.PrepCancelFD(int32(fd), abi.AsyncCancelAll) })
 }
 
 // CancelAll asks the kernel to cancel every request of the ring.
 func (d *Driver) CancelAll() {
+	d.cancelWorkersAll()
 	d.control(func(sqe *abi.SQE) { sqe.PrepCancelAny() })
 }
 
@@ -617,6 +635,7 @@ func (d *Driver) Close() error {
 	}
 	d.closed = true // control requests (stale cancels) from now on are dropped
 	d.sqMu.Unlock()
+	d.closeWorkers()
 	d.entering.Wait()
 	// Only this goroutine submits and only the reaper reaps from here on.
 	sqe := d.ring.GetSQE()
