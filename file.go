@@ -45,6 +45,8 @@ type File struct {
 	// system call, so after a miss the next tryEvery-1 do not try.
 	direct              core.DirectDoer
 	readSkip, writeSkip atomic.Int32
+
+	fs fileFS // directory reading and what is known of the file's type (file_fs.go)
 }
 
 // tryEvery: after a miss, one call in tryEvery tries at once again.
@@ -439,12 +441,21 @@ func (f *File) WriteContext(ctx context.Context, p []byte) (int, error) {
 }
 
 // SyncContext commits the file's contents to stable storage (fsync).
-func (f *File) SyncContext(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return f.pathErr("sync", err)
+func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, false) }
+
+// sync is SyncContext, and with datasync SyncDataContext (fdatasync): one
+// path for both, so that whatever orders a sync after the file's writes
+// orders both.
+func (f *File) sync(ctx context.Context, datasync bool) error {
+	op, flags := "sync", 0
+	if datasync {
+		op, flags = "syncdata", core.FsyncDatasync
 	}
-	_, err := f.do(ctx, core.KindFsync, nil, 0, 0)
-	return f.pathErr("sync", err)
+	if err := ctx.Err(); err != nil {
+		return f.pathErr(op, err)
+	}
+	_, err := f.do(ctx, core.KindFsync, nil, 0, flags)
+	return f.pathErr(op, err)
 }
 
 // ReadAt is ReadAtContext without a context (io.ReaderAt).

@@ -14,7 +14,7 @@ const (
 	KindNop      Kind = iota
 	KindRead          // read into Buf at Off (Off < 0: the file position / a stream)
 	KindWrite         // write Buf at Off (Off < 0: the file position / a stream)
-	KindFsync         // fsync(FD); Flags may ask for datasync
+	KindFsync         // fsync(FD); Flags FsyncDatasync asks for fdatasync
 	KindOpen          // openat(AT_FDCWD, Path, Flags, Mode); Res is the new fd
 	KindClose         // close(FD)
 	KindAccept        // accept4(FD, nil, nil, Flags); Res is the new socket
@@ -50,6 +50,10 @@ const (
 	KindReadlink  // readlinkat(FD, Path) into Buf; Res is the length
 	kindCount
 )
+
+// FsyncDatasync in a KindFsync record's Flags asks for fdatasync(2):
+// the same bit as IORING_FSYNC_DATASYNC.
+const FsyncDatasync = 1
 
 var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot",
 	"stat", "ftruncate", "fallocate", "fadvise", "seek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat"}
