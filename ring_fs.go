@@ -66,6 +66,9 @@ func (r *Ring) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
 // nothing to do if it already is a directory; an error naming the
 // operation "mkdir" otherwise.
 func (r *Ring) MkdirAll(ctx context.Context, name string, perm os.FileMode) error {
+	if badPath(name) { // where os.MkdirAll ends up, without submitting
+		return &fs.PathError{Op: "mkdir", Path: name, Err: syscall.EINVAL}
+	}
 	// os.MkdirAll, operation for operation.
 	dir, err := r.Stat(ctx, name)
 	if err == nil {

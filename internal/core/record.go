@@ -56,7 +56,7 @@ const (
 const FsyncDatasync = 1
 
 var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot",
-	"stat", "ftruncate", "fallocate", "fadvise", "seek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat"}
+	"stat", "ftruncate", "fallocate", "fadvise", "lseek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat"}
 
 // Kinds lists every kind of operation, in order (for probes and tests).
 func Kinds() []Kind {

@@ -1,0 +1,27 @@
+package aio
+
+import (
+	"io/fs"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// ForceWorkersForTest makes the ring's io_uring driver send every file
+// system operation to its worker pool, as a kernel without their opcodes
+// would. It reports false for backends without that choice.
+func ForceWorkersForTest(r *Ring) bool {
+	d, ok := r.driver.(interface{ ForceWorkers(core.Kind) })
+	if !ok {
+		return false
+	}
+	for _, fr := range fsRoutes {
+		d.ForceWorkers(fr.kind)
+	}
+	return true
+}
+
+// DirFSWalkForTest makes a DirFS resolve names itself, one element at a
+// time, as it does where openat2 is missing.
+func DirFSWalkForTest(fsys fs.FS) {
+	fsys.(*dirFS).root.walk.Store(true)
+}
