@@ -278,26 +278,34 @@ var ringCases = []ringCase{}
 
 func ringCaseStat(name, file string) ringCase {
 	return ringCase{name: name, shared: true,
-		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) { return r.Stat(ctx, p(file)) },
-		os:  func(p func(string) string) (any, error) { return os.Stat(p(file)) }}
+		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) {
+			return r.Stat(ctx, p(file))
+		},
+		os: func(p func(string) string) (any, error) { return os.Stat(p(file)) }}
 }
 
 func ringCaseLstat(name, file string) ringCase {
 	return ringCase{name: name, shared: true,
-		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) { return r.Lstat(ctx, p(file)) },
-		os:  func(p func(string) string) (any, error) { return os.Lstat(p(file)) }}
+		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) {
+			return r.Lstat(ctx, p(file))
+		},
+		os: func(p func(string) string) (any, error) { return os.Lstat(p(file)) }}
 }
 
 func ringCaseReadlink(name, file string) ringCase {
 	return ringCase{name: name, shared: true,
-		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) { return r.Readlink(ctx, p(file)) },
-		os:  func(p func(string) string) (any, error) { return os.Readlink(p(file)) }}
+		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) {
+			return r.Readlink(ctx, p(file))
+		},
+		os: func(p func(string) string) (any, error) { return os.Readlink(p(file)) }}
 }
 
 func ringCaseReadDir(name, file string) ringCase {
 	return ringCase{name: name, shared: true,
-		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) { return r.ReadDir(ctx, p(file)) },
-		os:  func(p func(string) string) (any, error) { return os.ReadDir(p(file)) }}
+		aio: func(ctx context.Context, r *aio.Ring, p func(string) string) (any, error) {
+			return r.ReadDir(ctx, p(file))
+		},
+		os: func(p func(string) string) (any, error) { return os.ReadDir(p(file)) }}
 }
 
 func ringCaseMkdir(name, file string, perm os.FileMode) ringCase {
