@@ -64,7 +64,9 @@ type ContextFS interface {
 // *fs.PathError naming the operation and the name as given, as
 // os.DirFS's.
 func (r *Ring) DirFS(dir string) fs.FS {
-	return &dirFS{ring: r, root: &dirRoot{dir: dir}, prefix: ".", ctx: context.Background()}
+	root := &dirRoot{dir: dir}
+	root.walk.Store(r.dirfsWalk)
+	return &dirFS{ring: r, root: root, prefix: ".", ctx: context.Background()}
 }
 
 // dirFS is Ring.DirFS's file system, or a view of it (WithContext, Sub).

@@ -1,10 +1,6 @@
 package aio
 
-import (
-	"io/fs"
-
-	"github.com/waitforit/aio/internal/core"
-)
+import "github.com/waitforit/aio/internal/core"
 
 // ForceWorkersForTest makes the ring's io_uring driver send every file
 // system operation to its worker pool, as a kernel without their opcodes
@@ -20,8 +16,7 @@ func ForceWorkersForTest(r *Ring) bool {
 	return true
 }
 
-// DirFSWalkForTest makes a DirFS resolve names itself, one element at a
-// time, as it does where openat2 is missing.
-func DirFSWalkForTest(fsys fs.FS) {
-	fsys.(*dirFS).root.walk.Store(true)
-}
+// DirFSWalkForTest makes the DirFSs of r made from now on resolve names
+// themselves, one element at a time, as they do where openat2 is
+// missing.
+func DirFSWalkForTest(r *Ring) { r.dirfsWalk = true }

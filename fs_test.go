@@ -30,3 +30,23 @@ func TestConformanceURingFSWorkers(t *testing.T) {
 		return r
 	})
 }
+
+// TestConformanceDirFSWalk runs the DirFS cases with DirFS resolving
+// names itself, one element at a time relative to directories it holds
+// open, as it does where openat2 is missing (other Unix systems, Linux
+// before 5.6): the same tree, the same escapes refused.
+func TestConformanceDirFSWalk(t *testing.T) {
+	for _, backend := range []string{"uring", "portable"} {
+		t.Run(backend, func(t *testing.T) {
+			aiotest.RunPrefix(t, "FS/DirFS/", func(tb testing.TB, cfg aio.Config) *aio.Ring {
+				cfg.Backend = backend
+				r, err := aio.New(cfg)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				aio.DirFSWalkForTest(r)
+				return r
+			})
+		})
+	}
+}
