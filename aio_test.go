@@ -3,6 +3,8 @@ package aio_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -54,8 +56,24 @@ func TestUnknownBackend(t *testing.T) {
 }
 
 func TestErrCanceledMatchesECANCELED(t *testing.T) {
-	if !errors.Is(aio.ErrCanceled, aio.ErrCanceled) || !errors.Is(aio.ErrCanceled, syscall.ECANCELED) {
-		t.Fatal("ErrCanceled does not match syscall.ECANCELED")
+	// As the library reports it: bare, in a *fs.PathError, in a *net.OpError.
+	for _, err := range []error{
+		aio.ErrCanceled,
+		&fs.PathError{Op: "read", Path: "f", Err: aio.ErrCanceled},
+		&net.OpError{Op: "read", Net: "tcp", Err: aio.ErrCanceled},
+	} {
+		if !errors.Is(err, syscall.ECANCELED) {
+			t.Errorf("%v does not match syscall.ECANCELED", err)
+		}
+		// Nothing but a cancel: not another errno, not a context's error.
+		for _, other := range []error{syscall.EINTR, syscall.EAGAIN, context.Canceled, context.DeadlineExceeded, os.ErrDeadlineExceeded} {
+			if errors.Is(err, other) {
+				t.Errorf("%v matches %v", err, other)
+			}
+		}
+	}
+	if errors.Is(syscall.EINTR, aio.ErrCanceled) {
+		t.Error("syscall.EINTR matches ErrCanceled")
 	}
 }
 

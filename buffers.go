@@ -265,8 +265,11 @@ func (p *BufferPool) hold(rec *core.Record) bool {
 }
 
 // Unhold is called once the kernel is done with an operation's buffer
-// (core.BufferHold): at its completion, or when its submission failed.
-func (p *BufferPool) Unhold(i uint32) {
+// (core.BufferHold): at its completion, before the owner is told, or when
+// its submission failed. A buffer still held by its Buffer is free for
+// that holder's Release at once; one released while in flight is
+// recycled by Done, after the owner was told.
+func (p *BufferPool) Unhold(i uint32) (recycle bool) {
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
@@ -274,11 +277,18 @@ func (p *BufferPool) Unhold(i uint32) {
 			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
 		}
 		if s.CompareAndSwap(v, v-1) {
-			if (v-1)&(slotHeld|slotInFlight) == 0 {
-				p.free <- i // released while in flight: recycled now, never earlier
-			}
-			break
+			// Released, and this was its last operation: nobody else can
+			// reach the slot until Done puts it back.
+			return (v-1)&(slotHeld|slotInFlight) == 0
 		}
+	}
+}
+
+// Done ends what Unhold began: it recycles a buffer released while in
+// flight (recycle) and lets Close stop waiting for the operation.
+func (p *BufferPool) Done(i uint32, recycle bool) {
+	if recycle {
+		p.free <- i // released while in flight: recycled now, never earlier
 	}
 	p.refs.Release()
 }

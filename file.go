@@ -37,6 +37,10 @@ type File struct {
 	handle any       // the driver's per-descriptor state, if it keeps any
 	refs   core.Refs // one per operation in flight; Close drains them
 
+	// writes counts the writes in flight, so that a sync waits for those
+	// submitted before it (rule 10; see core.Barrier).
+	writes core.Barrier
+
 	// direct is the driver's way to do a blocking call's operation at
 	// once (core.DirectDoer), nil if it has none or fd is O_DIRECT.
 	// readSkip and writeSkip count the calls in each direction that go
@@ -226,6 +230,9 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 	if kind == core.KindRead || kind == core.KindWrite {
 		f.ring.holdBuffer(rec)
 	}
+	if kind == core.KindWrite {
+		rec.Barrier = &f.writes
+	}
 	return rec, nil
 }
 
@@ -293,7 +300,13 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 		f.refs.Release()
 		return 0, false
 	}
-	res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+	if kind == core.KindWrite { // a sync called meanwhile waits for it
+		epoch := f.writes.Enter()
+		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+		f.writes.Exit(epoch)
+	} else {
+		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+	}
 	if ok {
 		f.ring.table.CountDirect()
 	}
@@ -440,19 +453,43 @@ func (f *File) WriteContext(ctx context.Context, p []byte) (int, error) {
 	return f.write(ctx, p, -1)
 }
 
-// SyncContext commits the file's contents to stable storage (fsync).
-func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, false) }
+// SyncContext commits the file's contents to stable storage (fsync). It
+// is a barrier, as POSIX aio_fsync: it covers every write on f submitted
+// before the call, by a blocking method, a Start method or a Batch
+// already submitted, and commits them only once they have all completed
+// (the kernel would otherwise run the fsync beside writes still in
+// flight). Writes started after the call are not waited for. If ctx ends
+// while the sync waits for earlier writes, the sync is cancelled (an
+// error matching ctx's error and ErrCanceled); the writes are not, and
+// keep their own outcomes.
+func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, "sync", false) }
 
-// sync is SyncContext, and with datasync SyncDataContext (fdatasync): one
-// path for both, so that whatever orders a sync after the file's writes
-// orders both.
-func (f *File) sync(ctx context.Context, datasync bool) error {
-	op, flags := "sync", 0
-	if datasync {
-		op, flags = "syncdata", core.FsyncDatasync
-	}
+// SyncDataContext is SyncContext with fdatasync: the data and only the
+// metadata needed to read it back (the size, not the times) are
+// committed. Where the system has no fdatasync it is a full sync.
+func (f *File) SyncDataContext(ctx context.Context) error {
+	return f.sync(ctx, "syncdata", true)
+}
+
+// SyncData is SyncDataContext without a context.
+func (f *File) SyncData() error { return f.SyncDataContext(context.Background()) }
+
+// sync is Sync and SyncData: wait for the writes submitted before it (the
+// barrier), then fsync.
+func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 	if err := ctx.Err(); err != nil {
 		return f.pathErr(op, err)
+	}
+	if drained := f.writes.Wait(); drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return f.pathErr(op, &canceledError{cause: ctx.Err()})
+		}
+	}
+	flags := 0
+	if datasync {
+		flags = core.FsyncDatasync
 	}
 	_, err := f.do(ctx, core.KindFsync, nil, 0, flags)
 	return f.pathErr(op, err)

@@ -90,16 +90,6 @@ func (f *File) TruncateContext(ctx context.Context, size int64) error {
 	return f.pathErr("truncate", err)
 }
 
-// SyncData is SyncDataContext without a context.
-func (f *File) SyncData() error { return f.SyncDataContext(context.Background()) }
-
-// SyncDataContext commits the file's data to stable storage, and only the
-// metadata needed to read it back (fdatasync(2): not the modification
-// time). It takes the same path as SyncContext. Errors name the
-// operation "syncdata". Where the system has no fdatasync (Darwin, the
-// BSDs) it is a full sync.
-func (f *File) SyncDataContext(ctx context.Context) error { return f.sync(ctx, true) }
-
 // Allocate makes sure the file has disk space for length bytes from off
 // (fallocate(2)): mode 0 allocates and extends the file if off+length
 // is beyond its end; unix.FALLOC_FL_KEEP_SIZE allocates without

@@ -111,7 +111,7 @@ func Probe() ProbeResult { return probeOnce() }
 
 func probe() ProbeResult {
 	p := ProbeResult{Backend: "uring"}
-	p.Err, p.Reason, p.Missing, p.Routes = probeURing()
+	p.Reason, p.Missing, p.Routes, p.Err = probeURing()
 	if p.Err != nil {
 		p.Backend = ""
 		if portable.Available() == nil {
@@ -133,10 +133,10 @@ var neededKinds = []core.Kind{
 	core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown,
 }
 
-func probeURing() (err error, reason string, missing []string, rts []Route) {
+func probeURing() (reason string, missing []string, rts []Route, err error) {
 	d, err := newURing(Config{Entries: 8}, core.NewTable())
 	if err != nil {
-		return err, explainURingError(err), nil, nil
+		return explainURingError(err), nil, nil, err
 	}
 	defer d.Close()
 	for _, k := range neededKinds {
@@ -146,9 +146,9 @@ func probeURing() (err error, reason string, missing []string, rts []Route) {
 	}
 	if len(missing) > 0 {
 		list := strings.Join(missing, ", ")
-		return &UnsupportedError{Backend: "uring", Op: list}, "the kernel's io_uring lacks " + list, missing, nil
+		return "the kernel's io_uring lacks " + list, missing, nil, &UnsupportedError{Backend: "uring", Op: list}
 	}
-	return nil, "", nil, routes(d)
+	return "", nil, routes(d), nil
 }
 
 // explainURingError says why setting up io_uring failed, with what the

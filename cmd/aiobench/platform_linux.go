@@ -14,8 +14,8 @@ import (
 // directIOFlag is the open flag for I/O that bypasses the page cache.
 const directIOFlag = syscall.O_DIRECT
 
-// directIOErr is nil where directIOFlag means something.
-var directIOErr error
+// errDirectIO is nil where directIOFlag means something.
+var errDirectIO error
 
 // kernelVersion describes the running kernel, as uname -srm does.
 func kernelVersion() string {

@@ -14,8 +14,8 @@ import (
 // a later version may use).
 const directIOFlag = 0
 
-// directIOErr says why the O_DIRECT workload cannot run here.
-var directIOErr = fmt.Errorf("O_DIRECT is Linux-only (%s): %w", runtime.GOOS, errors.ErrUnsupported)
+// errDirectIO says why the O_DIRECT workload cannot run here.
+var errDirectIO = fmt.Errorf("O_DIRECT is Linux-only (%s): %w", runtime.GOOS, errors.ErrUnsupported)
 
 // kernelVersion describes the running kernel as far as it is known.
 func kernelVersion() string { return runtime.GOOS + " (version unknown)" }

@@ -167,8 +167,8 @@ const opBatch = 16
 
 // directIOUsable says why O_DIRECT reads cannot measure a disk here, if so.
 func directIOUsable(e *env) error {
-	if directIOErr != nil {
-		return directIOErr
+	if errDirectIO != nil {
+		return errDirectIO
 	}
 	if e.ramFS {
 		return fmt.Errorf("%s is a RAM file system: O_DIRECT reads would not reach a disk (use -dir)", e.dir)

@@ -12,13 +12,52 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/waitforit/aio"
 )
+
+// poll waits (bounded) until cond holds.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Logf("%s", buf[:runtime.Stack(buf, true)])
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// steady waits (bounded) until cond holds of the ring's counters five
+// times in a row, 10 ms apart, with no operation completing meanwhile:
+// the ring is still, not passing through that state.
+func steady(t *testing.T, ring *aio.Ring, what string, cond func(aio.Stats) bool) {
+	t.Helper()
+	var last aio.Stats
+	n := 0
+	poll(t, what, func() bool {
+		st := ring.Stats()
+		if cond(st) && (n == 0 || st.Completed == last.Completed) {
+			n++
+		} else {
+			n = 0
+		}
+		last = st
+		if n < 5 {
+			time.Sleep(10 * time.Millisecond)
+			return false
+		}
+		return true
+	})
+}
 
 // TestDisconnectCancelsReads: a client that goes away cancels the read
 // its request is waiting for, and the ring's counters show it.

@@ -164,11 +164,16 @@ func TestSubmitSeesClosingAndCancels(t *testing.T) {
 
 func TestRefs(t *testing.T) {
 	var c Refs
-	if !c.Acquire() || !c.Acquire() {
-		t.Fatal("Acquire failed on an open Refs")
+	for i := range 2 {
+		if !c.Acquire() {
+			t.Fatalf("Acquire %d failed on an open Refs", i+1)
+		}
 	}
-	if !c.StartClose() || c.StartClose() {
-		t.Fatal("StartClose must succeed exactly once")
+	if !c.StartClose() {
+		t.Fatal("the first StartClose failed")
+	}
+	if c.StartClose() {
+		t.Fatal("a second StartClose succeeded: StartClose must succeed exactly once")
 	}
 	if c.Acquire() {
 		t.Fatal("Acquire succeeded after StartClose")

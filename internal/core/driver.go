@@ -56,10 +56,15 @@ type BufferRegistrar interface {
 }
 
 // BufferHold is told when the kernel no longer uses a record's buffer
-// (see Record.Hold). Unhold runs on the completing goroutine and must not
-// block.
+// (see Record.Hold), in two steps around the owner's notification:
+// Unhold before it, so that an owner who releases the buffer as soon as
+// it sees the completion finds it free at once; and Done after it, with
+// Unhold's answer: recycle means the buffer was released while in flight
+// and is to be recycled now, only once its operation is observably
+// complete. Both run on the completing goroutine and must not block.
 type BufferHold interface {
-	Unhold(slot uint32)
+	Unhold(slot uint32) (recycle bool)
+	Done(slot uint32, recycle bool)
 }
 
 // DirectDoer is implemented by drivers that can do some operations at

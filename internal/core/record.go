@@ -51,8 +51,9 @@ const (
 	kindCount
 )
 
-// FsyncDatasync in a KindFsync record's Flags asks for fdatasync(2):
-// the same bit as IORING_FSYNC_DATASYNC.
+// FsyncDatasync in a KindFsync record's Flags asks for fdatasync: the
+// data, and only the metadata needed to read it back. It is
+// IORING_FSYNC_DATASYNC's bit, which every backend reads.
 const FsyncDatasync = 1
 
 var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot",
@@ -135,6 +136,12 @@ type Record struct {
 	FileRefs *Refs
 	RingRefs *Refs
 
+	// Barrier, when set, counts this operation as a write its file's syncs
+	// must wait for (see Barrier): from submission until its owner has
+	// been told of its completion.
+	Barrier      *Barrier
+	barrierEpoch uint64
+
 	// Notify, when set, is called at completion; otherwise Wake receives
 	// one token. Set by the caller before Submit.
 	Notify Notifier
@@ -156,7 +163,7 @@ type Record struct {
 	Fixed    bool
 	BufIndex uint16
 
-	// Hold, when set, is told (Unhold(HoldSlot)) once the kernel is done
+	// Hold, when set, is told (Unhold, Done: see BufferHold) once the kernel is done
 	// with Buf: at completion, after the owner was notified, or when
 	// the submission fails. A buffer pool recycles Buf only then.
 	Hold     BufferHold

@@ -68,6 +68,7 @@ func (t *Table) Put(r *Record) {
 	}
 	r.Buf, r.Path, r.Path2, r.Len, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, 0, nil, nil, nil, nil, nil
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
+	r.Barrier = nil
 	r.stack = r.stack[:0]
 	t.mu.Lock()
 	t.free = append(t.free, r.Index)
@@ -151,6 +152,9 @@ func (t *Table) prepare(r *Record) Prepared {
 		r.stack = r.stack[:runtime.Callers(4, r.stack)]
 	}
 	r.pinBuffers()
+	if r.Barrier != nil { // a sync called from now on waits for this write
+		r.barrierEpoch = r.Barrier.Enter()
+	}
 	// Set before the kernel can see the request: its completion must find it.
 	r.state.Store(s | stSubmitted)
 	live.Add(1)
@@ -166,7 +170,11 @@ func (t *Table) revert(r *Record, p Prepared) {
 	r.state.Store(p.state)
 	if h := r.Hold; h != nil { // the kernel never saw Buf
 		r.Hold, r.Fixed = nil, false
-		h.Unhold(r.HoldSlot)
+		h.Done(r.HoldSlot, h.Unhold(r.HoldSlot))
+	}
+	if b := r.Barrier; b != nil {
+		r.Barrier = nil
+		b.Exit(r.barrierEpoch)
 	}
 }
 
@@ -228,16 +236,27 @@ func (t *Table) Complete(r *Record, res int32) {
 	r.pin.Unpin()
 	fileRefs, ringRefs, notify := r.FileRefs, r.RingRefs, r.Notify
 	hold, holdSlot := r.Hold, r.HoldSlot
+	barrier, epoch := r.Barrier, r.barrierEpoch
+	var recycle bool
+	if hold != nil { // the kernel is done with the buffer (see BufferHold)
+		recycle = hold.Unhold(holdSlot)
+	}
 	// From here on the owner may recycle r at any moment.
 	if notify != nil {
 		notify.Complete(r)
 	} else {
 		r.Wake <- struct{}{}
 	}
-	// After the owner was told, so that a pool hands the buffer to
-	// someone else only once its operation is observably complete.
+	// After the owner was told, so that a pool hands a buffer released in
+	// flight to someone else only once its operation is observably
+	// complete.
 	if hold != nil {
-		hold.Unhold(holdSlot)
+		hold.Done(holdSlot, recycle)
+	}
+	// After the owner was told: a sync that waited for this write finds
+	// it observably complete (an Op's Completed true).
+	if barrier != nil {
+		barrier.Exit(epoch)
 	}
 	// Released only after the owner was told: a Close that sees the refs
 	// drained finds every operation on them observably complete (an

@@ -330,7 +330,7 @@ func execOnce(r *core.Record) (int, error) {
 		}
 		return unix.Write(r.FD, r.Buf)
 	case core.KindFsync:
-		if r.Flags&fsyncDatasync != 0 {
+		if r.Flags&core.FsyncDatasync != 0 {
 			return 0, fdatasync(r.FD)
 		}
 		return 0, fsync(r.FD)
@@ -397,10 +397,6 @@ func cstr(p []byte) string {
 	}
 	return string(p)
 }
-
-// fsyncDatasync in Record.Flags asks KindFsync for fdatasync (the same
-// bit as IORING_FSYNC_DATASYNC).
-const fsyncDatasync = 1
 
 // errnoRes turns a syscall error into a negative result.
 func errnoRes(err error) int32 {

@@ -622,7 +622,7 @@ func TestKinds(t *testing.T) {
 		t.Fatalf("fsync = %d", res)
 	}
 	r = tab.Get()
-	r.Kind, r.FD, r.Handle, r.Flags = core.KindFsync, fd, h, fsyncDatasync
+	r.Kind, r.FD, r.Handle, r.Flags = core.KindFsync, fd, h, core.FsyncDatasync
 	tab.Submit(r)
 	if res := wait(tab, r); res != 0 {
 		t.Fatalf("fdatasync = %d", res)

@@ -3,8 +3,6 @@
 package portable
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/waitforit/aio/internal/core"
@@ -29,25 +27,17 @@ func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int6
 		}
 		return 0, false
 	}
-	var trap uintptr
 	switch kind {
 	case core.KindRead, core.KindWrite:
 		if off >= 0 {
 			return 0, false // a position on a stream: let the submission say why not
 		}
-		trap = unix.SYS_READ
-		if kind == core.KindWrite {
-			trap = unix.SYS_WRITE
-		}
 		flags = 0
-	case core.KindRecv:
-		trap = unix.SYS_RECVFROM
-	case core.KindSend:
-		trap = unix.SYS_SENDTO
+	case core.KindRecv, core.KindSend:
 	default:
 		return 0, false
 	}
-	n, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags), 0, 0)
+	n, errno := transferNow(kind, fd, buf, flags)
 	switch errno {
 	case 0:
 		return int32(n), true
