@@ -199,10 +199,16 @@ func (fsys *dirFS) openFD(full string, flags int) (int, error) {
 	flags |= oCloexec
 	if hasOpenat2 && !fsys.root.walk.Load() {
 		fd, err := fsys.openBeneath(rootfd, full, flags)
-		if err != syscall.ENOSYS {
+		switch err {
+		case syscall.ENOSYS:
+			fsys.root.walk.Store(true) // a kernel before 5.6: walk from now on
+		case syscall.EPERM:
+			// A seccomp filter that knows no openat2 (older container
+			// runtimes) says EPERM: walk, this once. A real EPERM
+			// (O_NOATIME on another's file) comes back from the walk.
+		default:
 			return fd, err
 		}
-		fsys.root.walk.Store(true) // a kernel before 5.6
 	}
 	fd := -1
 	err = fsys.walk(rootfd, full, func(dirfd int, base string) (string, error) {

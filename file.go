@@ -19,8 +19,10 @@ import (
 const maxIO = 1 << 30
 
 // File is an open file descriptor whose I/O goes through a Ring. It
-// implements io.ReaderAt, io.WriterAt, io.Reader, io.Writer and io.Closer,
-// and is safe for concurrent use.
+// implements io.ReaderAt, io.WriterAt, io.Reader, io.Writer, io.Closer,
+// io.Seeker, io.StringWriter, io.ReaderFrom and io.WriterTo, has
+// os.File's Stat, Truncate, Sync, SyncData and ReadDir (file_fs.go), and
+// is safe for concurrent use.
 //
 // Buffer ownership, for every method that takes one: from the call until
 // the operation's completion the buffer belongs to the kernel. The

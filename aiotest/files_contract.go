@@ -294,7 +294,7 @@ func testFSCancelRacesRename(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	at := 0 // where the file is
-	rounds := Scale(2000)
+	rounds := Scale(1000) // two Lstats and a rename each
 	var bias callBias
 	var o fsRaceOutcomes
 	for i := range rounds {
