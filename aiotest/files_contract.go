@@ -293,7 +293,7 @@ func testFSCancelRacesRename(t *testing.T, s *suite) {
 	if err := os.WriteFile(names[0], []byte("moving"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	at := 0 // where the file is
+	at := 0               // where the file is
 	rounds := Scale(1000) // two Lstats and a rename each
 	var bias callBias
 	var o fsRaceOutcomes
