@@ -59,15 +59,6 @@ const FsyncDatasync = 1
 var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot",
 	"stat", "ftruncate", "fallocate", "fadvise", "lseek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat"}
 
-// Kinds lists every kind of operation, in order (for probes and tests).
-func Kinds() []Kind {
-	ks := make([]Kind, kindCount)
-	for i := range ks {
-		ks[i] = Kind(i)
-	}
-	return ks
-}
-
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
