@@ -179,7 +179,7 @@ func (fsys *dirFS) openFile(name string, flags int) (*dirFile, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	f, err := fsys.ring.newFile(fd, fsys.display(full))
+	f, err := fsys.ring.newFile(fd, fsys.display(full), madeByAio)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}

@@ -55,9 +55,10 @@ func FixedOpsForTest(r *Ring) (uint64, bool) {
 }
 
 // DisableTryNowForTest makes files and connections made afterwards on r
-// submit every operation, even those the kernel could do at once
-// (core.DirectDoer): for tests of the ring's own paths. It reports
-// whether the backend has such a direct path at all.
+// submit every operation to the driver, even those the kernel could do
+// at once (core.DirectDoer) and blocking calls on sockets and pipes (no
+// readiness path: see mechanism.go): for tests of the driver's own
+// paths. It reports whether the backend has a direct path at all.
 func DisableTryNowForTest(r *Ring) bool {
 	_, ok := r.driver.(core.DirectDoer)
 	r.noDirect = true

@@ -43,6 +43,11 @@ type File struct {
 	// submitted before it (rule 10; see core.Barrier).
 	writes core.Barrier
 
+	// poll is the readiness path of a stream whose open file description
+	// is aio's (see mechanism.go): its blocking calls wait in Go's
+	// netpoller and never reach the driver. nil: they go to the driver.
+	poll *pollFD
+
 	// direct is the driver's way to do a blocking call's operation at
 	// once (core.DirectDoer), nil if it has none or fd is O_DIRECT.
 	// readSkip and writeSkip count the calls in each direction that go
@@ -51,6 +56,12 @@ type File struct {
 	// system call, so after a miss the next tryEvery-1 do not try.
 	direct              core.DirectDoer
 	readSkip, writeSkip atomic.Int32
+	// callerWrites: the kernel cannot take a write to this regular file
+	// without waiting (RWF_NOWAIT refused: ext4's buffered writes), so its
+	// blocking writes are made in the caller's thread, as os.File makes
+	// them, instead of waiting for a kernel worker through the driver.
+	callerWrites atomic.Bool
+	regular      bool // a regular file or block device
 
 	fs fileFS // directory reading and what is known of the file's type (file_fs.go)
 }
@@ -58,21 +69,37 @@ type File struct {
 // tryEvery: after a miss, one call in tryEvery tries at once again.
 const tryEvery = 8
 
-// newFile wraps fd, which the File then owns, telling the driver about it.
-func (r *Ring) newFile(fd int, name string) (*File, error) {
-	f := &File{ring: r, fd: fd, name: name}
-	if d, ok := r.driver.(core.DirectDoer); ok && !r.noDirect && !isDirectIO(fd) {
+// newFile wraps fd, which the File then owns (and closes on error),
+// choosing its mechanisms (see mechanism.go) and telling the driver.
+func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
+	fd, poll, err := r.prepareFD(fd, name, origin)
+	if err != nil {
+		return nil, err
+	}
+	regular, dir := fdType(fd)
+	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: regular}
+	f.fs.kind.Store(dir) // ReadDir of a non-directory then submits nothing
+	if d, ok := r.driver.(core.DirectDoer); ok && poll == nil && !r.noDirect && !isDirectIO(fd) {
 		f.direct = d
 	}
 	if a, ok := r.driver.(core.FileAttacher); ok {
 		h, err := a.Attach(fd)
 		if err != nil {
-			closeFD(fd)
+			f.closeFD()
 			return nil, err
 		}
 		f.handle = h
 	}
 	return f, nil
+}
+
+// closeFD closes the descriptor: through its netpoller registration if it
+// has one.
+func (f *File) closeFD() error {
+	if f.poll != nil {
+		return f.poll.close()
+	}
+	return closeFD(f.fd)
 }
 
 // Open opens the named file (openat(2) through the ring), like os.OpenFile.
@@ -109,7 +136,7 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 	if res < 0 {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: r.errnoErr(res, ctxErr, nil, os.ErrClosed)}
 	}
-	f, err := r.newFile(int(res), name)
+	f, err := r.newFile(int(res), name, madeByAio)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -118,6 +145,17 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 
 // NewFile adopts a duplicate of f's descriptor (close-on-exec); f stays
 // open and usable, and closing one does not close the other.
+//
+// aio never changes the flags of the open file description it adopts,
+// which it shares with f and with whoever else holds it (the shell that
+// started the program, for a terminal; the parent, for an inherited
+// pipe): O_NONBLOCK stays as it was, while aio uses the descriptor and
+// after. A blocking pipe, FIFO or terminal is reopened privately on
+// Linux (a new open file description of the same pipe or device, whose
+// flags are aio's), so that its calls still wait without holding a
+// thread and cancel at once; a blocking socket, or a stream on systems
+// without such a reopening, is served by the backend's driver without
+// touching its flags.
 func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if !r.refs.Acquire() {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: os.ErrClosed}
@@ -135,7 +173,7 @@ func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if dupErr != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: dupErr}
 	}
-	nf, err := r.newFile(fd, f.Name())
+	nf, err := r.newFile(fd, f.Name(), adopted)
 	if err != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
 	}
@@ -160,6 +198,9 @@ func (f *File) Close() error {
 	if !f.refs.StartClose() {
 		return &fs.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}
 	}
+	if f.poll != nil {
+		f.poll.closing() // wakes the calls waiting in the netpoller
+	}
 	if f.refs.Count() > 0 {
 		f.ring.driver.CancelFD(f.fd)
 	}
@@ -167,7 +208,7 @@ func (f *File) Close() error {
 	if a, ok := f.ring.driver.(core.FileAttacher); ok {
 		a.Detach(f.fd, f.handle)
 	}
-	if err := closeFD(f.fd); err != nil {
+	if err := f.closeFD(); err != nil {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}
 	return nil
@@ -254,6 +295,10 @@ type binder interface {
 }
 
 func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
+	if f.poll != nil && off < 0 && streamOp(kind) {
+		res, _, err := f.pollDo(ctx, kind, p, flags, nil, os.ErrClosed)
+		return res, err
+	}
 	if res, ok := f.tryNow(kind, p, off, flags); ok {
 		if res >= 0 {
 			return res, nil
@@ -275,6 +320,37 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		}
 		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
 	}
+}
+
+// pollDo runs a blocking call on the readiness path (see pollFD.do) and
+// turns its outcome into the kernel's result and an error, as do does:
+// a call refused because f is closed fails with closedErr, a cancelled
+// one with a canceledError saying why.
+func (f *File) pollDo(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, closedErr error) (int32, int, error) {
+	dir := dirRead
+	switch kind {
+	case core.KindWrite, core.KindSend, core.KindSendmsg, core.KindConnect:
+		dir = dirWrite
+	}
+	var res int32
+	var addrLen int
+	var cause error
+	if kind == core.KindConnect {
+		res, cause = f.poll.connect(ctx, p, &f.refs)
+	} else {
+		res, addrLen, cause = f.poll.do(ctx, dir, kind, p, flags, addr, &f.refs)
+	}
+	switch {
+	case cause == errClosedBeforeStart:
+		return res, 0, closedErr
+	case cause == os.ErrClosed:
+		return res, 0, &canceledError{cause: closedErr}
+	case cause != nil:
+		return res, 0, &canceledError{cause: cause}
+	case res < 0:
+		return res, 0, syscall.Errno(-res)
+	}
+	return res, addrLen, nil
 }
 
 // tryNow does the operation of a blocking call at once, without
@@ -304,7 +380,23 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 	}
 	if kind == core.KindWrite { // a sync called meanwhile waits for it
 		epoch := f.writes.Enter()
-		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+		if !f.callerWrites.Load() {
+			res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+			if !ok && res == -int32(syscall.EOPNOTSUPP) && f.regular {
+				// See mechanism.go: such a write waits for the file
+				// system anyway; a kernel worker would only add hops.
+				f.callerWrites.Store(true)
+			}
+		}
+		if f.callerWrites.Load() {
+			f.ring.table.BeginCall(core.MechDirect) // in flight meanwhile
+			res = callerWrite(f.fd, p, off)
+			f.ring.table.EndCall(core.MechDirect, res, false)
+			f.writes.Exit(epoch)
+			f.ring.refs.Release()
+			f.refs.Release()
+			return res, true
+		}
 		f.writes.Exit(epoch)
 	} else {
 		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)

@@ -161,10 +161,10 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 // Reading a directory is getdents(2) on a worker on every backend
 // (io_uring has no such operation). An entry whose type the file system
 // does not report is looked at with an lstat through the ring, as os
-// does. On a file that is not a directory it fails with ENOTDIR without
-// reading: the first ReadDir of a File whose type is not yet known (from
-// Stat, or from opening it with O_DIRECTORY) asks with a stat first.
-// Errors name the operation "readdirent", as os's do.
+// does. On a file that is not a directory it fails with ENOTDIR and
+// submits nothing (the File learnt its type when it was made; where it
+// could not, the first ReadDir asks with a stat). Errors name the
+// operation "readdirent", as os's do.
 func (f *File) ReadDirContext(ctx context.Context, n int) ([]fs.DirEntry, error) {
 	parent := &osParent{ring: f.ring, dir: f.name}
 	raw, err := f.readDir(ctx, n, false)

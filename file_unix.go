@@ -29,3 +29,44 @@ func syscallMode(m os.FileMode) uint32 {
 	}
 	return o
 }
+
+// fdType reports whether fd is a regular file or a block device, and
+// whether it is a directory (kindDir, kindNotDir; kindUnknown if fstat
+// fails).
+func fdType(fd int) (regular bool, dir int32) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false, kindUnknown
+	}
+	m := uint32(st.Mode) & unix.S_IFMT
+	dir = kindNotDir
+	if m == unix.S_IFDIR {
+		dir = kindDir
+	}
+	return m == unix.S_IFREG || m == unix.S_IFBLK, dir
+}
+
+// callerWrite is a blocking write made in the caller's thread, as
+// os.File makes it (see File.callerWrites): at off, or at the file
+// position if off < 0. It returns the count or -errno.
+func callerWrite(fd int, p []byte, off int64) int32 {
+	for {
+		var n int
+		var err error
+		if off >= 0 {
+			n, err = unix.Pwrite(fd, p, off)
+		} else {
+			n, err = unix.Write(fd, p)
+		}
+		switch {
+		case err == nil:
+			return int32(n)
+		case err == unix.EINTR:
+			continue
+		}
+		if errno, ok := err.(unix.Errno); ok {
+			return -int32(errno)
+		}
+		return -int32(unix.EIO)
+	}
+}

@@ -28,6 +28,14 @@ type Config struct {
 type Stats struct {
 	Submitted, Completed, Canceled, InFlight uint64 // Canceled: completions that ended cancelled
 	CancelRacesLost                          uint64 // cancel requested, but the op completed anyway
+
+	// Which mechanism served the operations submitted (they add up to
+	// Submitted; see mechanism.go): Direct, done at once in the caller
+	// without waiting (a read of cached data); Readiness, the caller's
+	// non-blocking system call, waiting in Go's netpoller if it had to (a
+	// socket's or a pipe's blocking calls); Driver, the backend's driver
+	// (the ring, the portable backend's workers, IOCP, the simulator).
+	Direct, Readiness, Driver uint64
 }
 
 // Ring is an asynchronous I/O instance: an io_uring, or another backend
@@ -96,7 +104,8 @@ func (r *Ring) Backend() string { return r.driver.Name() }
 func (r *Ring) Stats() Stats {
 	s := r.table.Stats()
 	return Stats{Submitted: s.Submitted, Completed: s.Completed, Canceled: s.Canceled,
-		InFlight: s.InFlight, CancelRacesLost: s.CancelRacesLost}
+		InFlight: s.InFlight, CancelRacesLost: s.CancelRacesLost,
+		Direct: s.Direct, Readiness: s.Readiness, Driver: s.Driver}
 }
 
 // Close cancels every operation in flight on the ring, waits until each

@@ -294,7 +294,7 @@ func (r *Ring) openAt(ctx context.Context, dir *File, name string, flags int, mo
 	if err != nil {
 		return nil, err
 	}
-	return r.newFile(int(fd), name)
+	return r.newFile(int(fd), name, madeByAio)
 }
 
 // Link creates newname as a hard link to oldname, as os.Link

@@ -429,17 +429,18 @@ func testBuffersSurviveGC(t *testing.T, s *suite) {
 }
 
 // raceBias steers two racing actions towards the moment they tie: the
-// cancel side waits bias spins more (plus jitter), and the bias moves
-// after each round towards whichever outcome is rarer, so the rounds
-// settle around the race window whatever the machine's speed.
+// cancel side waits bias spins more (plus jitter), or the act side -bias
+// more when bias is negative, and the bias moves after each round
+// towards whichever outcome is rarer, so the rounds settle around the
+// race window whatever the machine's speed and whichever side is slower.
 type raceBias struct{ bias int }
 
 func (b *raceBias) observe(canceled bool) {
+	step := max(b.bias, -b.bias)/8 + 50
 	if canceled {
-		b.bias += b.bias/8 + 50
+		b.bias += step
 	} else {
-		b.bias -= b.bias/8 + 50
-		b.bias = max(b.bias, 0)
+		b.bias -= step
 	}
 }
 
@@ -457,8 +458,8 @@ func (b *raceBias) race(act, cancel func()) *sync.WaitGroup {
 		fn()
 	}
 	wg.Add(2)
-	go run(act, rand.IntN(1000))
-	go run(cancel, b.bias+rand.IntN(1000))
+	go run(act, max(-b.bias, 0)+rand.IntN(1000))
+	go run(cancel, max(b.bias, 0)+rand.IntN(1000))
 	return &wg
 }
 

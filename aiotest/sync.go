@@ -54,9 +54,11 @@ func testSyncBarrier(t *testing.T, s *suite, how string, datasync bool) {
 	for i := range bufs {
 		bufs[i] = make([]byte, syncWriteSize)
 	}
+	// Rounds go on past the planned number, up to a cap, until some round
+	// had writes in flight when it synced: a case must see what it tests.
 	rounds := Scale(100)
-	waited := 0
-	for round := range rounds {
+	waited, round := 0, 0
+	for ; round < rounds || waited == 0 && round < 20*rounds; round++ {
 		for i := range bufs {
 			fillPattern(bufs[i], int64(round*syncWrites*syncWriteSize+i*syncWriteSize))
 		}
@@ -147,7 +149,7 @@ func testSyncBarrier(t *testing.T, s *suite, how string, datasync bool) {
 			t.Fatalf("round %d: blocking write: %v", round, blockingErr)
 		}
 	}
-	t.Logf("%d rounds of %d writes of %d KiB (%s), then sync: %d rounds had writes in flight at the sync", rounds, syncWrites, syncWriteSize>>10, how, waited)
+	t.Logf("%d rounds of %d writes of %d KiB (%s), then sync: %d rounds had writes in flight at the sync", round, syncWrites, syncWriteSize>>10, how, waited)
 	if waited == 0 {
 		t.Errorf("no round had a write in flight when it synced: the barrier was never exercised")
 	}

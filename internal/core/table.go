@@ -21,12 +21,33 @@ type Table struct {
 
 	submitted, completed, canceled, racesLost atomic.Uint64
 	direct                                    atomic.Uint64 // done at once (CountDirect): submitted and completed
+	readyAtOnce                               atomic.Uint64 // readiness calls done at once (CountReadiness)
+	// Calls without a record that took a while, by mechanism: begun
+	// (BeginCall) and ended (EndCall).
+	begun, ended [mechCount]atomic.Uint64
 }
 
-// Stats are a table's counters.
+// Mech is a mechanism that serves an operation without a record (see the
+// aio package's mechanism.go).
+type Mech uint8
+
+const (
+	// MechDirect: the caller's own system call, done at once or waiting
+	// in the kernel in the caller's thread (a write os.File would make).
+	MechDirect Mech = iota
+	// MechReadiness: the caller's non-blocking system call, parking in
+	// Go's netpoller while it would wait.
+	MechReadiness
+	mechCount
+)
+
+// Stats are a table's counters. Direct, Readiness and Driver say which
+// mechanism served the operations submitted (see the aio package's
+// mechanism.go); they add up to Submitted.
 type Stats struct {
 	Submitted, Completed, Canceled, InFlight uint64
 	CancelRacesLost                          uint64
+	Direct, Readiness, Driver                uint64
 }
 
 // NewTable returns an empty table; set Driver before the first Submit.
@@ -269,9 +290,38 @@ func (t *Table) Complete(r *Record, res int32) {
 	}
 }
 
-// CountDirect counts an operation a driver did at once, without a record
-// (DirectDoer): submitted and completed in one step.
+// CountDirect counts an operation done at once, without a record (a
+// DirectDoer's, or a caller's own non-blocking system call): submitted
+// and completed in one step.
 func (t *Table) CountDirect() { t.direct.Add(1) }
+
+// CountReadiness counts a call of the readiness path done at once (its
+// non-blocking system call did not have to wait): submitted and
+// completed in one step.
+func (t *Table) CountReadiness() { t.readyAtOnce.Add(1) }
+
+// BeginCall counts a call without a record that its caller waits for
+// itself, by mechanism m (in Go's netpoller, or in the kernel in its own
+// thread): submitted now, in flight (and a leak if it never ends) until
+// EndCall.
+func (t *Table) BeginCall(m Mech) {
+	live.Add(1)
+	t.begun[m].Add(1)
+}
+
+// EndCall counts the completion of a call begun with BeginCall(m), with
+// the kernel's result; cancelRequested says whether a cancel was asked
+// for (a result other than -ECANCELED then counts as a race the cancel
+// lost).
+func (t *Table) EndCall(m Mech, res int32, cancelRequested bool) {
+	if res == -int32(ecanceled) {
+		t.canceled.Add(1)
+	} else if cancelRequested {
+		t.racesLost.Add(1)
+	}
+	t.ended[m].Add(1)
+	live.Add(-1)
+}
 
 // More delivers one result of a multishot operation that stays in flight
 // (the kernel said more will come). Drivers call it before the record's
@@ -291,15 +341,23 @@ func (t *Table) More(r *Record, res int32) {
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
-	d := t.direct.Load()
-	c := t.completed.Load() + d
-	s := t.submitted.Load() + d
+	// Completions are read before submissions, so that a completion
+	// racing with the reads is never counted without its submission.
+	atOnce := t.direct.Load() + t.readyAtOnce.Load()
+	c := t.completed.Load() + t.ended[MechDirect].Load() + t.ended[MechReadiness].Load() + atOnce
+	direct := t.direct.Load() + t.begun[MechDirect].Load()
+	readiness := t.readyAtOnce.Load() + t.begun[MechReadiness].Load()
+	driver := t.submitted.Load()
+	s := max(driver+direct+readiness, c)
 	return Stats{
 		Submitted:       s,
 		Completed:       c,
 		Canceled:        t.canceled.Load(),
 		InFlight:        s - c,
 		CancelRacesLost: t.racesLost.Load(),
+		Direct:          direct,
+		Readiness:       readiness,
+		Driver:          driver,
 	}
 }
 

@@ -80,6 +80,11 @@ type op struct {
 	// pathPoll: the result found by io, owned by the op's goroutine.
 	res  int32
 	ioFn func(fd uintptr) bool // o.io, made once so parking does not allocate
+
+	// A pipe whose write end a cancel writes to, waking a worker that
+	// waits in poll(2) for a blocking stream (execPolled); made at the
+	// first such wait, under mu, closed with the driver. -1: none yet.
+	wakeR, wakeW int
 }
 
 // New returns a driver for t.
@@ -134,7 +139,7 @@ func (d *Driver) opFor(r *core.Record) *op {
 	grown := make([]*op, max(int(r.Index)+1, 2*len(ops), 64))
 	copy(grown, ops)
 	for i := len(ops); i < len(grown); i++ {
-		o := &op{fd: -1}
+		o := &op{fd: -1, wakeR: -1, wakeW: -1}
 		o.ioFn = o.io
 		grown[i] = o
 	}
@@ -215,7 +220,11 @@ func (d *Driver) run(o *op) {
 		if d.beforeExec != nil {
 			d.beforeExec(r)
 		}
-		res = exec(r)
+		if fs, _ := r.Handle.(*fileState); fs != nil && (fs.blocking || fs.pollable) && waitsForReadiness(r.Kind) {
+			res = d.execPolled(o, r, fs)
+		} else {
+			res = exec(r)
+		}
 	}
 	o.retire()
 	d.table.Complete(r, res)
@@ -284,7 +293,11 @@ func (d *Driver) cancelLocked(o *op) {
 			d.table.Complete(r, -int32(unix.ECANCELED))
 			return
 		}
-		// Running (or popped and about to see cancelled): it completes itself.
+		// Running (or popped and about to see cancelled): it completes
+		// itself; one waiting in poll(2) is woken to see it.
+		if o.wakeW >= 0 {
+			unix.Write(o.wakeW, []byte{1})
+		}
 	case pathPoll:
 		o.pf.kick(o)
 	}
@@ -299,6 +312,12 @@ func (d *Driver) Close() error {
 	}
 	d.pool.close()
 	d.parked.Wait()
+	for _, o := range *d.ops.Load() {
+		if o.wakeR >= 0 {
+			unix.Close(o.wakeR)
+			unix.Close(o.wakeW)
+		}
+	}
 	return nil
 }
 

@@ -22,6 +22,11 @@ func TestTryNowZeroAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	for _, fd := range fds {
+		if err := unix.SetNonblock(fd, true); err != nil { // as the library's are
+			t.Fatal(err)
+		}
+	}
 	a, b := attach(t, d, fds[0]), attach(t, d, fds[1])
 	if !a.pollable || !b.pollable {
 		t.Fatal("a socket is not pollable")

@@ -14,16 +14,25 @@ import (
 // only), or a read, write, receive or send on a pollable descriptor,
 // which this driver made non-blocking (see attachPollable). Otherwise
 // (ok false) the operation is submitted: to the workers or the netpoller.
-// Like the page-cache fast path in Submit, it is off with
-// Options.NoWait false (AIO_PORTABLE_NOWAIT=0).
+// A regular file's write is never tried: TryNow reports EOPNOTSUPP, the
+// kernel's answer for ext4's buffered writes under RWF_NOWAIT, so that
+// the caller makes it itself. Like the page-cache fast path in Submit, it
+// is all off with Options.NoWait false (AIO_PORTABLE_NOWAIT=0).
 func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int64, flags int) (int32, bool) {
 	fs, _ := handle.(*fileState)
 	if !d.noWait || fs == nil || len(buf) == 0 {
 		return 0, false
 	}
 	if !fs.pollable {
-		if kind == core.KindRead && !fs.noWaitRefused.Load() {
+		switch {
+		case fs.blocking:
+		case kind == core.KindRead && !fs.noWaitRefused.Load():
 			return readNoWait(fd, buf, off, fs)
+		case kind == core.KindWrite:
+			// A regular file's write cannot be tried without waiting here:
+			// say so, and the caller writes in its own thread (see the aio
+			// package's mechanism.go) instead of handing it to a worker.
+			return -int32(unix.EOPNOTSUPP), false
 		}
 		return 0, false
 	}
