@@ -141,6 +141,11 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	return c.readLocked(ctx, p)
+}
+
+// readLocked is ReadContext's receive, with readMu held.
+func (c *Conn) readLocked(ctx context.Context, p []byte) (int, error) {
 	if c.f.poll == nil && c.rd.passed() {
 		return 0, c.opError("read", os.ErrDeadlineExceeded)
 	}
@@ -168,6 +173,11 @@ func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	return c.writeLocked(ctx, p)
+}
+
+// writeLocked is WriteContext's sends, with writeMu held.
+func (c *Conn) writeLocked(ctx context.Context, p []byte) (int, error) {
 	n := 0
 	for {
 		if c.f.poll == nil && c.wd.passed() {

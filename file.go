@@ -64,6 +64,8 @@ type File struct {
 	regular      bool // a regular file or block device
 
 	fs fileFS // directory reading and what is known of the file's type (file_fs.go)
+
+	xfers xferHooks // transfers in flight (ReadFrom, WriteTo): Close cancels them
 }
 
 // tryEvery: after a miss, one call in tryEvery tries at once again.
@@ -209,6 +211,7 @@ func (f *File) Close() error {
 	if f.poll != nil {
 		f.poll.closing() // wakes the calls waiting in the netpoller
 	}
+	f.xfers.close()
 	if f.refs.Count() > 0 {
 		f.ring.driver.CancelFD(f.fd)
 	}

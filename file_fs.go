@@ -127,26 +127,6 @@ func (f *File) WriteString(s string) (int, error) {
 	return f.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
-// ReadFrom copies r into the file from the file's offset until r's
-// io.EOF (io.ReaderFrom), writing through the ring in the buffers
-// io.Copy uses.
-func (f *File) ReadFrom(r io.Reader) (int64, error) {
-	return io.Copy(onlyWriter{f}, r)
-}
-
-// WriteTo copies the file from its offset to w until the end of the file
-// (io.WriterTo), reading through the ring.
-func (f *File) WriteTo(w io.Writer) (int64, error) {
-	return io.Copy(w, onlyReader{f})
-}
-
-// onlyWriter and onlyReader hide File's ReadFrom and WriteTo from
-// io.Copy, which would otherwise call them again.
-type (
-	onlyWriter struct{ io.Writer }
-	onlyReader struct{ io.Reader }
-)
-
 // ReadDir is ReadDirContext without a context.
 func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 	return f.ReadDirContext(context.Background(), n)

@@ -50,6 +50,40 @@ import "github.com/waitforit/aio/internal/core"
 // BufferPool). The simulator sees every operation, so that it can choose
 // their outcomes; the IOCP backend is completion-based by nature.
 
+// Transfers (Conn.ReadFrom and WriteTo, File.ReadFrom and WriteTo, so
+// io.Copy and net/http) move bytes between two descriptors. Where both
+// sides are of the kinds below and the ring has the readiness path
+// ("uring", "portable") on Linux, only the kernel touches the bytes
+// (transferMechanism in transfer_linux.go decides; Stats.ZeroCopyBytes
+// counts them):
+//
+//	source -> destination      mechanism
+//	-------------------------  -----------------------------------------
+//	regular file -> stream     sendfile(2) from the file's position (or a
+//	(socket, pipe)             section's offset), as Go's net: the
+//	                           caller's own call, parking in the
+//	                           netpoller while the stream is full
+//	stream -> stream or        splice(2) through a pipe from the ring's
+//	regular file               pool, as Go's net: the source is drained
+//	                           into the pipe (waiting for its data in the
+//	                           netpoller), then the pipe pumped into the
+//	                           destination (waiting for room); a transfer
+//	                           stopped with bytes in the pipe hands them
+//	                           back (UndeliveredError)
+//	regular file -> regular    copy_file_range(2) in the caller's thread,
+//	file                       in 8 MiB chunks: it waits for the file
+//	                           system as a write does (callerWrites)
+//
+// Sides: aio's Files, Conns and DirFS files, *os.File, *net.TCPConn and
+// anything else with SyscallConn (a foreign stream must be non-blocking;
+// it is duplicated into the netpoller for the transfer), bare or in an
+// *io.LimitedReader or *io.SectionReader (and net/http's FileServerFS
+// wrapper). Everything else, and every transfer on "iocp" and "sim", is
+// a copy through a pooled buffer (Stats.CopiedBytes).
+//
+// io_uring's own IORING_OP_SPLICE (two linked requests through a pipe)
+// was measured against the readiness path: see transfer_uring_linux.go.
+
 // fdOrigin says whose a descriptor's open file description is.
 type fdOrigin uint8
 

@@ -74,6 +74,10 @@ type pollDir struct {
 	waited  bool                  // the call found it had to wait: counted in flight
 	stop    func() bool           // its context's AfterFunc, if armed
 	fn      func(fd uintptr) bool // attempt, bound once
+	// custom, when set, is the call's system call instead of kind's (a
+	// transfer's sendfile or splice: see transfer_linux.go): the count
+	// moved, or the errno.
+	custom func(fd int) (int, syscall.Errno)
 }
 
 // newPollFD registers fd, non-blocking, with Go's netpoller; the pollFD
@@ -115,6 +119,19 @@ func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, o
 // os.ErrDeadlineExceeded, or os.ErrClosed when refs is closing. A call
 // made once refs is closing does nothing: cause errClosedBeforeStart.
 func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs) (res int32, addrLen int, cause error) {
+	return p.call(ctx, dir, kind, buf, flags, addr, refs, nil)
+}
+
+// doFunc is do for a system call of the caller's: fn is made on the
+// descriptor (retrying EINTR) until it does not answer EAGAIN, waiting in
+// the netpoller for direction dir meanwhile. It returns fn's count or
+// -errno, and why a wait ended without a result, as do.
+func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, fn func(fd int) (int, syscall.Errno)) (res int32, cause error) {
+	res, _, cause = p.call(ctx, dir, core.KindNop, nil, 0, nil, refs, fn)
+	return res, cause
+}
+
+func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs, custom func(fd int) (int, syscall.Errno)) (res int32, addrLen int, cause error) {
 	d := &p.dirs[dir]
 	select {
 	case d.sem <- struct{}{}:
@@ -134,7 +151,7 @@ func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, fl
 		return 0, 0, errClosedBeforeStart
 	}
 	defer refs.Release()
-	d.kind, d.buf, d.flags, d.addr, d.ctx = kind, buf, flags, addr, ctx
+	d.kind, d.buf, d.flags, d.addr, d.ctx, d.custom = kind, buf, flags, addr, ctx, custom
 	d.n, d.addrLen, d.errno, d.tried, d.waited = 0, 0, 0, false, false
 	d.mu.Lock()
 	d.gen++
@@ -160,7 +177,7 @@ func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, fl
 		p.setDeadline(dir, d.deadline)
 	}
 	d.mu.Unlock()
-	d.buf, d.addr, d.ctx = nil, nil, nil
+	d.buf, d.addr, d.ctx, d.custom = nil, nil, nil, nil
 
 	switch {
 	case err == nil && d.errno == 0:
@@ -200,7 +217,9 @@ func (d *pollDir) attempt(fd uintptr) bool {
 	d.tried = true
 	for {
 		var errno syscall.Errno
-		if d.kind == core.KindConnect {
+		if d.custom != nil {
+			d.n, errno = d.custom(int(fd))
+		} else if d.kind == core.KindConnect {
 			errno = connectResult(int(fd))
 		} else {
 			d.n, d.addrLen, errno = portable.Attempt(d.kind, int(fd), d.buf, d.flags, d.addr)

@@ -65,6 +65,11 @@ type Stats struct {
 	// socket's or a pipe's blocking calls); Driver, the backend's driver
 	// (the ring, the portable backend's workers, IOCP, the simulator).
 	Direct, Readiness, Driver uint64
+
+	// What the transfers (ReadFrom, WriteTo; see mechanism.go) moved:
+	// ZeroCopyBytes by the kernel alone (sendfile, splice,
+	// copy_file_range), CopiedBytes through a buffer in userspace.
+	ZeroCopyBytes, CopiedBytes uint64
 }
 
 // Ring is an asynchronous I/O instance: an io_uring, or another backend
@@ -82,6 +87,8 @@ type Ring struct {
 
 	poolMu sync.Mutex                    // serialises changes to pools
 	pools  atomic.Pointer[[]*BufferPool] // open buffer pools; nil while there are none
+
+	xfer transferState // ReadFrom and WriteTo: counters, splice pipes (transfer.go)
 }
 
 // New creates a Ring with the backend cfg asks for.
@@ -153,7 +160,8 @@ func (r *Ring) Stats() Stats {
 	s := r.table.Stats()
 	return Stats{Submitted: s.Submitted, Completed: s.Completed, Canceled: s.Canceled,
 		InFlight: s.InFlight, CancelRacesLost: s.CancelRacesLost,
-		Direct: s.Direct, Readiness: s.Readiness, Driver: s.Driver}
+		Direct: s.Direct, Readiness: s.Readiness, Driver: s.Driver,
+		ZeroCopyBytes: r.xfer.zeroCopy.Load(), CopiedBytes: r.xfer.copied.Load()}
 }
 
 // Close cancels every operation in flight on the ring, waits until each
@@ -176,6 +184,7 @@ func (r *Ring) Close() error {
 	for _, p := range r.poolList() {
 		p.Close() // nothing is in flight: returns at once
 	}
+	r.xfer.pipes.close() // a transfer still running closes its pipe when it ends
 	err := r.driver.Close()
 	core.Unregister(r.table)
 	return err

@@ -1,0 +1,729 @@
+package aiotest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/waitforit/aio"
+)
+
+// Transfers: Conn.ReadFrom/WriteTo and File.ReadFrom/WriteTo, zero-copy
+// (sendfile, splice through a pipe, copy_file_range) where the backend
+// has the readiness path on Linux, a pooled-buffer copy elsewhere. Every
+// case checks what reached the destination against what the transfer
+// reported, and where the source was left.
+func init() {
+	register("Transfer/FileToConn", testTransferFileToConn)
+	register("Transfer/ConnToConn", testTransferConnToConn)
+	register("Transfer/ConnToFile", testTransferConnToFile)
+	register("Transfer/FileToFile", testTransferFileToFile)
+	register("Transfer/OtherReaderCopies", testTransferOtherReader)
+	register("Transfer/CancelRaces", testTransferCancelRaces)
+	register("Transfer/Deadline", testTransferDeadline)
+	register("Transfer/CloseDuringTransfer", testTransferClose)
+	register("Transfer/DescriptorsBack", testTransferDescriptors)
+}
+
+// zeroCopyExpected reports whether r's transfers between files and
+// sockets copy nothing in userspace (see aio's mechanism.go).
+func zeroCopyExpected(r *aio.Ring) bool {
+	return runtime.GOOS == "linux" && (r.Backend() == "uring" || r.Backend() == "portable")
+}
+
+// checkZeroCopy checks, where transfers are zero-copy, that the ring's
+// counters moved by exactly want bytes without a userspace copy since
+// before.
+func checkZeroCopy(t *testing.T, r *aio.Ring, before aio.Stats, want int64) {
+	t.Helper()
+	if !zeroCopyExpected(r) {
+		return
+	}
+	st := r.Stats()
+	if got := st.CopiedBytes - before.CopiedBytes; got != 0 {
+		t.Errorf("%d bytes copied through userspace, want 0 on %s", got, r.Backend())
+	}
+	if got := st.ZeroCopyBytes - before.ZeroCopyBytes; got != uint64(want) {
+		t.Errorf("%d bytes moved zero-copy, want %d", got, want)
+	}
+}
+
+// pairs makes connected pairs of aio Conns through one listener.
+type pairs struct {
+	r  *aio.Ring
+	ln net.Listener
+}
+
+func newPairs(t *testing.T, r *aio.Ring) *pairs {
+	t.Helper()
+	ln, err := r.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return &pairs{r: r, ln: ln}
+}
+
+// pair returns a connected pair; the caller closes both.
+func (p *pairs) pair(t *testing.T) (client, server *aio.Conn) {
+	t.Helper()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	accepted := make(chan res, 1)
+	go func() {
+		c, err := p.ln.Accept()
+		accepted <- res{c, err}
+	}()
+	c, err := p.r.DialContext(context.Background(), "tcp", p.ln.Addr().String())
+	a := <-accepted
+	if err != nil || a.err != nil {
+		if c != nil {
+			c.Close()
+		}
+		if a.c != nil {
+			a.c.Close()
+		}
+		t.Fatalf("dial: %v, accept: %v", err, a.err)
+	}
+	return c.(*aio.Conn), a.c.(*aio.Conn)
+}
+
+// collect reads c to its end in the background, in reads of random
+// sizes; the channel yields what it read once c's peer has closed.
+func collect(c io.Reader, seed uint64) <-chan []byte {
+	out := make(chan []byte, 1)
+	go func() {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var got bytes.Buffer
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := c.Read(buf[:1+rng.IntN(len(buf))])
+			got.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		out <- got.Bytes()
+	}()
+	return out
+}
+
+// patternBytes is n bytes of the pattern from offset 0.
+func patternBytes(n int) []byte {
+	b := make([]byte, n)
+	fillPattern(b, 0)
+	return b
+}
+
+// osPatternFile creates a file of the pattern and opens it with os.
+func osPatternFile(t *testing.T, size int) *os.File {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "os-data")
+	if err := os.WriteFile(name, patternBytes(size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func position(t *testing.T, s io.Seeker) int64 {
+	t.Helper()
+	pos, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+func testTransferFileToConn(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	const size = 3<<20 + 123
+	f := patternFile(t, r, size)
+	of := osPatternFile(t, size)
+	type tc struct {
+		name        string
+		start, want int64 // the source's offset before, the bytes expected
+		run         func(c *aio.Conn) (int64, error)
+		after       func() int64 // where the source is after, to compare with start+want
+	}
+	var lr *io.LimitedReader
+	var sr *io.SectionReader
+	cases := []tc{
+		{name: "io.Copy(conn, *aio.File)", start: 0, want: size,
+			run: func(c *aio.Conn) (int64, error) { return io.Copy(c, f) }, after: func() int64 { return position(t, f) }},
+		{name: "ReadFrom(LimitedReader{*aio.File})", start: 1000, want: 1 << 20,
+			run: func(c *aio.Conn) (int64, error) {
+				lr = &io.LimitedReader{R: f, N: 1 << 20}
+				return c.ReadFrom(lr)
+			}, after: func() int64 { return position(t, f) + lr.N }},
+		{name: "ReadFrom(LimitedReader beyond the end)", start: size - 5000, want: 5000,
+			run: func(c *aio.Conn) (int64, error) {
+				lr = &io.LimitedReader{R: f, N: 1 << 20}
+				return c.ReadFrom(lr)
+			}, after: func() int64 { return position(t, f) }},
+		{name: "ReadFrom(SectionReader{*aio.File})", start: 777, want: 2 << 20,
+			run: func(c *aio.Conn) (int64, error) {
+				sr = io.NewSectionReader(f, 0, 777+2<<20)
+				sr.Seek(777, io.SeekStart)
+				return c.ReadFrom(sr)
+			}, after: func() int64 {
+				if pos := position(t, f); pos != 777 { // a section never moves the file's position
+					t.Errorf("the file's position is %d after a section's transfer, want 777", pos)
+				}
+				return position(t, sr)
+			}},
+		{name: "ReadFrom(*os.File)", start: 4096, want: size - 4096,
+			run: func(c *aio.Conn) (int64, error) { return c.ReadFrom(of) }, after: func() int64 { return position(t, of) }},
+		{name: "io.Copy(conn, LimitReader(*os.File))", start: 10, want: 100000,
+			run: func(c *aio.Conn) (int64, error) {
+				lr = &io.LimitedReader{R: of, N: 100000}
+				return io.Copy(c, lr)
+			}, after: func() int64 { return position(t, of) + lr.N }},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cl, srv := ps.pair(t)
+			defer cl.Close()
+			defer srv.Close()
+			f.Seek(c.start, io.SeekStart)
+			of.Seek(c.start, io.SeekStart)
+			got := collect(srv, uint64(i))
+			before := r.Stats()
+			n, err := c.run(cl)
+			if err != nil || n != c.want {
+				t.Fatalf("transfer = (%d, %v), want (%d, nil)", n, err, c.want)
+			}
+			checkZeroCopy(t, r, before, c.want)
+			cl.CloseWrite()
+			b := <-got
+			if int64(len(b)) != n {
+				t.Fatalf("the receiver got %d bytes, the transfer reported %d", len(b), n)
+			}
+			checkPattern(t, b, c.start)
+			if end := c.after(); end != c.start+c.want {
+				t.Errorf("the source is at %d after the transfer, want %d", end, c.start+c.want)
+			}
+		})
+	}
+}
+
+// proxyPairs is a source pair (the writer and the proxy's source end) and
+// a destination pair (the proxy's destination end and the receiver).
+type proxyPairs struct {
+	writer, src, dst, receiver *aio.Conn
+}
+
+func (p *pairs) proxy(t *testing.T) proxyPairs {
+	w, s := p.pair(t)
+	d, rc := p.pair(t)
+	return proxyPairs{w, s, d, rc}
+}
+
+func (pp proxyPairs) close() {
+	pp.writer.Close()
+	pp.src.Close()
+	pp.dst.Close()
+	pp.receiver.Close()
+}
+
+func testTransferConnToConn(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	const size = 4<<20 + 99
+	data := patternBytes(size)
+	for i, how := range []string{"io.Copy(dst, src)", "dst.ReadFrom(LimitedReader{src})", "dst.ReadFrom(*net.TCPConn)"} {
+		t.Run(how, func(t *testing.T) {
+			pp := ps.proxy(t)
+			defer pp.close()
+			var src io.Reader = pp.src
+			want := int64(size)
+			if i == 2 { // a source of the standard library's
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				go func() {
+					c, err := net.Dial("tcp", ln.Addr().String())
+					if err != nil {
+						return
+					}
+					c.Write(data)
+					c.Close()
+				}()
+				sc, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sc.Close()
+				src = sc
+			} else {
+				go func() {
+					pp.writer.Write(data)
+					pp.writer.CloseWrite()
+				}()
+			}
+			got := collect(pp.receiver, uint64(i))
+			before := r.Stats()
+			var n int64
+			var err error
+			var lr *io.LimitedReader
+			switch i {
+			case 0:
+				n, err = io.Copy(pp.dst, src)
+			case 1:
+				want = size - 1000
+				lr = &io.LimitedReader{R: src, N: want}
+				n, err = pp.dst.ReadFrom(lr)
+			case 2:
+				n, err = pp.dst.ReadFrom(src)
+			}
+			if err != nil || n != want {
+				t.Fatalf("transfer = (%d, %v), want (%d, nil)", n, err, want)
+			}
+			checkZeroCopy(t, r, before, want)
+			pp.dst.CloseWrite()
+			b := <-got
+			if !bytes.Equal(b, data[:want]) {
+				t.Fatalf("the receiver got %d bytes (of %d reported), not the ones sent", len(b), n)
+			}
+			if lr != nil {
+				if lr.N != 0 {
+					t.Errorf("LimitedReader.N = %d after the transfer, want 0", lr.N)
+				}
+				rest, _ := io.ReadAll(pp.src)
+				if !bytes.Equal(rest, data[want:]) {
+					t.Errorf("the source's rest is %d bytes, want the %d after the limit", len(rest), size-want)
+				}
+			}
+		})
+	}
+}
+
+func testTransferConnToFile(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	const size = 2<<20 + 5
+	data := patternBytes(size)
+	f, err := r.Open(context.Background(), filepath.Join(t.TempDir(), "out"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const start = 100
+	f.Seek(start, io.SeekStart)
+	w, src := ps.pair(t)
+	defer w.Close()
+	defer src.Close()
+	go func() {
+		w.Write(data)
+		w.CloseWrite()
+	}()
+	before := r.Stats()
+	n, err := io.Copy(f, src) // src.WriteTo(f)
+	if err != nil || n != size {
+		t.Fatalf("io.Copy(file, conn) = (%d, %v), want (%d, nil)", n, err, size)
+	}
+	checkZeroCopy(t, r, before, size)
+	if pos := position(t, f); pos != start+size {
+		t.Errorf("the file is at %d after the transfer, want %d", pos, start+size)
+	}
+	got := make([]byte, size)
+	if _, err := f.ReadAt(got, start); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the file does not hold what the connection sent")
+	}
+}
+
+func testTransferFileToFile(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	const size = 5<<20 + 17
+	src := patternFile(t, r, size)
+	of := osPatternFile(t, size)
+	for i, how := range []string{"dst.ReadFrom(*aio.File)", "io.Copy(dst, *aio.File)", "dst.ReadFrom(*os.File)", "dst.ReadFrom(SectionReader)"} {
+		t.Run(how, func(t *testing.T) {
+			dst, err := r.Open(context.Background(), filepath.Join(t.TempDir(), "copy"), os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dst.Close()
+			src.Seek(10, io.SeekStart)
+			of.Seek(10, io.SeekStart)
+			var n int64
+			want := int64(size - 10)
+			before := r.Stats()
+			switch i {
+			case 0:
+				n, err = dst.ReadFrom(src)
+			case 1:
+				n, err = io.Copy(dst, src)
+			case 2:
+				n, err = dst.ReadFrom(of)
+			case 3:
+				want = 1 << 20
+				n, err = dst.ReadFrom(io.NewSectionReader(src, 10, want))
+			}
+			if err != nil || n != want {
+				t.Fatalf("transfer = (%d, %v), want (%d, nil)", n, err, want)
+			}
+			if zeroCopyExpected(r) {
+				if st := r.Stats(); st.CopiedBytes != before.CopiedBytes {
+					// copy_file_range may be refused between some file
+					// systems; the copy is then through a buffer.
+					t.Logf("copied through userspace: %d bytes", st.CopiedBytes-before.CopiedBytes)
+				}
+			}
+			if pos := position(t, dst); pos != want {
+				t.Errorf("the destination is at %d, want %d", pos, want)
+			}
+			got := make([]byte, want)
+			if _, err := dst.ReadAt(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			checkPattern(t, got, 10)
+			if i < 3 {
+				p := position(t, src)
+				if i == 2 {
+					p = position(t, of)
+				}
+				if p != size {
+					t.Errorf("the source is at %d, want %d", p, size)
+				}
+			}
+		})
+	}
+}
+
+// onlyReader hides everything but Read.
+type onlyReader struct{ io.Reader }
+
+func testTransferOtherReader(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	cl, srv := ps.pair(t)
+	defer cl.Close()
+	defer srv.Close()
+	const size = 1<<20 + 3
+	data := patternBytes(size)
+	got := collect(srv, 1)
+	before := r.Stats()
+	n, err := cl.ReadFrom(onlyReader{bytes.NewReader(data)})
+	if err != nil || n != size {
+		t.Fatalf("ReadFrom(a plain reader) = (%d, %v)", n, err)
+	}
+	if c := r.Stats().CopiedBytes - before.CopiedBytes; c != size {
+		t.Errorf("CopiedBytes grew by %d, want %d", c, size)
+	}
+	cl.CloseWrite()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("the receiver got %d bytes, not those sent", len(b))
+	}
+}
+
+// spin busy-waits for d: a random moment to cancel at, not a
+// synchronisation.
+func spin(d time.Duration) {
+	for t0 := time.Now(); time.Since(t0) < d; {
+		runtime.Gosched()
+	}
+}
+
+// testTransferCancelRaces cancels transfers at random moments, sendfile
+// from a file and splice between sockets alike: the receiver gets
+// exactly the n reported; the file's position is n; a stream source's
+// bytes are all accounted for (delivered, then those an
+// UndeliveredError returns, then what the source still has, in order).
+// Both outcomes, done and cancelled, must appear.
+func testTransferCancelRaces(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	rounds := Scale(1000)
+	const maxSize, maxSplice = 2 << 20, 16 << 20
+	f := patternFile(t, r, maxSize)
+	data := patternBytes(maxSplice)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	var done, canceled, undelivered [2]int
+	for round := range rounds {
+		kind := round % 2
+		size := 1 + rng.IntN(1<<rng.IntN(22)) // log-uniform: small ones beat the cancel, large ones wait for it
+		delay := time.Duration(rng.IntN(2000)) * time.Microsecond
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { spin(delay); cancel() }()
+		var n int64
+		var err error
+		if kind == 0 { // sendfile
+			cl, srv := ps.pair(t)
+			got := collect(srv, uint64(round))
+			f.Seek(0, io.SeekStart)
+			lr := &io.LimitedReader{R: f, N: int64(size)}
+			n, err = cl.ReadFromContext(ctx, lr)
+			cl.CloseWrite()
+			b := <-got
+			if int64(len(b)) != n {
+				t.Fatalf("round %d: the receiver got %d bytes, ReadFromContext reported %d (err %v)", round, len(b), n, err)
+			}
+			checkPattern(t, b, 0)
+			if pos := position(t, f); pos != n || lr.N != int64(size)-n {
+				t.Fatalf("round %d: after %d bytes the file is at %d, LimitedReader.N %d of %d", round, n, pos, lr.N, size)
+			}
+			cl.Close()
+			srv.Close()
+		} else { // splice
+			pp := ps.proxy(t)
+			// Half the receivers read only after the transfer: it fills
+			// the destination and waits with bytes in its pipe.
+			late := rng.IntN(2) == 0
+			if late {
+				size = maxSplice/2 + rng.IntN(maxSplice/2) // more than the socket buffers hold
+			}
+			go func() {
+				pp.writer.Write(data[:size])
+				pp.writer.CloseWrite()
+			}()
+			var got <-chan []byte
+			if !late {
+				got = collect(pp.receiver, uint64(round))
+			}
+			n, err = pp.src.WriteToContext(ctx, pp.dst)
+			pp.dst.CloseWrite()
+			if late {
+				got = collect(pp.receiver, uint64(round))
+			}
+			b := <-got
+			if int64(len(b)) != n {
+				t.Fatalf("round %d: the receiver got %d bytes, WriteToContext reported %d (err %v)", round, len(b), n, err)
+			}
+			var ue *aio.UndeliveredError
+			if errors.As(err, &ue) {
+				undelivered[kind]++
+				b = append(b, ue.Data...)
+			}
+			rest, rerr := io.ReadAll(pp.src)
+			if rerr != nil {
+				t.Fatalf("round %d: reading the rest of the source: %v", round, rerr)
+			}
+			b = append(b, rest...)
+			if !bytes.Equal(b, data[:size]) {
+				t.Fatalf("round %d: delivered, undelivered and left in the source make %d bytes, not the %d sent", round, len(b), size)
+			}
+			pp.close()
+		}
+		cancel()
+		switch {
+		case err == nil:
+			done[kind]++
+		case errors.Is(err, context.Canceled) && (errors.Is(err, aio.ErrCanceled) || n == 0):
+			// (A context already done when the call starts: its bare
+			// error, and nothing done.)
+			canceled[kind]++
+		default:
+			t.Fatalf("round %d: transfer error %v, want nil or a cancel by the context", round, err)
+		}
+	}
+	t.Logf("%d rounds: sendfile: %d done, %d cancelled; splice: %d done, %d cancelled (%d with undelivered bytes)",
+		rounds, done[0], canceled[0], done[1], canceled[1], undelivered[1])
+	for k, name := range []string{"sendfile", "splice"} {
+		if done[k] == 0 || canceled[k] == 0 {
+			t.Errorf("%s: %d done, %d cancelled: both outcomes must appear", name, done[k], canceled[k])
+		}
+	}
+}
+
+// testTransferDeadline: a deadline that passes while a transfer waits
+// (the connection's write deadline while the receiver reads nothing, the
+// source's read deadline while it sends nothing) ends it with
+// os.ErrDeadlineExceeded and the bytes it moved.
+func testTransferDeadline(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	const size = 32 << 20 // more than the socket buffers hold
+	f := patternFile(t, r, size)
+	t.Run("write deadline, sendfile", func(t *testing.T) {
+		cl, srv := ps.pair(t)
+		defer cl.Close()
+		defer srv.Close()
+		cl.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := cl.ReadFrom(f)
+		var ne net.Error
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() || n <= 0 || n >= size {
+			t.Fatalf("ReadFrom past the write deadline = (%d, %v), want some bytes and a timeout", n, err)
+		}
+		if pos := position(t, f); pos != n {
+			t.Errorf("the file is at %d after %d bytes", pos, n)
+		}
+		cl.SetWriteDeadline(time.Time{})
+		cl.CloseWrite()
+		b, _ := io.ReadAll(srv)
+		if int64(len(b)) != n {
+			t.Fatalf("the receiver got %d bytes, ReadFrom reported %d", len(b), n)
+		}
+		checkPattern(t, b, 0)
+	})
+	t.Run("read deadline of the source, splice", func(t *testing.T) {
+		pp := ps.proxy(t)
+		defer pp.close()
+		pp.writer.Write([]byte("some"))
+		pp.src.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := pp.dst.ReadFrom(pp.src)
+		if !errors.Is(err, os.ErrDeadlineExceeded) || n != 4 {
+			t.Fatalf("ReadFrom past the source's read deadline = (%d, %v), want (4, a timeout)", n, err)
+		}
+		pp.dst.CloseWrite()
+		if b, _ := io.ReadAll(pp.receiver); string(b) != "some" {
+			t.Fatalf("the receiver got %q", b)
+		}
+	})
+}
+
+// waitInFlight waits (bounded) until r has an operation in flight.
+func waitInFlight(t *testing.T, r *aio.Ring) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().InFlight == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the transfer never waited")
+		}
+		runtime.Gosched()
+	}
+}
+
+// testTransferClose: a Close of either side ends a transfer that waits,
+// with an error matching the closed side's, after its bytes.
+func testTransferClose(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	ps := newPairs(t, r)
+	const size = 32 << 20
+	f := patternFile(t, r, size)
+	t.Run("destination", func(t *testing.T) {
+		cl, srv := ps.pair(t)
+		defer srv.Close()
+		f.Seek(0, io.SeekStart)
+		type res struct {
+			n   int64
+			err error
+		}
+		out := make(chan res, 1)
+		go func() {
+			n, err := cl.ReadFrom(f)
+			out <- res{n, err}
+		}()
+		waitInFlight(t, r)
+		cl.Close()
+		o := <-out
+		if !errors.Is(o.err, net.ErrClosed) || o.n >= size {
+			t.Fatalf("ReadFrom with its connection closed = (%d, %v), want net.ErrClosed before the end", o.n, o.err)
+		}
+		b, _ := io.ReadAll(srv)
+		if int64(len(b)) != o.n {
+			t.Fatalf("the receiver got %d bytes, ReadFrom reported %d", len(b), o.n)
+		}
+		checkPattern(t, b, 0)
+	})
+	t.Run("source", func(t *testing.T) {
+		pp := ps.proxy(t)
+		defer pp.close()
+		out := make(chan error, 1)
+		go func() {
+			_, err := pp.dst.ReadFrom(pp.src)
+			out <- err
+		}()
+		waitInFlight(t, r)
+		pp.src.Close()
+		if err := <-out; !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("ReadFrom with its source closed: %v, want net.ErrClosed", err)
+		}
+	})
+	t.Run("source file", func(t *testing.T) {
+		g := patternFile(t, r, size)
+		cl, srv := ps.pair(t)
+		defer cl.Close()
+		defer srv.Close()
+		out := make(chan error, 1)
+		go func() {
+			_, err := cl.ReadFrom(g)
+			out <- err
+		}()
+		waitInFlight(t, r)
+		if err := g.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-out; !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("ReadFrom with its source file closed: %v, want os.ErrClosed", err)
+		}
+	})
+}
+
+// testTransferDescriptors: after transfers of every kind, cancelled ones
+// with bytes left in a splice pipe among them, closing the connections,
+// the files and the ring leaves as many descriptors open as before.
+func testTransferDescriptors(t *testing.T, s *suite) {
+	fds0, ok := openFDs()
+	if !ok {
+		t.Skip("no /proc/self/fd here: nothing to count")
+	}
+	r := s.newRing(t, aio.Config{})
+	ln, err := r.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := &pairs{r: r, ln: ln}
+	const size = 4 << 20
+	name := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(name, patternBytes(size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		pp := ps.proxy(t)
+		wg.Go(func() {
+			defer pp.close()
+			go func() { pp.writer.Write(patternBytes(size)); pp.writer.CloseWrite() }()
+			got := collect(pp.receiver, uint64(i))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i)*time.Millisecond)
+			defer cancel()
+			pp.src.WriteToContext(ctx, pp.dst)
+			pp.dst.CloseWrite()
+			<-got
+			io.Copy(io.Discard, pp.src)
+		})
+	}
+	wg.Wait()
+	cl, srv := ps.pair(t)
+	got := collect(srv, 9)
+	if _, err := cl.ReadFrom(f); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	<-got
+	srv.Close()
+	f.Close()
+	ln.Close()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fds, _ := openFDs(); fds != fds0 {
+		t.Errorf("%d descriptors open after closing everything, %d before", fds, fds0)
+	}
+}

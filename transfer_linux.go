@@ -1,0 +1,555 @@
+package aio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/waitforit/aio/internal/core"
+)
+
+// side is one side of a zero-copy transfer.
+type side struct {
+	f         *File // aio's own; nil for a foreign descriptor
+	closedErr error // what a closed f reports: net.ErrClosed for a Conn
+	lock      func() (unlock func())
+
+	// regular: a regular file (or block device), whose transfers never
+	// wait for readiness; else a stream, waiting in poll.
+	regular bool
+	poll    *pollFD
+	refs    *core.Refs // f's, or the side's own for a foreign descriptor
+	fd      int
+	off     int64 // regular: the offset to use, updated by the kernel; -1: the file position
+	appends bool  // regular, opened O_APPEND: nothing may write at an offset
+
+	// A foreign descriptor: a regular file's is used inside raw's
+	// callback (which keeps it open); a stream's is a duplicate, in the
+	// netpoller through poll (tmp), closed when the transfer ends.
+	raw syscall.RawConn
+	tmp bool
+}
+
+// transferKind is a mechanism for a transfer (see mechanism.go).
+type transferKind uint8
+
+const (
+	transferNone      transferKind = iota // copy through a pooled buffer
+	transferSendfile                      // a regular file to a stream: sendfile(2), waiting on the stream
+	transferSplice                        // a stream to a stream or a file: splice(2) through a pooled pipe
+	transferCopyRange                     // a regular file to a regular file: copy_file_range(2)
+)
+
+// transferMechanism decides, in one place, how bytes move from src to
+// dst on Linux (mechanism.go's table): only the kernel touches them in
+// every case it names; the rest are copied through a pooled buffer.
+func transferMechanism(dst, src *side) transferKind {
+	switch {
+	case src.regular && dst.regular:
+		return transferCopyRange
+	case src.regular:
+		return transferSendfile
+	case src.off >= 0: // a stream has no offsets
+		return transferNone
+	case dst.regular && dst.appends:
+		return transferNone // splice(2) refuses O_APPEND files
+	default:
+		return transferSplice
+	}
+}
+
+// zeroCopyOK reports whether this ring moves bytes without a userspace
+// copy: on the readiness backends only (the simulator sees every
+// operation and so copies; see mechanism.go).
+func (r *Ring) zeroCopyOK() bool { return r.readinessBackend() && !r.noDirect }
+
+// zeroCopy moves src into dst, an aio File or Conn, without a userspace
+// copy if transferMechanism can. handled false: nothing was done, and the
+// caller copies.
+func (r *Ring) zeroCopy(ctx context.Context, dst xend, src io.Reader) (int64, error, bool) {
+	if !r.zeroCopyOK() {
+		return 0, nil, false
+	}
+	s := unwrapSource(src)
+	if s.lr != nil && s.limit <= 0 {
+		return 0, nil, true
+	}
+	ss, ok := r.readSide(&s)
+	if !ok {
+		return 0, nil, false
+	}
+	ds, ok := aioSide(dst.f, dst.closedErr)
+	if !ok {
+		ss.release()
+		return 0, nil, false
+	}
+	return r.transfer(ctx, &ds, &ss, &s)
+}
+
+// zeroCopyTo moves src, an aio File or Conn, into dst, as zeroCopy.
+func (r *Ring) zeroCopyTo(ctx context.Context, dst io.Writer, src xend) (int64, error, bool) {
+	if !r.zeroCopyOK() {
+		return 0, nil, false
+	}
+	ss, ok := aioSide(src.f, src.closedErr)
+	if !ok {
+		return 0, nil, false
+	}
+	ds, ok := r.writeSide(dst)
+	if !ok {
+		return 0, nil, false
+	}
+	s := source{r: nil, limit: -1, off: -1}
+	return r.transfer(ctx, &ds, &ss, &s)
+}
+
+// aioSide describes an aio File as a side: a regular file, or a stream on
+// the readiness path. ok false: neither (a stream the driver serves).
+func aioSide(f *File, closedErr error) (side, bool) {
+	s := side{f: f, closedErr: closedErr, refs: &f.refs, fd: f.fd, off: -1}
+	switch {
+	case f.regular:
+		s.regular = true
+		if fl, err := unix.FcntlInt(uintptr(f.fd), unix.F_GETFL, 0); err == nil {
+			s.appends = fl&unix.O_APPEND != 0
+		}
+	case f.poll != nil:
+		s.poll = f.poll
+	default:
+		return side{}, false
+	}
+	return s, true
+}
+
+// readSide describes a transfer's source (unwrapped) as a side.
+func (r *Ring) readSide(s *source) (side, bool) {
+	var sd side
+	var ok bool
+	switch v := s.r.(type) {
+	case *File:
+		sd, ok = aioSide(v, os.ErrClosed)
+	case *dirFile:
+		sd, ok = aioSide(v.f, os.ErrClosed)
+	case *Conn:
+		if v.dgram {
+			return side{}, false
+		}
+		sd, ok = aioSide(v.f, net.ErrClosed)
+		sd.lock = func() func() { v.readMu.Lock(); return v.readMu.Unlock }
+	case readerAtAsReader: // a section: a regular file at an offset
+		switch a := v.ReaderAt.(type) {
+		case *File:
+			sd, ok = aioSide(a, os.ErrClosed)
+		case *dirFile:
+			sd, ok = aioSide(a.f, os.ErrClosed)
+		default:
+			sd, ok = r.foreignSide(a)
+		}
+		ok = ok && sd.regular
+	default:
+		sd, ok = r.foreignSide(v)
+	}
+	if !ok {
+		return side{}, false
+	}
+	sd.off = s.off
+	return sd, true
+}
+
+// writeSide describes a transfer's destination as a side.
+func (r *Ring) writeSide(w io.Writer) (side, bool) {
+	switch v := w.(type) {
+	case *File:
+		return aioSide(v, os.ErrClosed)
+	case *Conn:
+		if v.dgram {
+			return side{}, false
+		}
+		sd, ok := aioSide(v.f, net.ErrClosed)
+		sd.lock = func() func() { v.writeMu.Lock(); return v.writeMu.Unlock }
+		return sd, ok
+	}
+	return r.foreignSide(w)
+}
+
+// foreignSide describes a descriptor aio does not own (an *os.File, a
+// *net.TCPConn, a *net.UnixConn, or anything else with SyscallConn): a
+// regular file, or a non-blocking stream socket or pipe, which is
+// duplicated and put in the netpoller for the transfer.
+func (r *Ring) foreignSide(v any) (side, bool) {
+	sc, ok := v.(syscall.Conn)
+	if !ok {
+		return side{}, false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return side{}, false
+	}
+	var st unix.Stat_t
+	var fl, dup int
+	var typeErr error
+	if err := raw.Control(func(fd uintptr) {
+		if typeErr = unix.Fstat(int(fd), &st); typeErr != nil {
+			return
+		}
+		if fl, typeErr = unix.FcntlInt(fd, unix.F_GETFL, 0); typeErr != nil {
+			return
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFSOCK:
+			var typ int
+			if typ, typeErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE); typeErr == nil && typ != unix.SOCK_STREAM {
+				typeErr = unix.EINVAL
+			}
+			fallthrough
+		case unix.S_IFIFO:
+			if typeErr == nil && fl&unix.O_NONBLOCK != 0 {
+				dup, typeErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+			}
+		}
+	}); err != nil || typeErr != nil {
+		return side{}, false
+	}
+	sd := side{closedErr: os.ErrClosed, refs: new(core.Refs), off: -1, raw: raw}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		sd.regular, sd.appends = true, fl&unix.O_APPEND != 0
+		return sd, true
+	case unix.S_IFSOCK, unix.S_IFIFO:
+		if fl&unix.O_NONBLOCK == 0 {
+			return side{}, false // blocking: aio does not change its flags
+		}
+		p, ok := newPollFD(dup, "", r.table, false)
+		if !ok {
+			unix.Close(dup)
+			return side{}, false
+		}
+		sd.poll, sd.tmp, sd.fd, sd.raw = p, true, dup, nil
+		return sd, true
+	}
+	return side{}, false
+}
+
+// release gives back what describing the side took (a duplicate).
+func (sd *side) release() {
+	if sd.tmp {
+		sd.poll.close()
+		sd.tmp = false
+	}
+}
+
+// transferOp is one zero-copy transfer in flight.
+type transferOp struct {
+	r        *Ring
+	parent   context.Context // the caller's
+	ctx      context.Context // parent, also cancelled by a Close of either aio side
+	dst, src *side
+	limit    int64 // bytes at most; -1: until the source's end
+}
+
+// transfer runs the transfer from src to dst with the mechanism
+// transferMechanism chooses. It takes both sides' references (so that
+// their Close waits, after cancelling it), and tells s what was taken
+// from the source.
+func (r *Ring) transfer(ctx context.Context, dst, src *side, s *source) (n int64, err error, handled bool) {
+	defer dst.release()
+	defer src.release()
+	mech := transferMechanism(dst, src)
+	if mech == transferNone {
+		return 0, nil, false
+	}
+	if dst.f != nil && !dst.refs.Acquire() {
+		return 0, dst.closedErr, true
+	}
+	if src.f != nil && !src.refs.Acquire() {
+		if dst.f != nil {
+			dst.refs.Release()
+		}
+		return 0, src.closedErr, true
+	}
+	for _, sd := range []*side{dst, src} {
+		if sd.f != nil {
+			defer sd.refs.Release()
+		}
+		if sd.lock != nil {
+			defer sd.lock()()
+		}
+	}
+	if dst.f != nil && dst.regular { // a sync called meanwhile waits for it (rule 10)
+		epoch := dst.f.writes.Enter()
+		defer dst.f.writes.Exit(epoch)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, sd := range []*side{dst, src} {
+		if sd.f != nil {
+			defer sd.f.xfers.add(&cancel)()
+		}
+	}
+	x := &transferOp{r: r, parent: ctx, ctx: tctx, dst: dst, src: src, limit: s.limit}
+	var taken int64
+	run := func() {
+		switch mech {
+		case transferSendfile:
+			n, err, handled = x.sendfile()
+			taken = n
+		case transferCopyRange:
+			n, err, handled = x.copyRange()
+			taken = n
+		case transferSplice:
+			n, taken, err, handled = x.splice()
+		}
+	}
+	// A foreign regular file is used inside its RawConn's callback, which
+	// keeps its descriptor open (and, as os.File's own calls, takes its
+	// read or write lock).
+	switch {
+	case src.raw != nil && dst.raw != nil:
+		panic("aio: inconsistent transfer: neither side is aio's")
+	case src.raw != nil:
+		if rerr := src.raw.Read(func(fd uintptr) bool { src.fd = int(fd); run(); return true }); rerr != nil {
+			return 0, nil, false
+		}
+	case dst.raw != nil:
+		if werr := dst.raw.Write(func(fd uintptr) bool { dst.fd = int(fd); run(); return true }); werr != nil {
+			return 0, nil, false
+		}
+	default:
+		run()
+	}
+	if taken > 0 {
+		s.consumed(taken)
+		r.xfer.zeroCopy.Add(uint64(n))
+	}
+	return n, err, handled
+}
+
+// unsupported reports whether errno says the kernel cannot do this
+// transfer between these descriptors at all (so that, with nothing
+// moved, the caller copies instead).
+func unsupported(errno syscall.Errno) bool {
+	switch errno {
+	case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EXDEV, unix.EBADF:
+		return true
+	}
+	return false
+}
+
+// maxTransferChunk is the most one system call of a transfer moves: the
+// kernel's own limit is a little under 2 GiB, and a context is looked at
+// between chunks.
+const maxTransferChunk = 1 << 30
+
+// chunk is the size of the next system call, at most max.
+func (x *transferOp) chunk(max int) int {
+	if x.limit >= 0 && x.limit < int64(max) {
+		return int(x.limit)
+	}
+	return max
+}
+
+// stopped turns why a wait on sd ended without a result into the
+// transfer's error.
+func (x *transferOp) stopped(cause error, sd *side) error {
+	switch {
+	case cause == errClosedBeforeStart || cause == os.ErrClosed:
+		return &canceledError{cause: sd.closedErr}
+	case x.parent.Err() != nil && errors.Is(cause, x.parent.Err()):
+		return &canceledError{cause: cause}
+	case cause == context.Canceled && x.ctx.Err() != nil:
+		// A Close of one of the sides cancelled the transfer.
+		for _, s := range []*side{x.dst, x.src} {
+			if s.f != nil && s.f.refs.Closing() {
+				return &canceledError{cause: s.closedErr}
+			}
+		}
+	}
+	return &canceledError{cause: cause}
+}
+
+// sendfile moves a regular file into a stream: sendfile(2) from the
+// file's position (or the side's offset), waiting in the netpoller while
+// the stream is full.
+func (x *transferOp) sendfile() (written int64, err error, handled bool) {
+	src, dst := x.src, x.dst
+	var offp *int64
+	if src.off >= 0 {
+		offp = &src.off
+	}
+	srcFD := src.fd
+	for x.limit != 0 {
+		if err := x.ctx.Err(); err != nil {
+			return written, x.stopped(err, dst), true
+		}
+		count := x.chunk(maxTransferChunk)
+		res, cause := dst.poll.doFunc(x.ctx, dirWrite, dst.refs, func(fd int) (int, syscall.Errno) {
+			n, err := unix.Sendfile(fd, srcFD, offp, count)
+			if err != nil {
+				return 0, err.(syscall.Errno)
+			}
+			return n, 0
+		})
+		if cause != nil {
+			return written, x.stopped(cause, dst), true
+		}
+		if res < 0 {
+			errno := syscall.Errno(-res)
+			if written == 0 && unsupported(errno) {
+				return 0, nil, false
+			}
+			return written, os.NewSyscallError("sendfile", errno), true
+		}
+		if res == 0 {
+			break // the end of the file
+		}
+		written += int64(res)
+		if x.limit > 0 {
+			x.limit -= int64(res)
+		}
+	}
+	return written, nil, true
+}
+
+// copyRange moves a regular file into another: copy_file_range(2) in the
+// caller's thread, which waits for the file system as a write would (see
+// mechanism.go), in chunks between which a context is looked at.
+func (x *transferOp) copyRange() (written int64, err error, handled bool) {
+	src, dst := x.src, x.dst
+	var offp *int64
+	if src.off >= 0 {
+		offp = &src.off
+	}
+	for x.limit != 0 {
+		if err := x.ctx.Err(); err != nil {
+			return written, x.stopped(err, dst), true
+		}
+		n, err := unix.CopyFileRange(src.fd, offp, dst.fd, nil, x.chunk(copyRangeChunk), 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			errno := err.(syscall.Errno)
+			if written == 0 && unsupported(errno) {
+				return 0, nil, false
+			}
+			return written, os.NewSyscallError("copy_file_range", errno), true
+		}
+		if n == 0 {
+			break
+		}
+		written += int64(n)
+		if x.limit > 0 {
+			x.limit -= int64(n)
+		}
+	}
+	return written, nil, true
+}
+
+// copyRangeChunk is the most one copy_file_range moves, so that a
+// context ends a long copy soon.
+const copyRangeChunk = 8 << 20
+
+// splice moves a stream into a stream or a file through a pooled pipe:
+// each round drains what the source has (up to the pipe's size) into the
+// pipe, waiting in the netpoller for the source, then pumps all of it
+// into the destination, waiting for the destination. taken counts what
+// left the source: what the destination got, plus, if the transfer was
+// stopped with bytes in the pipe, those bytes, returned in an
+// UndeliveredError.
+func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
+	src, dst := x.src, x.dst
+	sp, perr := x.r.xfer.pipes.get()
+	if perr != nil {
+		return 0, 0, nil, false
+	}
+	inPipe := 0
+	defer func() {
+		if inPipe > 0 { // stopped with bytes in the pipe: hand them over
+			err = &UndeliveredError{Data: sp.drain(inPipe), Err: err}
+		}
+		x.r.xfer.pipes.put(sp)
+	}()
+	for x.limit != 0 {
+		if err := x.ctx.Err(); err != nil {
+			return written, taken, x.stopped(err, src), true
+		}
+		count := x.chunk(sp.size)
+		res, cause := src.poll.doFunc(x.ctx, dirRead, src.refs, func(fd int) (int, syscall.Errno) {
+			n, err := unix.Splice(fd, nil, sp.w, nil, count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+			if err != nil {
+				return 0, err.(syscall.Errno)
+			}
+			return int(n), 0
+		})
+		if cause != nil {
+			return written, taken, x.stopped(cause, src), true
+		}
+		if res < 0 {
+			errno := syscall.Errno(-res)
+			if taken == 0 && unsupported(errno) {
+				return 0, 0, nil, false
+			}
+			return written, taken, os.NewSyscallError("splice", errno), true
+		}
+		if res == 0 {
+			break // the end of the stream
+		}
+		inPipe = int(res)
+		taken += int64(res)
+		if x.limit > 0 {
+			x.limit -= int64(res)
+		}
+		for inPipe > 0 {
+			var res int32
+			var cause error
+			if dst.regular {
+				res = spliceToFile(sp.r, dst, inPipe)
+			} else {
+				res, cause = dst.poll.doFunc(x.ctx, dirWrite, dst.refs, func(fd int) (int, syscall.Errno) {
+					n, err := unix.Splice(sp.r, nil, fd, nil, inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+					if err != nil {
+						return 0, err.(syscall.Errno)
+					}
+					return int(n), 0
+				})
+			}
+			if cause != nil {
+				return written, taken, x.stopped(cause, dst), true
+			}
+			if res <= 0 {
+				if res == 0 {
+					res = -int32(unix.EIO) // the destination took nothing and said nothing
+				}
+				return written, taken, os.NewSyscallError("splice", syscall.Errno(-res)), true
+			}
+			written += int64(res)
+			inPipe -= int(res)
+		}
+	}
+	return written, taken, nil, true
+}
+
+// spliceToFile splices up to n bytes from the pipe into a regular file at
+// the side's offset (or its position), in the caller's thread as a write
+// to the file is: the count, or -errno.
+func spliceToFile(pipeR int, dst *side, n int) int32 {
+	var offp *int64
+	if dst.off >= 0 {
+		offp = &dst.off
+	}
+	for {
+		m, err := unix.Splice(pipeR, nil, dst.fd, offp, n, unix.SPLICE_F_MOVE)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -int32(err.(syscall.Errno))
+		}
+		return int32(m)
+	}
+}
