@@ -4,6 +4,7 @@ package aio
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,6 @@ func (p *pollFD) connect(ctx context.Context, sa []byte, refs *core.Refs) (int32
 func (p *pollFD) setUserDeadline(dir int, t time.Time) {}
 func (p *pollFD) closing()                             {}
 func (p *pollFD) close() error                         { return nil }
-func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, fn func(fd int) (int, syscall.Errno)) (int32, error) {
+func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, abort *atomic.Bool, fn func(fd int) (int, syscall.Errno)) (int32, error) {
 	panic("aio: no readiness path on this system")
 }

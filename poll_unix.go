@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,6 +79,10 @@ type pollDir struct {
 	// transfer's sendfile or splice: see transfer_linux.go): the count
 	// moved, or the errno.
 	custom func(fd int) (int, syscall.Errno)
+	// abort, when set (under mu), is the transfer's flag that a Close of
+	// its other side raised: the call is kicked as soon as it waits
+	// (kickAbort, arm).
+	abort *atomic.Bool
 }
 
 // newPollFD registers fd, non-blocking, with Go's netpoller; the pollFD
@@ -119,19 +124,24 @@ func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, o
 // os.ErrDeadlineExceeded, or os.ErrClosed when refs is closing. A call
 // made once refs is closing does nothing: cause errClosedBeforeStart.
 func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs) (res int32, addrLen int, cause error) {
-	return p.call(ctx, dir, kind, buf, flags, addr, refs, nil)
+	return p.call(ctx, dir, kind, buf, flags, addr, refs, nil, nil)
 }
 
 // doFunc is do for a system call of the caller's: fn is made on the
 // descriptor (retrying EINTR) until it does not answer EAGAIN, waiting in
 // the netpoller for direction dir meanwhile. It returns fn's count or
 // -errno, and why a wait ended without a result, as do.
-func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, fn func(fd int) (int, syscall.Errno)) (res int32, cause error) {
-	res, _, cause = p.call(ctx, dir, core.KindNop, nil, 0, nil, refs, fn)
+//
+// abort, if not nil, ends a wait as a kick does once it is set and
+// kickAbort is called with it (a transfer's other side was closed): the
+// cause is then os.ErrDeadlineExceeded, and the caller, who knows it
+// aborted, says why.
+func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, abort *atomic.Bool, fn func(fd int) (int, syscall.Errno)) (res int32, cause error) {
+	res, _, cause = p.call(ctx, dir, core.KindNop, nil, 0, nil, refs, fn, abort)
 	return res, cause
 }
 
-func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs, custom func(fd int) (int, syscall.Errno)) (res int32, addrLen int, cause error) {
+func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs, custom func(fd int) (int, syscall.Errno), abort *atomic.Bool) (res int32, addrLen int, cause error) {
 	d := &p.dirs[dir]
 	select {
 	case d.sem <- struct{}{}:
@@ -156,6 +166,7 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	d.mu.Lock()
 	d.gen++
 	d.inCall = true
+	d.abort = abort
 	d.mu.Unlock()
 
 	var err error
@@ -171,6 +182,7 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	}
 	d.mu.Lock()
 	d.inCall = false
+	d.abort = nil
 	kicked := d.kicked
 	if kicked && !d.closing {
 		d.kicked = false
@@ -234,6 +246,9 @@ func (d *pollDir) attempt(fd uintptr) bool {
 				d.waited = true
 				d.p.table.BeginCall(core.MechReadiness)
 				d.arm()
+				if d.abort != nil && d.abort.Load() { // (abort is this call's: read without mu)
+					d.kickAbort(d.abort)
+				}
 			}
 			return false
 		}
@@ -256,6 +271,17 @@ func (d *pollDir) arm() {
 func (d *pollDir) kick(gen uint64) {
 	d.mu.Lock()
 	if d.inCall && d.gen == gen && !d.kicked {
+		d.kicked = true
+		d.p.setDeadline(int(d.which), pastDeadline)
+	}
+	d.mu.Unlock()
+}
+
+// kickAbort wakes the call in flight without data if it is the one
+// abort belongs to (see doFunc).
+func (d *pollDir) kickAbort(abort *atomic.Bool) {
+	d.mu.Lock()
+	if d.inCall && d.abort == abort && !d.kicked {
 		d.kicked = true
 		d.p.setDeadline(int(d.which), pastDeadline)
 	}

@@ -406,33 +406,36 @@ func unwrapPathError(err error) error {
 // File.WriteTo, with the file system's context.
 func (d *dirFile) WriteTo(w io.Writer) (int64, error) { return d.f.WriteToContext(d.fsys.ctx, w) }
 
-// xferHooks are the transfers in flight on a File: its Close cancels
+// xferHooks are the transfers in flight on a File: its Close aborts
 // them (a transfer may wait on its other side, which this File's own
 // netpoller kick does not reach).
 type xferHooks struct {
 	mu      sync.Mutex
 	closing bool
-	cancels []*context.CancelFunc
+	aborts  []*xferHook
 }
 
-// add registers cancel until the returned function is called; if Close
-// has begun it cancels at once.
-func (h *xferHooks) add(cancel *context.CancelFunc) (remove func()) {
+type xferHook struct{ abort func() }
+
+// add registers abort until the returned function is called; if Close
+// has begun it aborts at once.
+func (h *xferHooks) add(abort func()) (remove func()) {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		(*cancel)()
+		abort()
 		return func() {}
 	}
-	h.cancels = append(h.cancels, cancel)
+	e := &xferHook{abort}
+	h.aborts = append(h.aborts, e)
 	h.mu.Unlock()
 	return func() {
 		h.mu.Lock()
-		for i, c := range h.cancels {
-			if c == cancel {
-				h.cancels[i] = h.cancels[len(h.cancels)-1]
-				h.cancels[len(h.cancels)-1] = nil
-				h.cancels = h.cancels[:len(h.cancels)-1]
+		for i, a := range h.aborts {
+			if a == e {
+				last := len(h.aborts) - 1
+				h.aborts[i], h.aborts[last] = h.aborts[last], nil
+				h.aborts = h.aborts[:last]
 				break
 			}
 		}
@@ -440,14 +443,14 @@ func (h *xferHooks) add(cancel *context.CancelFunc) (remove func()) {
 	}
 }
 
-// close cancels every transfer registered, and those registered later.
+// close aborts every transfer registered, and those registered later.
 func (h *xferHooks) close() {
 	h.mu.Lock()
 	h.closing = true
-	cancels := h.cancels
-	h.cancels = nil
+	aborts := h.aborts
+	h.aborts = nil
 	h.mu.Unlock()
-	for _, c := range cancels {
-		(*c)()
+	for _, a := range aborts {
+		a.abort()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -246,11 +247,70 @@ func (sd *side) release() {
 // transferOp is one zero-copy transfer in flight.
 type transferOp struct {
 	r        *Ring
-	parent   context.Context // the caller's
-	ctx      context.Context // parent, also cancelled by a Close of either aio side
+	ctx      context.Context // the caller's
 	dst, src *side
 	limit    int64 // bytes at most; -1: until the source's end
+
+	// aborted: a Close of one of the aio sides stopped the transfer
+	// (abort); a wait on the other side is kicked (pollFD.doFunc).
+	aborted atomic.Bool
+
+	// The system calls, bound once, and what they need.
+	sendfileFn, drainFn, pumpFn func(fd int) (int, syscall.Errno)
+	offp                        *int64 // sendfile's source offset, nil: the position
+	count                       int    // the next call's size
+	pipe                        *splicePipe
 }
+
+// abort stops the transfer: a Close of one of its aio sides.
+func (x *transferOp) abort() {
+	x.aborted.Store(true)
+	if x.src.poll != nil {
+		x.src.poll.dirs[dirRead].kickAbort(&x.aborted)
+	}
+	if x.dst.poll != nil {
+		x.dst.poll.dirs[dirWrite].kickAbort(&x.aborted)
+	}
+}
+
+func (x *transferOp) sendfileCall(fd int) (int, syscall.Errno) {
+	n, err := unix.Sendfile(fd, x.src.fd, x.offp, x.count)
+	if err != nil {
+		return 0, err.(syscall.Errno)
+	}
+	return n, 0
+}
+
+func (x *transferOp) drainCall(fd int) (int, syscall.Errno) {
+	n, err := unix.Splice(fd, nil, x.pipe.w, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+	if err != nil {
+		return 0, err.(syscall.Errno)
+	}
+	return int(n), 0
+}
+
+func (x *transferOp) pumpCall(fd int) (int, syscall.Errno) {
+	n, err := unix.Splice(x.pipe.r, nil, fd, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+	if err != nil {
+		return 0, err.(syscall.Errno)
+	}
+	return int(n), 0
+}
+
+// stop reports whether the transfer must stop before its next call, and
+// why.
+func (x *transferOp) stop(waitedOn *side) error {
+	if x.aborted.Load() {
+		return x.stopped(errAborted, waitedOn)
+	}
+	if err := x.ctx.Err(); err != nil {
+		return &canceledError{cause: err}
+	}
+	return nil
+}
+
+// errAborted: a transfer's wait ended because abort was called.
+var errAborted = errors.New("transfer aborted")
 
 // transfer runs the transfer from src to dst with the mechanism
 // transferMechanism chooses. It takes both sides' references (so that
@@ -284,14 +344,12 @@ func (r *Ring) transfer(ctx context.Context, dst, src *side, s *source) (n int64
 		epoch := dst.f.writes.Enter()
 		defer dst.f.writes.Exit(epoch)
 	}
-	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	x := &transferOp{r: r, ctx: ctx, dst: dst, src: src, limit: s.limit}
 	for _, sd := range []*side{dst, src} {
 		if sd.f != nil {
-			defer sd.f.xfers.add(&cancel)()
+			defer sd.f.xfers.add(x.abort)()
 		}
 	}
-	x := &transferOp{r: r, parent: ctx, ctx: tctx, dst: dst, src: src, limit: s.limit}
 	var taken int64
 	run := func() {
 		switch mech {
@@ -324,7 +382,6 @@ func (r *Ring) transfer(ctx context.Context, dst, src *side, s *source) (n int64
 	}
 	if taken > 0 {
 		s.consumed(taken)
-		r.xfer.zeroCopy.Add(uint64(n))
 	}
 	return n, err, handled
 }
@@ -357,17 +414,17 @@ func (x *transferOp) chunk(max int) int {
 // transfer's error.
 func (x *transferOp) stopped(cause error, sd *side) error {
 	switch {
-	case cause == errClosedBeforeStart || cause == os.ErrClosed:
-		return &canceledError{cause: sd.closedErr}
-	case x.parent.Err() != nil && errors.Is(cause, x.parent.Err()):
-		return &canceledError{cause: cause}
-	case cause == context.Canceled && x.ctx.Err() != nil:
-		// A Close of one of the sides cancelled the transfer.
+	case x.aborted.Load():
+		// A Close of one of the sides stopped the transfer (whatever
+		// the wait it ended says).
 		for _, s := range []*side{x.dst, x.src} {
 			if s.f != nil && s.f.refs.Closing() {
 				return &canceledError{cause: s.closedErr}
 			}
 		}
+		return &canceledError{cause: os.ErrClosed}
+	case cause == errClosedBeforeStart || cause == os.ErrClosed:
+		return &canceledError{cause: sd.closedErr}
 	}
 	return &canceledError{cause: cause}
 }
@@ -377,23 +434,16 @@ func (x *transferOp) stopped(cause error, sd *side) error {
 // the stream is full.
 func (x *transferOp) sendfile() (written int64, err error, handled bool) {
 	src, dst := x.src, x.dst
-	var offp *int64
 	if src.off >= 0 {
-		offp = &src.off
+		x.offp = &src.off
 	}
-	srcFD := src.fd
+	x.sendfileFn = x.sendfileCall
 	for x.limit != 0 {
-		if err := x.ctx.Err(); err != nil {
-			return written, x.stopped(err, dst), true
+		if err := x.stop(dst); err != nil {
+			return written, err, true
 		}
-		count := x.chunk(maxTransferChunk)
-		res, cause := dst.poll.doFunc(x.ctx, dirWrite, dst.refs, func(fd int) (int, syscall.Errno) {
-			n, err := unix.Sendfile(fd, srcFD, offp, count)
-			if err != nil {
-				return 0, err.(syscall.Errno)
-			}
-			return n, 0
-		})
+		x.count = x.chunk(maxTransferChunk)
+		res, cause := dst.poll.doFunc(x.ctx, dirWrite, dst.refs, &x.aborted, x.sendfileFn)
 		if cause != nil {
 			return written, x.stopped(cause, dst), true
 		}
@@ -408,6 +458,7 @@ func (x *transferOp) sendfile() (written int64, err error, handled bool) {
 			break // the end of the file
 		}
 		written += int64(res)
+		x.r.xfer.zeroCopy.Add(uint64(res))
 		if x.limit > 0 {
 			x.limit -= int64(res)
 		}
@@ -425,8 +476,8 @@ func (x *transferOp) copyRange() (written int64, err error, handled bool) {
 		offp = &src.off
 	}
 	for x.limit != 0 {
-		if err := x.ctx.Err(); err != nil {
-			return written, x.stopped(err, dst), true
+		if err := x.stop(dst); err != nil {
+			return written, err, true
 		}
 		n, err := unix.CopyFileRange(src.fd, offp, dst.fd, nil, x.chunk(copyRangeChunk), 0)
 		if err == unix.EINTR {
@@ -443,6 +494,7 @@ func (x *transferOp) copyRange() (written int64, err error, handled bool) {
 			break
 		}
 		written += int64(n)
+		x.r.xfer.zeroCopy.Add(uint64(n))
 		if x.limit > 0 {
 			x.limit -= int64(n)
 		}
@@ -467,6 +519,7 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 	if perr != nil {
 		return 0, 0, nil, false
 	}
+	x.pipe, x.drainFn, x.pumpFn = sp, x.drainCall, x.pumpCall
 	inPipe := 0
 	defer func() {
 		if inPipe > 0 { // stopped with bytes in the pipe: hand them over
@@ -475,17 +528,11 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 		x.r.xfer.pipes.put(sp)
 	}()
 	for x.limit != 0 {
-		if err := x.ctx.Err(); err != nil {
-			return written, taken, x.stopped(err, src), true
+		if err := x.stop(src); err != nil {
+			return written, taken, err, true
 		}
-		count := x.chunk(sp.size)
-		res, cause := src.poll.doFunc(x.ctx, dirRead, src.refs, func(fd int) (int, syscall.Errno) {
-			n, err := unix.Splice(fd, nil, sp.w, nil, count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-			if err != nil {
-				return 0, err.(syscall.Errno)
-			}
-			return int(n), 0
-		})
+		x.count = x.chunk(sp.size)
+		res, cause := src.poll.doFunc(x.ctx, dirRead, src.refs, &x.aborted, x.drainFn)
 		if cause != nil {
 			return written, taken, x.stopped(cause, src), true
 		}
@@ -510,13 +557,8 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 			if dst.regular {
 				res = spliceToFile(sp.r, dst, inPipe)
 			} else {
-				res, cause = dst.poll.doFunc(x.ctx, dirWrite, dst.refs, func(fd int) (int, syscall.Errno) {
-					n, err := unix.Splice(sp.r, nil, fd, nil, inPipe, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-					if err != nil {
-						return 0, err.(syscall.Errno)
-					}
-					return int(n), 0
-				})
+				x.count = inPipe
+				res, cause = dst.poll.doFunc(x.ctx, dirWrite, dst.refs, &x.aborted, x.pumpFn)
 			}
 			if cause != nil {
 				return written, taken, x.stopped(cause, dst), true
@@ -528,6 +570,7 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 				return written, taken, os.NewSyscallError("splice", syscall.Errno(-res)), true
 			}
 			written += int64(res)
+			x.r.xfer.zeroCopy.Add(uint64(res))
 			inPipe -= int(res)
 		}
 	}

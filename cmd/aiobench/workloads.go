@@ -135,6 +135,24 @@ func workloadList() []*workload {
 			run:      func(rc *runCtx) (runStats, error) { return runHTTP(rc, 64) },
 			opsUnits: "one GET, its body verified",
 		},
+		{
+			name: "serve-file-64k", title: "net/http serving a cached 64 KiB file to 64 keep-alive clients; aio: http.FileServerFS(Ring.DirFS) on a Ring.Listen listener, std: http.FileServer(http.Dir) on net (sendfile)",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runServeFile(rc, 64, 64<<10) },
+			opsUnits: "one GET of the file, its body verified",
+		},
+		{
+			name: "serve-file-1m", title: "as serve-file-64k with a 1 MiB file",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runServeFile(rc, 64, 1<<20) },
+			opsUnits: "one GET of the file, its body verified",
+		},
+		{
+			name: "proxy", title: "TCP proxy, io.Copy both ways, 64 connection pairs, 16 KiB echoed messages (clients and echo server: std net); aio: the proxy's Listen and Dial, std: net (splice)",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runProxy(rc, 64) },
+			opsUnits: "one verified 16 KiB round trip through the proxy",
+		},
 	}
 }
 
