@@ -48,6 +48,12 @@ func (r *Ring) fsDo(ctx context.Context, q *fsReq) (res int32, off int64, err er
 	case core.KindStat, core.KindOpenAt, core.KindOpenat2, core.KindMkdir, core.KindUnlink, core.KindReadlink:
 		path = cpath(q.path) // "" is the descriptor itself for a stat with statFlagsFD
 	}
+	if res, off, ok := r.fsNow(q, path); ok {
+		if res < 0 {
+			return res, off, syscall.Errno(-res)
+		}
+		return res, off, nil
+	}
 	for {
 		var fileRefs *core.Refs
 		if q.file != nil {

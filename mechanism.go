@@ -31,6 +31,12 @@ import "github.com/waitforit/aio/internal/core"
 //	                      thread, as os.File writes, since it waits for
 //	                      the file system anyway and a kernel worker
 //	                      would only add hops (File.callerWrites);
+//	                      lseek, a stat of an open file, and an
+//	                      openat2 whose names are all in the kernel's
+//	                      caches (RESOLVE_CACHED): at once in the
+//	                      caller on uring and portable (fsNow,
+//	                      fsnow_linux.go: a file server does them for
+//	                      every request);
 //	                      O_DIRECT reads and writes, fsync, open,
 //	                      stat...: the driver (io_uring's: the ring
 //	                      where the kernel has the opcode, else its
