@@ -69,10 +69,10 @@ func DisableTryNowForTest(r *Ring) bool {
 }
 
 // FixedFileForTest reports whether f's descriptor is registered with its
-// ring (io_uring's fixed files).
+// ring (io_uring's fixed files: from its first request through the ring).
 func FixedFileForTest(f *File) bool {
-	_, ok := f.handle.(interface{ FixedSlot() uint32 })
-	return ok
+	h, ok := f.handle.(interface{ FixedSlot() int })
+	return ok && h.FixedSlot() >= 0
 }
 
 // SimTraceForTest returns the outcomes the simulator delivered (the last

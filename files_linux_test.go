@@ -11,13 +11,28 @@ import (
 	"github.com/waitforit/aio"
 )
 
+// ringRead makes one read of f through the ring (a Start call always
+// goes there), which registers f's descriptor.
+func ringRead(t *testing.T, f *aio.File) {
+	t.Helper()
+	op, err := f.StartReadAt(make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // On io_uring a File's descriptor is registered with the ring (fixed
-// files), its operations work through the slot, Close frees the slot for
-// the next File, and Close really closes: the table keeps no reference.
+// files) by its first request through the ring, its operations work
+// through the slot, Close frees the slot for the next File, and Close
+// really closes: the table keeps no reference. A File that never uses the
+// ring is never registered (a file server's: sendfile, a stat at once).
 func TestURingFixedFiles(t *testing.T) {
 	r, f := uringFile(t, 1<<16)
-	if !aio.FixedFileForTest(f) {
-		t.Fatal("a File of a uring ring is not registered with it")
+	if aio.FixedFileForTest(f) {
+		t.Fatal("a File is registered before its first request through the ring")
 	}
 	if _, err := f.WriteAt([]byte("fixed"), 100); err != nil {
 		t.Fatal(err)
@@ -29,6 +44,9 @@ func TestURingFixedFiles(t *testing.T) {
 	}
 	if n, err := op.Wait(); n != 5 || err != nil || string(buf) != "fixed" {
 		t.Fatalf("read = (%d, %v) %q", n, err, buf)
+	}
+	if !aio.FixedFileForTest(f) {
+		t.Fatal("a File of a uring ring is not registered after a request through the ring")
 	}
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
@@ -45,6 +63,7 @@ func TestURingFixedFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ringRead(t, g)
 		if !aio.FixedFileForTest(g) {
 			t.Fatalf("file %d is not registered: slots are not given back", i)
 		}
@@ -60,6 +79,7 @@ func TestURingFixedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ringRead(t, w)
 	if !aio.FixedFileForTest(w) {
 		t.Fatal("the File is not registered")
 	}

@@ -323,6 +323,9 @@ func (d *Driver) Submit(r *core.Record) error {
 	if d.onWorkers(r) {
 		return d.submitWorkers(r)
 	}
+	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
+		d.ensure(ff)
+	}
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
 	if sqe == nil {
@@ -339,6 +342,11 @@ func (d *Driver) Submit(r *core.Record) error {
 func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
 	if d.anyOnWorkers(recs) {
 		return d.submitEach(recs)
+	}
+	for _, r := range recs {
+		if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
+			d.ensure(ff)
+		}
 	}
 	d.sqMu.Lock()
 	for i, r := range recs {
@@ -420,7 +428,7 @@ func (d *Driver) prepLocked(sqe *abi.SQE, r *core.Record) {
 			panic("aio: inconsistent op kind " + r.Kind.String())
 		}
 	}
-	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
+	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) && ff.registered.Load() {
 		sqe.Fd, sqe.Flags = int32(ff.slot), sqe.Flags|abi.SQEFixedFile
 	}
 	sqe.UserData = r.ID()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,11 +22,23 @@ const maxFixedFiles = 4096
 // is registered with the ring: its requests name slot with
 // IOSQE_FIXED_FILE, and the kernel skips looking the descriptor up (and
 // taking and dropping a reference to its file) for each one.
-type fixedFile struct{ slot uint32 }
+//
+// The slot is taken lazily, by the file's first request through the ring
+// (ensure): a file whose operations all take other paths (a file
+// server's, served with sendfile and statted at once) never costs the
+// two calls on the owner's thread that registering and emptying a slot
+// are.
+type fixedFile struct {
+	fd         int
+	mu         sync.Mutex
+	registered atomic.Bool
+	tried      bool // (under mu) registration was attempted
+	slot       uint32
+}
 
-// Attach registers fd in the ring's file table, creating the table (empty,
-// sparse) on first use, if fd is a regular file or a block device: the
-// descriptors whose operations go through the ring. A nil handle means fd
+// Attach makes fd's handle if fd is a regular file or a block device: the
+// descriptors whose operations go through the ring; its first request
+// registers it in the ring's file table (ensure). A nil handle means fd
 // is used as it is. Registration is a call on the owner's thread (the
 // ring's only issuer), so sockets and pipes, which a server makes by the
 // thousand and whose blocking calls do not use the ring, skip it.
@@ -36,10 +50,35 @@ func (d *Driver) Attach(fd int) (any, error) {
 	if m := st.Mode & unix.S_IFMT; m != unix.S_IFREG && m != unix.S_IFBLK {
 		return nil, nil
 	}
+	return &fixedFile{fd: fd}, nil
+}
+
+// ensure registers ff's descriptor in the ring's file table, once, before
+// its first request through the ring. Called by the submitter, without
+// sqMu (registration is a call on the owner's thread).
+func (d *Driver) ensure(ff *fixedFile) {
+	if ff.registered.Load() {
+		return
+	}
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	if ff.tried {
+		return
+	}
+	ff.tried = true
+	if slot, ok := d.register(ff.fd); ok {
+		ff.slot = slot
+		ff.registered.Store(true)
+	}
+}
+
+// register puts fd in a free slot of the file table, creating the table
+// (empty, sparse) on first use.
+func (d *Driver) register(fd int) (uint32, bool) {
 	d.regMu.Lock()
 	defer d.regMu.Unlock()
 	if d.noFixedFiles {
-		return nil, nil
+		return 0, false
 	}
 	if !d.fileTable {
 		reg := abi.RsrcRegister{Nr: maxFixedFiles, Flags: abi.RsrcRegisterSparse}
@@ -48,7 +87,7 @@ func (d *Driver) Attach(fd int) (any, error) {
 			return err
 		}); err != nil {
 			d.noFixedFiles = true // before 5.19, RLIMIT_NOFILE below the table, or closed
-			return nil, nil
+			return 0, false
 		}
 		d.fileTable = true
 		d.fileFree = make([]uint32, 0, maxFixedFiles)
@@ -58,14 +97,14 @@ func (d *Driver) Attach(fd int) (any, error) {
 	}
 	n := len(d.fileFree)
 	if n == 0 {
-		return nil, nil
+		return 0, false
 	}
 	slot := d.fileFree[n-1]
 	if err := d.setFileLocked(slot, int32(fd)); err != nil {
-		return nil, nil
+		return 0, false
 	}
 	d.fileFree = d.fileFree[:n-1]
-	return &fixedFile{slot}, nil
+	return slot, true
 }
 
 // Detach empties fd's slot. The core calls it after every operation on fd
@@ -73,7 +112,7 @@ func (d *Driver) Attach(fd int) (any, error) {
 // the file, which would otherwise keep it open.
 func (d *Driver) Detach(fd int, handle any) {
 	ff, ok := handle.(*fixedFile)
-	if !ok {
+	if !ok || !ff.registered.Load() { // (every request has completed: no ensure runs)
 		return
 	}
 	d.regMu.Lock()
@@ -97,5 +136,11 @@ func (d *Driver) setFileLocked(slot uint32, fd int32) error {
 	})
 }
 
-// FixedSlot is the slot of a registered file (tests look for the method).
-func (f *fixedFile) FixedSlot() uint32 { return f.slot }
+// FixedSlot is the slot of a registered file, or -1 while it has none
+// (tests look for the method).
+func (f *fixedFile) FixedSlot() int {
+	if !f.registered.Load() {
+		return -1
+	}
+	return int(f.slot)
+}
