@@ -71,7 +71,10 @@
 // names and meanings and a context where the call may wait: Seek (Read
 // and Write use and advance the offset, ReadAt and WriteAt do not),
 // Stat, Truncate, SyncData, Allocate (fallocate), Advise (fadvise),
-// ReadDir, WriteString, ReadFrom and WriteTo. A directory opened with
+// ReadDir, WriteString, ReadFrom and WriteTo (zero-copy on Linux where
+// both sides are files or stream sockets and pipes: sendfile, splice,
+// copy_file_range; see Conn.ReadFromContext for how a cancelled transfer
+// accounts for its bytes). A directory opened with
 // Ring.Open can be read and synced (how a rename is made durable).
 // Ring has os's path functions: Stat, Lstat, Mkdir, MkdirAll, Rename,
 // Remove, RemoveAll, Link, Symlink, Readlink and ReadDir, with os's

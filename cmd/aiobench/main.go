@@ -24,7 +24,9 @@
 // The workloads are read-1, read-32, op-32, direct-32, cold-32,
 // write-fsync, pingpong, cancel-storm, cancel-latency, cancel-latency-op,
 // cancel-latency-spin, tcp-echo-1, tcp-echo (64 connections),
-// tcp-echo-1000 and http. Beside ops/s, ops per CPU-second and
+// tcp-echo-1000, http, serve-file-64k, serve-file-1m (net/http serving
+// files; the details show the bytes aio moved with and without a
+// userspace copy) and proxy (io.Copy both ways through a TCP proxy). Beside ops/s, ops per CPU-second and
 // latencies, every row shows which of aio's mechanisms served it (mech),
 // the process's context switches per op and its OS threads; the
 // cancel-latency rows show their p50 and p99 against the standard
