@@ -96,6 +96,14 @@ import "github.com/waitforit/aio/internal/core"
 // the clock; streaming, the two are even (9-12 us). The two halves cannot
 // be linked either: the second's length is the first's result, and a
 // short splice breaks a link. So io_uring keeps the readiness path.
+//
+// IORING_OP_SEND_ZC (6.0; complete only at its IORING_CQE_F_NOTIF, when
+// the kernel lets go of the pages) is measured and off: on this machine's
+// loopback, the only network here, the kernel copies the pages on
+// delivery anyway, and against IORING_OP_SEND of the same buffer it costs
+// 2.1-2.4x the CPU per 16 KiB send, 0.9-1.15x per 64 KiB and 1.1-1.27x
+// per 1 MiB (BenchmarkRingSend in the same file, two interleaved runs).
+// Nothing here shows a size above which it pays; a NIC might.
 
 // fdOrigin says whose a descriptor's open file description is.
 type fdOrigin uint8

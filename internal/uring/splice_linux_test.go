@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -194,6 +195,122 @@ func benchSpliceRing(b *testing.B, pingPong bool) {
 	err := <-done
 	cpu := cpuNow() - cpu0
 	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// Does IORING_OP_SEND_ZC (6.0) pay here? It sends from the caller's
+// pages without copying them into the socket, and tells when the kernel
+// has let go of them with a second CQE (IORING_CQE_F_NOTIF): the
+// operation is complete only then. Against IORING_OP_SEND of the same
+// buffer, to a loopback socket drained by a reader, one send at a time:
+//
+//	go test -run XXX -bench 'RingSend' ./internal/uring
+func BenchmarkRingSend(b *testing.B) {
+	for _, size := range []int{16 << 10, 64 << 10, 1 << 20} {
+		for _, zc := range []bool{false, true} {
+			name := "send"
+			if zc {
+				name = "send-zc"
+			}
+			b.Run(name+"/"+itoa(size>>10)+"KiB", func(b *testing.B) { benchRingSend(b, size, zc) })
+		}
+	}
+}
+
+func benchRingSend(b *testing.B, size int, zc bool) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	go io.Copy(io.Discard, struct{ io.Reader }{s})
+	f, err := c.(*net.TCPConn).File()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, size)
+	done := make(chan error, 1)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	cpu0 := cpuNow()
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r, err := Setup(8, &Params{Flags: SetupSingleIssuer | SetupDeferTaskrun})
+		if err != nil {
+			done <- err
+			return
+		}
+		defer r.Close()
+		probe, err := r.Probe()
+		if err != nil || !probe.Supported(OpSendZC) {
+			done <- unix.ENOSYS
+			return
+		}
+		for range b.N {
+			for off := 0; off < size; {
+				sqe := r.GetSQE()
+				sqe.Opcode, sqe.Fd = OpSend, int32(f.Fd())
+				if zc {
+					sqe.Opcode = OpSendZC
+				}
+				sqe.Addr, sqe.Len = uint64(uintptr(unsafe.Pointer(&buf[off]))), uint32(size-off)
+				sqe.OpFlags = unix.MSG_NOSIGNAL
+				sqe.UserData = 1
+				r.Publish()
+				want := 1 // CQEs to wait for: the result, and for send-zc the notification
+				sent := int32(0)
+				toSubmit := uint32(1)
+				for want > 0 {
+					if _, err := r.Enter(toSubmit, 1, EnterGetevents, nil, 0); err != nil && err != unix.EINTR {
+						done <- err
+						return
+					}
+					toSubmit = 0
+					for r.CQReady() > 0 {
+						cqe := r.PeekCQE(0)
+						switch {
+						case cqe.Flags&CQEFNotif != 0:
+							want-- // the kernel let go of buf
+						default:
+							sent = cqe.Res
+							want--
+							if cqe.Flags&CQEFMore != 0 {
+								want++ // a notification follows
+							}
+						}
+						r.Advance(1)
+					}
+				}
+				if sent <= 0 {
+					done <- Errno(sent)
+					return
+				}
+				off += int(sent)
+			}
+		}
+		done <- nil
+	}()
+	err = <-done
+	cpu := cpuNow() - cpu0
+	b.StopTimer()
+	if err == unix.ENOSYS {
+		b.Skip("no IORING_OP_SEND_ZC here")
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
