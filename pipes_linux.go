@@ -2,7 +2,6 @@ package aio
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +22,6 @@ type pipePool struct {
 	mu     sync.Mutex
 	free   []*splicePipe
 	closed bool
-	open   atomic.Int64 // pipes open, pooled or in use (tests)
 }
 
 // maxPooledPipes bounds the idle pipes a ring keeps (two descriptors
@@ -57,7 +55,6 @@ func (p *pipePool) get() (*splicePipe, error) {
 			size = 64 << 10 // Linux's default
 		}
 	}
-	p.open.Add(1)
 	return &splicePipe{r: fds[0], w: fds[1], size: size}, nil
 }
 
@@ -77,7 +74,6 @@ func (p *pipePool) put(sp *splicePipe) {
 func (p *pipePool) destroy(sp *splicePipe) {
 	unix.Close(sp.r)
 	unix.Close(sp.w)
-	p.open.Add(-1)
 }
 
 // close closes the pooled pipes, and makes put close the others.
@@ -91,9 +87,6 @@ func (p *pipePool) close() {
 		p.destroy(sp)
 	}
 }
-
-// count is the number of pipes open (pooled or in use).
-func (p *pipePool) count() int { return int(p.open.Load()) }
 
 // drain reads the n bytes in sp into a new slice: bytes that left a
 // transfer's source and could not be delivered. The pipe is empty after.

@@ -4,8 +4,6 @@ package aio
 
 import (
 	"context"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/waitforit/aio/internal/core"
@@ -29,6 +27,3 @@ func (p *pollFD) connect(ctx context.Context, sa []byte, refs *core.Refs) (int32
 func (p *pollFD) setUserDeadline(dir int, t time.Time) {}
 func (p *pollFD) closing()                             {}
 func (p *pollFD) close() error                         { return nil }
-func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, abort *atomic.Bool, fn func(fd int) (int, syscall.Errno)) (int32, error) {
-	panic("aio: no readiness path on this system")
-}

@@ -127,20 +127,6 @@ func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, fl
 	return p.call(ctx, dir, kind, buf, flags, addr, refs, nil, nil)
 }
 
-// doFunc is do for a system call of the caller's: fn is made on the
-// descriptor (retrying EINTR) until it does not answer EAGAIN, waiting in
-// the netpoller for direction dir meanwhile. It returns fn's count or
-// -errno, and why a wait ended without a result, as do.
-//
-// abort, if not nil, ends a wait as a kick does once it is set and
-// kickAbort is called with it (a transfer's other side was closed): the
-// cause is then os.ErrDeadlineExceeded, and the caller, who knows it
-// aborted, says why.
-func (p *pollFD) doFunc(ctx context.Context, dir int, refs *core.Refs, abort *atomic.Bool, fn func(fd int) (int, syscall.Errno)) (res int32, cause error) {
-	res, _, cause = p.call(ctx, dir, core.KindNop, nil, 0, nil, refs, fn, abort)
-	return res, cause
-}
-
 func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs, custom func(fd int) (int, syscall.Errno), abort *atomic.Bool) (res int32, addrLen int, cause error) {
 	d := &p.dirs[dir]
 	select {
