@@ -194,6 +194,8 @@
 //	ERROR_CONNECTION_ABORTED                      WSAECONNABORTED
 //	ERROR_CONNECTION_REFUSED,
 //	ERROR_PORT_UNREACHABLE                        WSAECONNREFUSED
+//	ERROR_PATH_NOT_FOUND (open, but with
+//	ODirectory)                                   ENOENT (a missing directory on the way)
 //	ERROR_ACCESS_DENIED (read, write),
 //	ERROR_INVALID_HANDLE                          EBADF
 //

@@ -554,7 +554,7 @@ func (d *Driver) submitBlocking(o *op, r *core.Record, f *file) error {
 		call = func() (uint32, error) { return 0, windows.CloseHandle(h) }
 	case core.KindOpen:
 		path, flag, perm := r.Path, r.Flags, r.Mode
-		call = func() (uint32, error) { return d.open(path, flag, perm) }
+		call = func() (uint32, error) { return d.openPath(path, flag, perm) }
 	default:
 		call = d.fsCall(r, f)
 	}

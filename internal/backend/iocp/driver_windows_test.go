@@ -139,7 +139,6 @@ func TestResult(t *testing.T) {
 		{core.KindWrite, 0, windows.ERROR_BROKEN_PIPE, -int32(syscall.EPIPE)},
 		{core.KindWrite, 0, windows.ERROR_NO_DATA, -int32(syscall.EPIPE)},
 		{core.KindRead, 5, windows.ERROR_MORE_DATA, 5},
-		{core.KindOpen, 0, windows.ERROR_PATH_NOT_FOUND, -int32(windows.ERROR_PATH_NOT_FOUND)},
 		{core.KindFsync, 0, windows.ERROR_ACCESS_DENIED, -int32(windows.ERROR_ACCESS_DENIED)},
 		{core.KindStat, 0, windows.ERROR_OPERATION_ABORTED, -int32(syscall.ECANCELED)},
 		{core.KindUnlink, 0, windows.ERROR_DIR_NOT_EMPTY, -int32(windows.ERROR_DIR_NOT_EMPTY)},

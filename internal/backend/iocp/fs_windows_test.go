@@ -291,3 +291,38 @@ func TestSeekAndReadDirThroughDriver(t *testing.T) {
 		t.Errorf("Seek on a pipe: %d, want ESPIPE", res)
 	}
 }
+
+// TestOpenErrors: Open's errors as the contract and os want them: a
+// missing directory on the way is ENOENT for Open (as open(2)), and
+// stays os's ERROR_PATH_NOT_FOUND with ODirectory (os.ReadDir's open),
+// where a file is ENOTDIR; a directory opened to write is EISDIR, as in
+// syscall.Open.
+func TestOpenErrors(t *testing.T) {
+	_, d := newDriver(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		flag int
+		want error
+	}{
+		{filepath.Join(dir, "missing", "x"), os.O_RDONLY, syscall.ENOENT},
+		{filepath.Join(dir, "missing", "x"), os.O_RDONLY | ODirectory, windows.ERROR_PATH_NOT_FOUND},
+		{filepath.Join(dir, "missing"), os.O_RDONLY | ODirectory, windows.ERROR_FILE_NOT_FOUND},
+		{file, os.O_RDONLY | ODirectory, syscall.ENOTDIR},
+		{dir, os.O_RDWR, syscall.EISDIR},
+		{dir, os.O_RDONLY | ODirectory, nil},
+		{file, os.O_RDONLY | ONofollow, nil},
+	} {
+		n, err := d.openPath(append([]byte(c.name), 0), c.flag, 0)
+		if err == nil {
+			windows.CloseHandle(windows.Handle(n))
+		}
+		if err != c.want {
+			t.Errorf("open %s with %#x: %v, want %v", c.name, c.flag, err, c.want)
+		}
+	}
+}

@@ -7,7 +7,20 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// open is KindOpen: CreateFile with FILE_FLAG_OVERLAPPED, the flags
+// openPath is KindOpen: open, whose ERROR_PATH_NOT_FOUND (a directory
+// on the way is missing) says ENOENT, as open(2) does and portable
+// callers compare with; os keeps ERROR_PATH_NOT_FOUND, which matches
+// fs.ErrNotExist too. Not with ODirectory (Ring.ReadDir's open, compared
+// with os.ReadDir's): there it is os's ENOTDIR, which is the same code.
+func (d *Driver) openPath(path []byte, flag int, perm uint32) (uint32, error) {
+	n, err := d.open(path, flag, perm)
+	if err == windows.ERROR_PATH_NOT_FOUND && flag&ODirectory == 0 {
+		err = syscall.ENOENT
+	}
+	return n, err
+}
+
+// open is KindOpen's and KindOpenAt's CreateFile with FILE_FLAG_OVERLAPPED, the flags
 // translated as syscall.Open translates them (os.O_* on Windows are
 // syscall.O_*), the handle not inheritable. path is NUL-terminated UTF-8.
 // The handle is the result, as a count. As with syscall.Open, a directory
