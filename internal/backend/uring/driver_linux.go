@@ -153,8 +153,9 @@ type Driver struct {
 	batch  []abi.CQE // CQEs copied out by the owner
 	efd    *os.File  // the ring's eventfd, read by the watcher through Go's netpoller
 
-	disabled    [256]bool // opcodes hidden from Supported, for tests
-	noMultishot bool      // multishot accept hidden from Supported, for tests
+	disabled    [256]bool                    // opcodes hidden from Supported, for tests
+	kinds       atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
+	noMultishot bool                         // multishot accept hidden from Supported, for tests
 
 	submitEnters atomic.Uint64 // io_uring_enter calls that submitted
 	ownerWakes   atomic.Uint64 // times the owner was woken from its sleep
@@ -255,6 +256,7 @@ func (d *Driver) setup(entries uint32) error {
 		return err
 	}
 	d.ring, d.probe, d.efd = ring, probe, efd
+	d.refreshKinds()
 	d.ring.SetEventfdEnabled(false) // enabled only while the owner sleeps
 	return nil
 }
@@ -295,6 +297,35 @@ func (d *Driver) Name() string { return "uring" }
 
 // Supported reports whether the kernel has the opcode for k.
 func (d *Driver) Supported(k core.Kind) (bool, string) {
+	if t := d.kinds.Load(); t != nil && int(k) < len(t) {
+		return t[k].ok, t[k].op // the answers below, computed once (see refreshKinds)
+	}
+	return d.supported(k)
+}
+
+// kindInfo is Supported's answer for one kind, and whether route sends it
+// to the workers.
+type kindInfo struct {
+	ok        bool
+	op        string
+	onWorkers bool
+}
+
+// refreshKinds computes every kind's answers once, so that the per
+// operation questions (Supported, route) cost an array read, not map
+// lookups. Called at setup and whenever a test hides an opcode.
+func (d *Driver) refreshKinds() {
+	var t [64]kindInfo
+	for k := range t {
+		t[k].ok, t[k].op = d.supported(core.Kind(k))
+		onRing, _ := d.route(core.Kind(k))
+		t[k].onWorkers = !onRing
+	}
+	d.kinds.Store(&t)
+}
+
+// supported is Supported, computed.
+func (d *Driver) supported(k core.Kind) (bool, string) {
 	if ok, op, fs := d.supportedFS(k); fs {
 		return ok, op
 	}
@@ -312,11 +343,11 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 
 // DisableMultishot hides multishot accept from Supported, as if the kernel
 // were older than 5.19. For tests of the single-shot path.
-func (d *Driver) DisableMultishot() { d.noMultishot = true }
+func (d *Driver) DisableMultishot() { d.noMultishot = true; d.refreshKinds() }
 
 // DisableOpcode hides k's opcode from Supported, as if the kernel lacked
 // it. For tests of the unsupported-operation path.
-func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true }
+func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true; d.refreshKinds() }
 
 // Submit writes r's SQE and pokes the owner.
 func (d *Driver) Submit(r *core.Record) error {
