@@ -288,6 +288,9 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 	if kind == core.KindWrite {
 		rec.Barrier = &f.writes
 	}
+	// A buffered read of a regular file may be done inside its
+	// submission where the kernel can (see mechanism.go).
+	rec.Inline = kind == core.KindRead && off >= 0 && f.regular && f.direct != nil
 	return rec, nil
 }
 

@@ -172,6 +172,8 @@ type Driver struct {
 
 	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by the owner
 
+	inline inlineRing // for reads that complete inside their submitting call
+
 	workers workerPool // what the ring cannot do (see route, workers_linux.go)
 }
 
@@ -354,6 +356,14 @@ func (d *Driver) Submit(r *core.Record) error {
 	if d.onWorkers(r) {
 		return d.submitWorkers(r)
 	}
+	if inlineOK(r) && d.submitInline([]*core.Record{r}) {
+		return nil
+	}
+	return d.submitOwner(r)
+}
+
+// submitOwner writes r's SQE for the owner to enter.
+func (d *Driver) submitOwner(r *core.Record) error {
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
 	if sqe == nil {
@@ -370,6 +380,9 @@ func (d *Driver) Submit(r *core.Record) error {
 func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
 	if d.anyOnWorkers(recs) {
 		return d.submitEach(recs)
+	}
+	if allInline(recs) && d.submitInline(recs) {
+		return len(recs), nil
 	}
 	d.sqMu.Lock()
 	for i, r := range recs {
@@ -780,6 +793,7 @@ func (d *Driver) Close() error {
 	d.stop.Store(true)
 	d.poke()
 	<-d.exited
+	d.closeInline()
 	return nil
 }
 
