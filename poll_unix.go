@@ -32,7 +32,7 @@ import (
 // other. A call is woken without data through the poller's deadline, set
 // in the past: by the caller's own deadline (Conn.SetReadDeadline), by
 // its context ending (a kick, from context.AfterFunc), or by Close. A
-// kick remembers it set the deadline (kicked) and the call puts the
+// kick remembers it set the deadline (kicked), and the next call puts the
 // caller's deadline back when it leaves.
 type pollFD struct {
 	file   *os.File
@@ -58,10 +58,11 @@ type pollDir struct {
 	ctr   *core.Counters // its calls, counted by it alone
 
 	mu       sync.Mutex
-	deadline time.Time // the caller's deadline, in force unless kicked
-	kicked   bool      // the poller's deadline is in the past for a cancel
-	closing  bool      // Close has kicked for good
-	gen      uint64    // the call in flight; bumped by each
+	deadline time.Time   // the caller's deadline, in force unless kicked
+	kicked   bool        // the poller's deadline is in the past for a cancel
+	stale    atomic.Bool // kicked, and the caller's deadline is not back yet (see restore)
+	closing  bool        // Close has kicked for good
+	gen      uint64      // the call in flight; bumped by each
 	inCall   bool
 
 	// The call in flight, owned by the holder of sem.
@@ -128,6 +129,9 @@ func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, fl
 		d.gate.leave()
 		return 0, 0, errClosedBeforeStart
 	}
+	if d.stale.Load() {
+		d.restore()
+	}
 	d.kind, d.buf, d.flags, d.addr = kind, buf, flags, addr
 	d.n, d.addrLen, d.errno, d.tried, d.waited = 0, 0, 0, false, false
 	// Only a call whose context can end can be kicked by it (arm): only
@@ -180,8 +184,9 @@ func (p *pollFD) doCancellable(ctx context.Context, d *pollDir) (res int32, addr
 	d.inCall = false
 	kicked := d.kicked
 	if kicked && !d.closing {
-		d.kicked = false
-		p.setDeadline(int(d.which), d.deadline)
+		// The caller's deadline goes back at the next call (restore):
+		// not now, so that a cancelled call returns sooner.
+		d.stale.Store(true)
 	}
 	d.mu.Unlock()
 	d.ctx = nil
@@ -262,6 +267,18 @@ func (d *pollDir) arm() {
 	}
 	gen := d.gen
 	d.stop = context.AfterFunc(d.ctx, func() { d.kick(gen) })
+}
+
+// restore puts the caller's deadline back on the netpoller after a kick
+// (unless Close has kicked for good). Called by the holder of the gate.
+func (d *pollDir) restore() {
+	d.mu.Lock()
+	if d.kicked && !d.closing {
+		d.kicked = false
+		d.p.setDeadline(int(d.which), d.deadline)
+	}
+	d.stale.Store(false)
+	d.mu.Unlock()
 }
 
 // kick wakes call gen, if it is still in flight, without data.
