@@ -150,7 +150,10 @@ type Driver struct {
 	// counts SQEs consumed by the kernel): every SQE we write has exactly
 	// one, so the difference is what the kernel holds (see inKernel).
 	finals atomic.Uint32
-	batch  []abi.CQE // CQEs copied out by the owner
+	batch  []abi.CQE  // CQEs copied out, under cqMu
+	cqMu   sync.Mutex // one reaper at a time: the owner, or the watcher (see watch)
+
+	deferTaskrun bool // the ring has DEFER_TASKRUN: only the owner's enter runs task work
 	efd    *os.File  // the ring's eventfd, read by the watcher through Go's netpoller
 
 	disabled    [256]bool                    // opcodes hidden from Supported, for tests
@@ -258,6 +261,7 @@ func (d *Driver) setup(entries uint32) error {
 		return err
 	}
 	d.ring, d.probe, d.efd = ring, probe, efd
+	d.deferTaskrun = ring.Params.Flags&abi.SetupDeferTaskrun != 0
 	d.refreshKinds()
 	d.ring.SetEventfdEnabled(false) // enabled only while the owner sleeps
 	return nil
@@ -704,6 +708,8 @@ func (d *Driver) wakeSubmitters() {
 // reap copies out, hands back and dispatches every ready CQE, and
 // returns how many. Only the owner calls it.
 func (d *Driver) reap() int {
+	d.cqMu.Lock()
+	defer d.cqMu.Unlock()
 	total := 0
 	for {
 		n := d.ring.CQReady()
@@ -759,8 +765,24 @@ func (d *Driver) watch() {
 			}
 			panic(fmt.Sprintf("aio: inconsistent io_uring state: reading the eventfd: %v", err))
 		}
+		// Without DEFER_TASKRUN the kernel has posted the completions
+		// itself (their task work ran on the owner's thread, waking it
+		// in the kernel only): reap them here, without waking the owner
+		// in Go, which would cost two more thread hand-offs.
+		if !d.deferTaskrun && d.mode != ModeSQPoll {
+			d.reap()
+			if !d.hasSubmissions() {
+				continue
+			}
+		}
 		d.poke()
 	}
+}
+
+// hasSubmissions reports whether the owner has something to do besides
+// reaping.
+func (d *Driver) hasSubmissions() bool {
+	return d.ring.SQPending() > 0 || d.ring.SQFlags()&abi.SQCQOverflow != 0 || d.calls.pending() || d.stop.Load()
 }
 
 // call runs fn on the owner's thread and returns its error: the kernel
