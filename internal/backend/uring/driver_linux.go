@@ -153,8 +153,8 @@ type Driver struct {
 	batch  []abi.CQE  // CQEs copied out, under cqMu
 	cqMu   sync.Mutex // one reaper at a time: the owner, or the watcher (see watch)
 
-	deferTaskrun bool // the ring has DEFER_TASKRUN: only the owner's enter runs task work
-	efd    *os.File  // the ring's eventfd, read by the watcher through Go's netpoller
+	deferTaskrun bool     // the ring has DEFER_TASKRUN: only the owner's enter runs task work
+	efd          *os.File // the ring's eventfd, read by the watcher through Go's netpoller
 
 	disabled    [256]bool                    // opcodes hidden from Supported, for tests
 	kinds       atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
