@@ -47,20 +47,22 @@ type ContextFS interface {
 //
 // Symbolic links: unlike os.DirFS, and like os.Root, DirFS never leaves
 // dir. A symbolic link inside the tree is followed as long as it stays
-// inside (relative, and no ".." above dir); one that is absolute or
-// leads out of the tree fails with an error that says "path escapes from
-// parent". A file server cannot be made to serve /etc/passwd by a link
+// inside (relative, and no ".." above dir); one that is absolute (on
+// Windows, rooted or on a volume) or leads out of the tree fails with an
+// error that says "path escapes from parent". A file server cannot be made to serve /etc/passwd by a link
 // someone left in its tree. On Linux the kernel checks this as it
 // resolves the name (openat2 with RESOLVE_BENEATH, 5.6; IORING_OP_OPENAT2
 // on io_uring); elsewhere DirFS resolves names itself, one element at a
 // time relative to the directory it holds open, reading each symbolic
-// link it meets, as os.Root does.
+// link it meets, as os.Root does (on Windows, NtCreateFile relative to a
+// directory handle, opening a reparse point itself, never through it).
 //
 // Like os.Root, DirFS holds dir open from its first use (it is closed
 // when the file system, and every view and Sub of it, is no longer
 // reachable): renaming dir later does not change what it serves. The
 // names DirFS takes are fs.ValidPath names (slash-separated, unrooted,
-// no "." or ".." elements); others fail with fs.ErrInvalid. Errors are
+// no "." or ".." elements; on Windows, as for os.DirFS there, no
+// backslash or colon); others fail with fs.ErrInvalid. Errors are
 // *fs.PathError naming the operation and the name as given, as
 // os.DirFS's.
 func (r *Ring) DirFS(dir string) fs.FS {
@@ -117,18 +119,19 @@ func (fsys *dirFS) Sub(dir string) (fs.FS, error) {
 }
 
 // validName reports whether name is one fs.FS takes (and the kernel can).
-func validName(name string) bool { return fs.ValidPath(name) && !badPath(name) }
+func validName(name string) bool { return fs.ValidPath(name) && !badPath(name) && !badFSName(name) }
 
 // full is name inside the root, for the kernel.
 func (fsys *dirFS) full(name string) string { return path.Join(fsys.prefix, name) }
 
 // display is how the os package would name the file: dir joined with
-// the name (File names and their errors use it, as os.DirFS's files do).
+// the name (File names and their errors use it, as os.DirFS's files do;
+// with backslashes on Windows, as there).
 func (fsys *dirFS) display(full string) string {
 	if full == "." {
 		return fsys.root.dir
 	}
-	return fsys.root.dir + "/" + full
+	return fsys.root.dir + pathSeparator + strings.ReplaceAll(full, "/", pathSeparator)
 }
 
 // rootFD returns the directory's descriptor, opening it on first use.
@@ -318,10 +321,11 @@ func (fsys *dirFS) walk(rootfd int, full string, last func(dirfd int, base strin
 		if links++; links > maxSymlinks {
 			return syscall.ELOOP
 		}
-		if path.IsAbs(target) {
+		targetParts, abs := linkParts(target)
+		if abs {
 			return errPathEscapes
 		}
-		parts = slices.Concat(parts[:i], splitParts(target), parts[i+1:])
+		parts = slices.Concat(parts[:i], targetParts, parts[i+1:])
 		if i >= len(parts) {
 			parts = append(parts, ".") // the link named its own directory
 		}

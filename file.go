@@ -55,6 +55,7 @@ type File struct {
 	// on a pipe ping-pong or an uncached file every try would be a wasted
 	// system call, so after a miss the next tryEvery-1 do not try.
 	direct              core.DirectDoer
+	directCtr           *core.Counters // the calls done in the caller: this File's own counters
 	readSkip, writeSkip atomic.Int32
 	// callerWrites: the kernel cannot take a write to this regular file
 	// without waiting (RWF_NOWAIT refused: ext4's buffered writes), so its
@@ -82,7 +83,7 @@ func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
 	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: regular}
 	f.fs.kind.Store(dir) // ReadDir of a non-directory then submits nothing
 	if d, ok := r.driver.(core.DirectDoer); ok && poll == nil && !r.noDirect && !isDirectIO(fd) {
-		f.direct = d
+		f.direct, f.directCtr = d, r.table.NewCounters(core.MechDirect)
 	}
 	if a, ok := r.driver.(core.FileAttacher); ok {
 		h, err := a.Attach(fd)
@@ -98,6 +99,9 @@ func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
 // closeFD closes the descriptor: through its netpoller registration if it
 // has one.
 func (f *File) closeFD() error {
+	if f.directCtr != nil {
+		f.directCtr.Retire()
+	}
 	if f.poll != nil {
 		return f.poll.close()
 	}
@@ -209,7 +213,7 @@ func (f *File) Close() error {
 		return &fs.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}
 	}
 	if f.poll != nil {
-		f.poll.closing() // wakes the calls waiting in the netpoller
+		f.poll.closing() // wakes the calls waiting in the netpoller and waits for them
 	}
 	f.xfers.close()
 	if f.refs.Count() > 0 {
@@ -287,6 +291,9 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 	if kind == core.KindWrite {
 		rec.Barrier = &f.writes
 	}
+	// A buffered read of a regular file may be done inside its
+	// submission where the kernel can (see mechanism.go).
+	rec.Inline = kind == core.KindRead && off >= 0 && f.regular && f.direct != nil
 	return rec, nil
 }
 
@@ -351,30 +358,44 @@ func (f *File) pollDo(ctx context.Context, kind core.Kind, p []byte, flags int, 
 	var res int32
 	var addrLen int
 	var cause error
-	if kind == core.KindConnect {
-		res, cause = f.poll.connect(ctx, p, &f.refs)
-	} else {
-		res, addrLen, cause = f.poll.do(ctx, dir, kind, p, flags, addr, &f.refs)
+	if f.ring.refs.Closing() { // the ring is closed: so are its Files' calls
+		return 0, 0, closedErr
 	}
-	switch {
-	case cause == errClosedBeforeStart:
-		return res, 0, closedErr
-	case cause == os.ErrClosed:
-		return res, 0, &canceledError{cause: closedErr}
-	case cause != nil:
-		return res, 0, &canceledError{cause: cause}
-	case res < 0:
-		return res, 0, syscall.Errno(-res)
+	if kind == core.KindConnect {
+		res, cause = f.poll.connect(ctx, p)
+	} else {
+		res, addrLen, cause = f.poll.do(ctx, dir, kind, p, flags, addr)
+	}
+	if cause != nil || res < 0 {
+		return res, 0, f.pollErr(res, cause, closedErr)
 	}
 	return res, addrLen, nil
 }
 
+// pollErr is the error of a call on the readiness path that failed with
+// res, or whose wait ended for cause (see pollFD.do): a call refused
+// because f is closed fails with closedErr, a cancelled one with a
+// canceledError saying why.
+func (f *File) pollErr(res int32, cause, closedErr error) error {
+	switch {
+	case cause == errClosedBeforeStart:
+		return closedErr
+	case cause == os.ErrClosed:
+		return &canceledError{cause: closedErr}
+	case cause != nil:
+		return &canceledError{cause: cause}
+	}
+	return syscall.Errno(-res)
+}
+
 // tryNow does the operation of a blocking call at once, without
 // submitting it, if the driver can and the kernel need not wait for it
-// (core.DirectDoer). It holds f's and the ring's references meanwhile,
-// as a submitted operation would, so Close still waits for it; and since
-// nothing waits, there is nothing a context could cancel. ok false: the
-// operation must be submitted.
+// (core.DirectDoer). It holds f's reference meanwhile, as a submitted
+// operation would, so f's Close still waits for it; it takes none of the
+// ring's, since it does not use the ring (Ring.Close need not wait for
+// it, and a reference count shared by every File of the ring would be
+// written by every call); and since nothing waits, there is nothing a
+// context could cancel. ok false: the operation must be submitted.
 func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32, ok bool) {
 	if f.direct == nil || len(p) == 0 || len(p) > maxIO || f.ring.supported(kind) != nil {
 		return 0, false // submitting says why not, if it cannot be done
@@ -387,12 +408,8 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 		skip.Add(-1)
 		return 0, false
 	}
-	if !f.refs.Acquire() {
+	if f.ring.refs.Closing() || !f.refs.Acquire() {
 		return 0, false // closed: submitting says so
-	}
-	if !f.ring.acquire() {
-		f.refs.Release()
-		return 0, false
 	}
 	if kind == core.KindWrite { // a sync called meanwhile waits for it
 		epoch := f.writes.Enter()
@@ -405,11 +422,10 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 			}
 		}
 		if f.callerWrites.Load() {
-			f.ring.table.BeginCall(core.MechDirect) // in flight meanwhile
+			f.directCtr.Begin() // in flight meanwhile
 			res = callerWrite(f.fd, p, off)
-			f.ring.table.EndCall(core.MechDirect, res, false)
+			f.directCtr.End(res, false)
 			f.writes.Exit(epoch)
-			f.ring.refs.Release()
 			f.refs.Release()
 			return res, true
 		}
@@ -418,9 +434,8 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
 	}
 	if ok {
-		f.ring.table.CountDirect()
+		f.directCtr.AtOnce()
 	}
-	f.ring.refs.Release()
 	f.refs.Release()
 	if !ok {
 		if res == -int32(syscall.EOPNOTSUPP) {
@@ -525,9 +540,12 @@ func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
 	// The whole call counts as one write for the barrier (rule 10): a sync
 	// called once it has begun waits for all of it, including a retry
 	// after EINTR and the rest after a short write, which are submissions
-	// of their own.
-	epoch := f.writes.Enter()
-	defer f.writes.Exit(epoch)
+	// of their own. (Only a file that can be synced has a barrier to keep:
+	// a pipe's or a socket's writes skip it.)
+	if f.poll == nil {
+		epoch := f.writes.Enter()
+		defer f.writes.Exit(epoch)
+	}
 	n := 0
 	for len(p) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -560,6 +578,16 @@ func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if f.poll != nil && !f.ring.refs.Closing() { // the readiness path, kept short
+		res, _, cause := f.poll.do(ctx, dirRead, core.KindRead, p[:min(len(p), maxIO)], 0, nil)
+		switch {
+		case res > 0 && cause == nil:
+			return int(res), nil
+		case res == 0 && cause == nil:
+			return 0, io.EOF
+		}
+		return 0, f.pathErr("read", f.pollErr(res, cause, os.ErrClosed))
 	}
 	res, err := f.do(ctx, core.KindRead, p[:min(len(p), maxIO)], -1, 0)
 	if err != nil {

@@ -41,14 +41,17 @@ func (f *File) noteType(mode fs.FileMode) {
 // offset, as os.File.Seek. Read, ReadContext, Write and WriteContext use
 // and advance the offset; ReadAt, WriteAt and their Start forms neither
 // use nor change it. Seek on a pipe or a socket fails with ESPIPE; an
-// unknown whence fails with EINVAL and does nothing. Seeking a directory
+// unknown whence fails with EINVAL (ERROR_INVALID_PARAMETER on Windows,
+// as os's overlapped files there) and does nothing. Seeking a directory
 // restarts its ReadDir from the offset, as in os.
 //
 // lseek(2) never waits for a device, so Seek takes no context; it runs
-// on the backend's worker path at once (io_uring has no lseek).
+// on the backend's worker path at once (io_uring has no lseek). On
+// Windows the offset is the iocp backend's own (overlapped I/O has none),
+// and Seek never leaves the calling goroutine.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if !validWhence(whence) {
-		return 0, f.pathErr("seek", syscall.EINVAL)
+		return 0, f.pathErr("seek", errInvalidArg)
 	}
 	f.fs.dir.Store(nil) // a ReadDir after this starts afresh
 	_, off, err := f.ring.fsDo(context.Background(), &fsReq{kind: core.KindSeek, file: f, off: offset, flags: whence})
@@ -62,13 +65,14 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 func (f *File) Stat() (fs.FileInfo, error) { return f.StatContext(context.Background()) }
 
 // StatContext returns the file's fs.FileInfo, as os.File.Stat: on Unix its
-// Sys is a *syscall.Stat_t. On io_uring it is IORING_OP_STATX (Linux
-// 5.6), elsewhere fstat(2) on a worker. A context that ends while the
-// stat is in flight cancels it if it has not started.
+// Sys is a *syscall.Stat_t, on Windows a *syscall.Win32FileAttributeData.
+// On io_uring it is IORING_OP_STATX (Linux 5.6), elsewhere fstat(2) on a
+// worker; on Windows GetFileInformationByHandle. A context that ends
+// while the stat is in flight cancels it if it has not started.
 func (f *File) StatContext(ctx context.Context) (fs.FileInfo, error) {
 	b := new(statBuf) // the operation's until its completion, which fsDo waits for
 	if _, _, err := f.ring.fsDo(ctx, &fsReq{kind: core.KindStat, file: f, flags: statFlagsFD, buf: b.bytes()}); err != nil {
-		return nil, f.pathErr("stat", err)
+		return nil, f.pathErr(b.failedOp(opFileStat), err)
 	}
 	fi := b.fileInfo(f.name)
 	f.noteType(fi.Mode())
@@ -79,12 +83,14 @@ func (f *File) StatContext(ctx context.Context) (fs.FileInfo, error) {
 func (f *File) Truncate(size int64) error { return f.TruncateContext(context.Background(), size) }
 
 // TruncateContext changes the size of the file (ftruncate(2)), as
-// os.File.Truncate. A negative size fails with EINVAL and submits
-// nothing. On io_uring it is IORING_OP_FTRUNCATE where the kernel has it
-// (6.9), otherwise a worker's ftruncate.
+// os.File.Truncate. A negative size fails with EINVAL
+// (ERROR_INVALID_PARAMETER on Windows, as os there) and submits nothing.
+// On io_uring it is IORING_OP_FTRUNCATE where the kernel has it (6.9),
+// otherwise a worker's ftruncate; on Windows SetFileInformationByHandle
+// (FileEndOfFileInfo).
 func (f *File) TruncateContext(ctx context.Context, size int64) error {
 	if size < 0 {
-		return f.pathErr("truncate", syscall.EINVAL)
+		return f.pathErr("truncate", errInvalidArg)
 	}
 	_, _, err := f.ring.fsDo(ctx, &fsReq{kind: core.KindFtruncate, file: f, off: size})
 	return f.pathErr("truncate", err)
@@ -94,13 +100,19 @@ func (f *File) TruncateContext(ctx context.Context, size int64) error {
 // (fallocate(2)): mode 0 allocates and extends the file if off+length
 // is beyond its end; unix.FALLOC_FL_KEEP_SIZE allocates without
 // changing the size; unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE
-// frees the range. A negative off or a length <= 0 fails with EINVAL and
-// submits nothing. Errors name the operation "allocate". fallocate is
-// Linux's: elsewhere the error matches errors.ErrUnsupported
-// (EOPNOTSUPP). On io_uring it is IORING_OP_FALLOCATE (5.6).
+// frees the range. A negative off or a length <= 0 fails with EINVAL
+// (ERROR_INVALID_PARAMETER on Windows) and submits nothing. Errors name
+// the operation "allocate". fallocate is Linux's: on the BSDs and Darwin
+// the error matches errors.ErrUnsupported (EOPNOTSUPP). On io_uring it
+// is IORING_OP_FALLOCATE (5.6). On Windows the same mode values (0, 1
+// for KEEP_SIZE, 3 for PUNCH_HOLE|KEEP_SIZE) extend the file
+// (SetFileInformationByHandle FileEndOfFileInfo), reserve space
+// (FileAllocationInfo; NTFS keeps space reserved beyond the end of a file
+// only while it is open) and zero a range (FSCTL_SET_ZERO_DATA, which
+// frees it in a sparse file).
 func (f *File) Allocate(ctx context.Context, mode uint32, off, length int64) error {
 	if off < 0 || length <= 0 {
-		return f.pathErr("allocate", syscall.EINVAL)
+		return f.pathErr("allocate", errInvalidArg)
 	}
 	_, _, err := f.ring.fsDo(ctx, &fsReq{kind: core.KindFallocate, file: f, flags: int(mode), off: off, length: length})
 	return f.pathErr("allocate", err)
@@ -110,12 +122,13 @@ func (f *File) Allocate(ctx context.Context, mode uint32, off, length int64) err
 // (posix_fadvise(2); length 0 means to the end of the file): advice is
 // unix.FADV_WILLNEED to read it ahead (a prefetch), FADV_SEQUENTIAL,
 // FADV_RANDOM, FADV_DONTNEED, ... A negative off or length fails with
-// EINVAL and submits nothing. Errors name the operation "advise". Where
-// the system has no posix_fadvise (Darwin, OpenBSD) it does nothing: it
-// is only a hint. On io_uring it is IORING_OP_FADVISE (5.6).
+// EINVAL (ERROR_INVALID_PARAMETER on Windows) and submits nothing. Errors
+// name the operation "advise". Where the system has no posix_fadvise
+// (Darwin, OpenBSD, Windows) it does nothing: it is only a hint. On
+// io_uring it is IORING_OP_FADVISE (5.6).
 func (f *File) Advise(ctx context.Context, off, length int64, advice int) error {
 	if off < 0 || length < 0 {
-		return f.pathErr("advise", syscall.EINVAL)
+		return f.pathErr("advise", errInvalidArg)
 	}
 	_, _, err := f.ring.fsDo(ctx, &fsReq{kind: core.KindFadvise, file: f, flags: advice, off: off, length: length})
 	return f.pathErr("advise", err)
@@ -139,12 +152,15 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 // where the last one stopped; Seek(0, io.SeekStart) starts over.
 //
 // Reading a directory is getdents(2) on a worker on every backend
-// (io_uring has no such operation). An entry whose type the file system
-// does not report is looked at with an lstat through the ring, as os
-// does. On a file that is not a directory it fails with ENOTDIR and
+// (io_uring has no such operation); on Windows it is
+// GetFileInformationByHandleEx (FileFullDirectoryInfo), whose records
+// are the entries' Info, as os's there. An entry whose type the file
+// system does not report is looked at with an lstat through the ring, as
+// os does. On a file that is not a directory it fails with ENOTDIR and
 // submits nothing (the File learnt its type when it was made; where it
 // could not, the first ReadDir asks with a stat). Errors name the
-// operation "readdirent", as os's do.
+// operation as os's do: "readdirent" on Unix; "readdir" on Windows, or
+// "GetFileInformationByHandleEx" when that call fails.
 func (f *File) ReadDirContext(ctx context.Context, n int) ([]fs.DirEntry, error) {
 	parent := &osParent{ring: f.ring, dir: f.name}
 	raw, err := f.readDir(ctx, n, false)
@@ -185,13 +201,13 @@ func (f *File) readDir(ctx context.Context, n int, namesOnly bool) ([]rawEntry, 
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			return nil, f.pathErr("readdirent", err)
+			return nil, f.pathErr(opReadDir, err)
 		}
 		if f.fs.kind.Load() != kindDir {
-			return nil, f.pathErr("readdirent", syscall.ENOTDIR)
+			return nil, f.pathErr(opReadDir, syscall.ENOTDIR)
 		}
 	case kindNotDir:
-		return nil, f.pathErr("readdirent", syscall.ENOTDIR)
+		return nil, f.pathErr(opReadDir, syscall.ENOTDIR)
 	}
 	d := f.fs.dir.Load()
 	for d == nil { // a Seek may drop it again at once
@@ -214,7 +230,11 @@ func (f *File) readDir(ctx context.Context, n int, namesOnly bool) ([]rawEntry, 
 			res, _, err := f.ring.fsDo(ctx, &fsReq{kind: core.KindReadDir, file: f, buf: d.buf})
 			if err != nil {
 				d.nbuf = 0
-				return out, f.pathErr("readdirent", err)
+				op := opReadDir // closed, cancelled
+				if _, ok := err.(syscall.Errno); ok {
+					op = opReadDirCall // the call failed
+				}
+				return out, f.pathErr(op, err)
 			}
 			d.nbuf = int(res)
 			if d.nbuf <= 0 {
@@ -222,7 +242,8 @@ func (f *File) readDir(ctx context.Context, n int, namesOnly bool) ([]rawEntry, 
 				break // end of the directory
 			}
 		}
-		reclen, ino, name, typ, ok := parseDirent(d.buf[d.bufp:d.nbuf])
+		rec := d.buf[d.bufp:d.nbuf]
+		reclen, ino, name, typ, ok := parseDirent(rec)
 		if !ok {
 			d.bufp = d.nbuf // a record the kernel never makes: skip the rest
 			continue
@@ -236,6 +257,9 @@ func (f *File) readDir(ctx context.Context, n int, namesOnly bool) ([]rawEntry, 
 		}
 		e := rawEntry{name: string(name)}
 		mode, known := direntMode(typ)
+		if e.info = direntInfo(rec, e.name); e.info != nil {
+			mode, known = e.info.Mode().Type(), true // the record is the entry's Info (Windows)
+		}
 		e.typ = mode
 		if !known && !namesOnly {
 			info, err := f.lstatAt(ctx, e.name)

@@ -2,6 +2,7 @@ package aio
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
@@ -32,11 +33,24 @@ func dupFD(h uintptr) (int, error) {
 
 func syscallMode(m os.FileMode) uint32 { return uint32(m.Perm()) }
 
-// fdType reports whether the handle is a disk file; whether it is a
-// directory is not known here (kindUnknown: ReadDir asks Stat).
+// fdType reports whether the handle is a disk file, and whether it is a
+// directory (its attributes say; a query of the file object's metadata,
+// which never waits for a device), so that ReadDir of a file submits
+// nothing.
 func fdType(fd int) (regular bool, dir int32) {
-	t, err := windows.GetFileType(windows.Handle(fd))
-	return err == nil && t == windows.FILE_TYPE_DISK, kindUnknown
+	h := windows.Handle(fd)
+	t, err := windows.GetFileType(h)
+	if err != nil || t != windows.FILE_TYPE_DISK {
+		return false, kindNotDir
+	}
+	var ti struct{ FileAttributes, ReparseTag uint32 } // FILE_ATTRIBUTE_TAG_INFO
+	if windows.GetFileInformationByHandleEx(h, windows.FileAttributeTagInfo, (*byte)(unsafe.Pointer(&ti)), uint32(unsafe.Sizeof(ti))) != nil {
+		return true, kindUnknown
+	}
+	if ti.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0 {
+		return false, kindDir
+	}
+	return true, kindNotDir
 }
 
 // callerWrite is never called on Windows: the IOCP backend has no direct

@@ -69,7 +69,7 @@ func (r *Ring) fsNow(q *fsReq, path []byte) (res int32, off int64, ok bool) {
 	if err == unix.EINTR {
 		return 0, 0, false // the driver's call retries it
 	}
-	r.table.CountDirect()
+	r.nowCounters(q).AtOnce()
 	if err != nil {
 		return -int32(err.(unix.Errno)), 0, true
 	}
@@ -81,3 +81,31 @@ var noResolveCached atomic.Bool
 
 // resolveCached is RESOLVE_CACHED (linux/openat2.h; x/sys lacks it).
 const resolveCached = 0x20
+
+// nowCounters are the counters fsNow's calls count in: the file's own, or
+// the ring's for calls on no file.
+func (r *Ring) nowCounters(q *fsReq) *core.Counters {
+	if q.file != nil && q.file.directCtr != nil {
+		return q.file.directCtr
+	}
+	if c := r.atOnce.ctr.Load(); c != nil {
+		return c
+	}
+	c := r.table.NewCounters(core.MechDirect)
+	if !r.atOnce.ctr.CompareAndSwap(nil, c) {
+		c.Retire()
+		return r.atOnce.ctr.Load()
+	}
+	return c
+}
+
+// fsNowState is a ring's share of fsNow: the counters of its calls on no
+// file (an open), made at the first.
+type fsNowState struct{ ctr atomic.Pointer[core.Counters] }
+
+// close folds the counters into the ring's totals: the ring is closed.
+func (s *fsNowState) close() {
+	if c := s.ctr.Load(); c != nil {
+		c.Retire()
+	}
+}

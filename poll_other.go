@@ -18,10 +18,10 @@ const (
 	dirWrite = 1
 )
 
-func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs) (int32, int, error) {
+func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte) (int32, int, error) {
 	panic("aio: no readiness path on this system")
 }
-func (p *pollFD) connect(ctx context.Context, sa []byte, refs *core.Refs) (int32, error) {
+func (p *pollFD) connect(ctx context.Context, sa []byte) (int32, error) {
 	panic("aio: no readiness path on this system")
 }
 func (p *pollFD) setUserDeadline(dir int, t time.Time) {}

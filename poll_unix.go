@@ -32,13 +32,14 @@ import (
 // other. A call is woken without data through the poller's deadline, set
 // in the past: by the caller's own deadline (Conn.SetReadDeadline), by
 // its context ending (a kick, from context.AfterFunc), or by Close. A
-// kick remembers it set the deadline (kicked) and the call puts the
+// kick remembers it set the deadline (kicked), and the next call puts the
 // caller's deadline back when it leaves.
 type pollFD struct {
-	file  *os.File
-	rc    syscall.RawConn
-	table *core.Table
-	dirs  [2]pollDir
+	file   *os.File
+	rc     syscall.RawConn
+	table  *core.Table
+	dirs   [2]pollDir
+	closed atomic.Bool // Close has begun: calls from now on do nothing
 }
 
 const (
@@ -53,13 +54,15 @@ var pastDeadline = time.Unix(1, 0)
 type pollDir struct {
 	p     *pollFD
 	which uint8
-	sem   chan struct{} // capacity 1: held by the call in this direction
+	gate  gate           // held by the call in this direction
+	ctr   *core.Counters // its calls, counted by it alone
 
 	mu       sync.Mutex
-	deadline time.Time // the caller's deadline, in force unless kicked
-	kicked   bool      // the poller's deadline is in the past for a cancel
-	closing  bool      // Close has kicked for good
-	gen      uint64    // the call in flight; bumped by each
+	deadline time.Time   // the caller's deadline, in force unless kicked
+	kicked   bool        // the poller's deadline is in the past for a cancel
+	stale    atomic.Bool // kicked, and the caller's deadline is not back yet (see restore)
+	closing  bool        // Close has kicked for good
+	gen      uint64      // the call in flight; bumped by each
 	inCall   bool
 
 	// The call in flight, owned by the holder of sem.
@@ -81,7 +84,7 @@ type pollDir struct {
 	custom func(fd int) (int, syscall.Errno)
 	// abort, when set (under mu), is the transfer's flag that a Close of
 	// its other side raised: the call is kicked as soon as it waits
-	// (kickAbort, arm).
+	// (kickAbort, attempt).
 	abort *atomic.Bool
 }
 
@@ -110,7 +113,9 @@ func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, o
 	p = &pollFD{file: f, rc: rc, table: t}
 	for i := range p.dirs {
 		d := &p.dirs[i]
-		d.p, d.which, d.sem = p, uint8(i), make(chan struct{}, 1)
+		d.p, d.which = p, uint8(i)
+		d.gate.init()
+		d.ctr = t.NewCounters(core.MechReadiness)
 		d.fn = d.attempt
 	}
 	return p, true
@@ -121,47 +126,74 @@ func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, o
 // the kernel's result (a count or descriptor, or -errno) and a recvmsg's
 // source address length. A call whose wait ended without a result is
 // cancelled (res -ECANCELED) and cause says why: ctx's error,
-// os.ErrDeadlineExceeded, or os.ErrClosed when refs is closing. A call
-// made once refs is closing does nothing: cause errClosedBeforeStart.
-func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs) (res int32, addrLen int, cause error) {
-	return p.call(ctx, dir, kind, buf, flags, addr, refs, nil, nil)
+// os.ErrDeadlineExceeded, or os.ErrClosed when Close has begun. A call
+// made once Close has begun does nothing: cause errClosedBeforeStart.
+func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte) (res int32, addrLen int, cause error) {
+	return p.call(ctx, dir, kind, buf, flags, addr, nil, nil)
 }
 
-func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, refs *core.Refs, custom func(fd int) (int, syscall.Errno), abort *atomic.Bool) (res int32, addrLen int, cause error) {
+// call is do, or with custom set, doFunc (poll_linux.go).
+func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, custom func(fd int) (int, syscall.Errno), abort *atomic.Bool) (res int32, addrLen int, cause error) {
 	d := &p.dirs[dir]
-	select {
-	case d.sem <- struct{}{}:
-	default:
-		if ctx.Done() == nil {
-			d.sem <- struct{}{}
-		} else {
-			select {
-			case d.sem <- struct{}{}:
-			case <-ctx.Done():
-				return -int32(syscall.ECANCELED), 0, ctx.Err()
-			}
-		}
+	if !d.gate.enter(ctx) {
+		return -int32(syscall.ECANCELED), 0, ctx.Err()
 	}
-	defer func() { <-d.sem }()
-	if !refs.Acquire() {
+	if p.closed.Load() { // Close waits for the gates, so it waits for us
+		d.gate.leave()
 		return 0, 0, errClosedBeforeStart
 	}
-	defer refs.Release()
-	d.kind, d.buf, d.flags, d.addr, d.ctx, d.custom = kind, buf, flags, addr, ctx, custom
+	if d.stale.Load() {
+		d.restore()
+	}
+	d.kind, d.buf, d.flags, d.addr, d.custom = kind, buf, flags, addr, custom
 	d.n, d.addrLen, d.errno, d.tried, d.waited = 0, 0, 0, false, false
-	d.mu.Lock()
-	d.gen++
-	d.inCall = true
-	d.abort = abort
-	d.mu.Unlock()
-
+	// Only a call whose context can end, or a transfer's that its other
+	// side's Close can abort, can be kicked (arm, kickAbort): only such a
+	// call needs the kick's bookkeeping. Close's kick is for good and
+	// needs none.
+	if ctx.Done() != nil || abort != nil {
+		return p.doCancellable(ctx, d, abort)
+	}
 	var err error
 	if dir == dirRead {
 		err = p.rc.Read(d.fn)
 	} else {
 		err = p.rc.Write(d.fn)
 	}
+	d.custom = nil
+	if err == nil && d.errno == 0 { // the common case, kept short
+		if d.waited {
+			d.ctr.End(int32(d.n), false)
+		} else {
+			d.ctr.AtOnce()
+		}
+		res, addrLen = int32(d.n), d.addrLen
+		d.gate.leave()
+		return res, addrLen, nil
+	}
+	res, cause = p.outcome(ctx, d, err, false)
+	addrLen = d.addrLen
+	d.gate.leave()
+	return res, addrLen, cause
+}
 
+// doCancellable is do for a call whose context can end: its kick (arm)
+// needs the bookkeeping of gen, inCall and kicked.
+func (p *pollFD) doCancellable(ctx context.Context, d *pollDir, abort *atomic.Bool) (res int32, addrLen int, cause error) {
+	if ctx.Done() != nil {
+		d.ctx = ctx
+	}
+	d.mu.Lock()
+	d.gen++
+	d.inCall = true
+	d.abort = abort
+	d.mu.Unlock()
+	var err error
+	if d.which == dirRead {
+		err = p.rc.Read(d.fn)
+	} else {
+		err = p.rc.Write(d.fn)
+	}
 	if d.stop != nil {
 		d.stop() // a kick that comes anyway finds the call over (gen, inCall)
 		d.stop = nil
@@ -171,21 +203,29 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	d.abort = nil
 	kicked := d.kicked
 	if kicked && !d.closing {
-		d.kicked = false
-		p.setDeadline(dir, d.deadline)
+		// The caller's deadline goes back at the next call (restore):
+		// not now, so that a cancelled call returns sooner.
+		d.stale.Store(true)
 	}
 	d.mu.Unlock()
-	d.buf, d.addr, d.ctx, d.custom = nil, nil, nil, nil
+	d.ctx, d.custom = nil, nil
+	res, cause = p.outcome(ctx, d, err, kicked)
+	addrLen = d.addrLen
+	d.gate.leave()
+	return res, addrLen, cause
+}
 
+// outcome turns a call's end into its result (see do) and counts it.
+func (p *pollFD) outcome(ctx context.Context, d *pollDir, err error, kicked bool) (res int32, cause error) {
 	switch {
 	case err == nil && d.errno == 0:
-		res, addrLen = int32(d.n), d.addrLen
+		res = int32(d.n)
 	case err == nil:
 		res = -int32(d.errno)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		res = -int32(syscall.ECANCELED)
 		switch {
-		case refs.Closing():
+		case p.closed.Load():
 			cause = os.ErrClosed
 		case kicked && ctx.Err() != nil:
 			cause = ctx.Err()
@@ -203,11 +243,11 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	}
 	switch {
 	case d.waited:
-		p.table.EndCall(core.MechReadiness, res, kicked)
+		d.ctr.End(res, kicked)
 	case d.tried:
-		p.table.CountReadiness()
+		d.ctr.AtOnce()
 	} // else nothing was done: a deadline already past, say
-	return res, addrLen, cause
+	return res, cause
 }
 
 // attempt is the RawConn callback of a call: true when it has a result.
@@ -230,7 +270,7 @@ func (d *pollDir) attempt(fd uintptr) bool {
 		case syscall.EAGAIN, syscall.EINPROGRESS, syscall.EALREADY:
 			if !d.waited {
 				d.waited = true
-				d.p.table.BeginCall(core.MechReadiness)
+				d.ctr.Begin()
 				d.arm()
 				if d.abort != nil && d.abort.Load() { // (abort is this call's: read without mu)
 					d.kickAbort(d.abort)
@@ -246,11 +286,23 @@ func (d *pollDir) attempt(fd uintptr) bool {
 // arm makes the call's context, if it can end, kick the call when it
 // does. Called once the call knows it has to wait.
 func (d *pollDir) arm() {
-	if d.ctx.Done() == nil {
+	if d.ctx == nil { // set only for a call whose context can end
 		return
 	}
 	gen := d.gen
 	d.stop = context.AfterFunc(d.ctx, func() { d.kick(gen) })
+}
+
+// restore puts the caller's deadline back on the netpoller after a kick
+// (unless Close has kicked for good). Called by the holder of the gate.
+func (d *pollDir) restore() {
+	d.mu.Lock()
+	if d.kicked && !d.closing {
+		d.kicked = false
+		d.p.setDeadline(int(d.which), d.deadline)
+	}
+	d.stale.Store(false)
+	d.mu.Unlock()
 }
 
 // kick wakes call gen, if it is still in flight, without data.
@@ -286,14 +338,23 @@ func (p *pollFD) setUserDeadline(dir int, t time.Time) {
 	d.mu.Unlock()
 }
 
-// closing wakes every call in the netpoller for good: Close has begun.
+// closing wakes every call in the netpoller for good and waits until
+// every call has left: Close has begun. A call holds its direction's gate
+// throughout, so once closing has held each gate, no call is in flight
+// and every later one sees closed and does nothing. (So the readiness
+// path needs no reference count of its own.)
 func (p *pollFD) closing() {
+	p.closed.Store(true)
 	for i := range p.dirs {
 		d := &p.dirs[i]
 		d.mu.Lock()
 		d.closing, d.kicked = true, true
 		p.setDeadline(i, pastDeadline)
 		d.mu.Unlock()
+	}
+	for i := range p.dirs {
+		p.dirs[i].gate.enter(context.Background())
+		p.dirs[i].gate.leave()
 	}
 }
 
@@ -311,7 +372,12 @@ func (p *pollFD) setDeadline(dir int, t time.Time) {
 
 // close closes the descriptor. Every call has returned (Close drained
 // the refs).
-func (p *pollFD) close() error { return p.file.Close() }
+func (p *pollFD) close() error {
+	for i := range p.dirs {
+		p.dirs[i].ctr.Retire()
+	}
+	return p.file.Close()
+}
 
 // connectResult tells whether a connect in progress has finished (0, or
 // its error), or is still in progress (EINPROGRESS): SO_ERROR has its
@@ -343,20 +409,70 @@ func connectResult(fd int) syscall.Errno {
 // connect connects the socket to the raw sockaddr sa on the readiness
 // path: connect(2) at once, then, while it is in progress, wait until
 // the socket is writable and look at its outcome.
-func (p *pollFD) connect(ctx context.Context, sa []byte, refs *core.Refs) (res int32, cause error) {
+func (p *pollFD) connect(ctx context.Context, sa []byte) (res int32, cause error) {
 	var errno syscall.Errno
 	if err := p.rc.Control(func(fd uintptr) { errno = portable.ConnectStart(int(fd), sa) }); err != nil {
 		return -int32(syscall.EBADF), nil
 	}
 	switch errno {
 	case 0, syscall.EISCONN:
-		p.table.CountReadiness()
+		p.dirs[dirWrite].ctr.AtOnce()
 		return 0, nil
 	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
 	default:
-		p.table.CountReadiness()
+		p.dirs[dirWrite].ctr.AtOnce()
 		return -int32(errno), nil
 	}
-	res, _, cause = p.do(ctx, dirWrite, core.KindConnect, nil, 0, nil, refs)
+	res, _, cause = p.do(ctx, dirWrite, core.KindConnect, nil, 0, nil)
 	return res, cause
+}
+
+// gate lets one call at a time through, with no channel operation when
+// it is free (a channel send and receive cost a pipe ping-pong 14% of its
+// CPU): a compare-and-swap takes it. Callers that find it held count
+// themselves as waiting and sleep on wake, whose token the leaver sends
+// while anyone waits; a waiter's context may end its wait.
+//
+// No wake-up is lost: a waiter counts itself before its last try, and
+// the leaver frees the gate before it looks at the count (all
+// sequentially consistent), so either the waiter's try succeeds or the
+// leaver sees it and sends a token. A token nobody needed (its waiter
+// took the gate by the fast path, or left) only makes the next waiter
+// try once more.
+type gate struct {
+	held    atomic.Bool
+	waiting atomic.Int32
+	wake    chan struct{} // capacity 1
+}
+
+func (g *gate) init() { g.wake = make(chan struct{}, 1) }
+
+// enter takes the gate; false if ctx ended first.
+func (g *gate) enter(ctx context.Context) bool {
+	if g.held.CompareAndSwap(false, true) {
+		return true
+	}
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
+	for {
+		if g.held.CompareAndSwap(false, true) {
+			return true
+		}
+		select {
+		case <-g.wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// leave frees the gate.
+func (g *gate) leave() {
+	g.held.Store(false)
+	if g.waiting.Load() > 0 {
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -36,15 +36,17 @@ type ProbeResult struct {
 	// operation: through the ring with an io_uring opcode the kernel has,
 	// or on worker threads (io_uring has no getdents, readlink or lseek;
 	// older kernels lack some opcodes; the portable backend uses workers
-	// for all). Ring.Route says the same for one Ring.
+	// for all); on Windows, the calls the iocp backend makes and whether
+	// they block a goroutine of their own. Ring.Routes says the same for
+	// one Ring.
 	Routes []Route
 }
 
 // Route is how a backend does one kind of operation.
 type Route struct {
-	Op      string // the system call: "statx", "mkdirat", "getdents", ...
+	Op      string // the operation, by its Unix system call: "statx", "mkdirat", "getdents", ...
 	Methods string // the methods that use it
-	Via     string // "IORING_OP_STATX", or "worker threads" and why
+	Via     string // "IORING_OP_STATX", or "worker threads" and why; on Windows, the calls and how they run
 }
 
 // fsRoutes are the file system operations Probe and Ring.Routes report,
@@ -116,6 +118,10 @@ func probe() ProbeResult {
 	switch {
 	case defaultBackend() != "":
 		p.Backend = defaultBackend() // Windows: completion ports, whatever the probe says
+		if d, err := newIOCP(Config{Entries: 8}, core.NewTable()); err == nil {
+			p.Routes = routes(d)
+			d.Close()
+		}
 	case p.Err != nil:
 		p.Backend = ""
 		if portable.Available() == nil {

@@ -88,7 +88,8 @@ type Ring struct {
 	poolMu sync.Mutex                    // serialises changes to pools
 	pools  atomic.Pointer[[]*BufferPool] // open buffer pools; nil while there are none
 
-	xfer transferState // ReadFrom and WriteTo: counters, splice pipes (transfer.go)
+	xfer   transferState // ReadFrom and WriteTo: counters, splice pipes (transfer.go)
+	atOnce fsNowState    // file system calls done at once (fsnow_linux.go)
 }
 
 // New creates a Ring with the backend cfg asks for.
@@ -185,6 +186,7 @@ func (r *Ring) Close() error {
 		p.Close() // nothing is in flight: returns at once
 	}
 	r.xfer.pipes.close() // a transfer still running closes its pipe when it ends
+	r.atOnce.close()
 	err := r.driver.Close()
 	core.Unregister(r.table)
 	return err

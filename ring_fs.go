@@ -30,13 +30,13 @@ import (
 // Stat returns the fs.FileInfo of the named file, following symbolic
 // links, as os.Stat (IORING_OP_STATX on io_uring).
 func (r *Ring) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
-	return r.stat(ctx, "stat", name, 0)
+	return r.stat(ctx, opStat, name, 0)
 }
 
 // Lstat returns the fs.FileInfo of the named file without following a
 // final symbolic link, as os.Lstat.
 func (r *Ring) Lstat(ctx context.Context, name string) (fs.FileInfo, error) {
-	return r.stat(ctx, "lstat", name, atSymlinkNoFollow)
+	return r.stat(ctx, opLstat, name, atSymlinkNoFollow)
 }
 
 func (r *Ring) stat(ctx context.Context, op, name string, flags int) (fs.FileInfo, error) {
@@ -45,7 +45,7 @@ func (r *Ring) stat(ctx context.Context, op, name string, flags int) (fs.FileInf
 	}
 	b := new(statBuf) // the operation's until its completion, which fsDo waits for
 	if _, _, err := r.fsDo(ctx, &fsReq{kind: core.KindStat, dirfd: atFDCWD, path: name, flags: flags, buf: b.bytes()}); err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+		return nil, &fs.PathError{Op: b.failedOp(op), Path: name, Err: err}
 	}
 	return b.fileInfo(name), nil
 }
@@ -81,16 +81,16 @@ func (r *Ring) MkdirAll(ctx context.Context, name string, perm os.FileMode) erro
 		return &fs.PathError{Op: "mkdir", Path: name, Err: ctx.Err()}
 	}
 	i := len(name) - 1
-	for i >= 0 && name[i] == '/' {
+	for i >= 0 && isPathSep(name[i]) {
 		i--
 	}
-	for i >= 0 && name[i] != '/' {
+	for i >= 0 && !isPathSep(name[i]) {
 		i--
 	}
 	if i < 0 {
 		i = 0
 	}
-	if parent := name[:i]; len(parent) > 0 {
+	if parent := name[:i]; len(parent) > volumeNameLen(name) {
 		if err := r.MkdirAll(ctx, parent, perm); err != nil {
 			return err
 		}
@@ -106,24 +106,17 @@ func (r *Ring) MkdirAll(ctx context.Context, name string, perm os.FileMode) erro
 }
 
 // Rename renames (moves) oldpath to newpath, replacing newpath if it is
-// not a directory, as os.Rename (IORING_OP_RENAMEAT on io_uring, 5.11).
-// Errors are *os.LinkError with Op "rename". Like os, it refuses to
-// replace a directory (EEXIST), which takes an Lstat of newpath first.
+// not a directory, as os.Rename (IORING_OP_RENAMEAT on io_uring, 5.11;
+// MoveFileEx on Windows). Errors are *os.LinkError with Op "rename". Like
+// os on Unix, it refuses to replace a directory (EEXIST), which takes an
+// Lstat of newpath first; on Windows MoveFileEx decides, as for os.
 func (r *Ring) Rename(ctx context.Context, oldpath, newpath string) error {
 	if badPath(oldpath) || badPath(newpath) {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EINVAL}
 	}
-	if fi, err := r.Lstat(ctx, newpath); err == nil && fi.IsDir() {
-		// As os: report oldpath's error first; a case-only rename on a
-		// case-insensitive file system (the same file) is fine.
-		if ofi, err := r.Lstat(ctx, oldpath); err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
-		} else if newpath == oldpath || !sameFile(fi, ofi) {
-			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EEXIST}
+	if renameChecksDir {
+		if err := r.renameOverDir(ctx, oldpath, newpath); err != nil {
+			return err
 		}
 	}
 	if _, _, err := r.fsDo(ctx, &fsReq{kind: core.KindRename, dirfd: atFDCWD, path: oldpath, path2: newpath}); err != nil {
@@ -132,29 +125,37 @@ func (r *Ring) Rename(ctx context.Context, oldpath, newpath string) error {
 	return nil
 }
 
+// renameOverDir is os's check on Unix before a rename: newpath must not
+// be a directory (EEXIST), unless it is oldpath itself under another
+// case; oldpath's error comes first.
+func (r *Ring) renameOverDir(ctx context.Context, oldpath, newpath string) error {
+	fi, err := r.Lstat(ctx, newpath)
+	if err != nil || !fi.IsDir() {
+		return nil
+	}
+	if ofi, err := r.Lstat(ctx, oldpath); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	} else if newpath == oldpath || !sameFile(fi, ofi) {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EEXIST}
+	}
+	return nil
+}
+
 // Remove removes the named file or empty directory, as os.Remove
-// (unlink, then rmdir: IORING_OP_UNLINKAT on io_uring, 5.11).
+// (unlink, then rmdir: IORING_OP_UNLINKAT on io_uring, 5.11; on Windows
+// DeleteFile, then RemoveDirectory, in one operation).
 func (r *Ring) Remove(ctx context.Context, name string) error {
 	if badPath(name) {
 		return &fs.PathError{Op: "remove", Path: name, Err: syscall.EINVAL}
 	}
-	e := r.unlinkAt(ctx, nil, name, 0)
-	if e == nil {
-		return nil
+	if err := r.remove(ctx, name); err != nil {
+		return &fs.PathError{Op: "remove", Path: name, Err: err}
 	}
-	if isCancel(ctx, e) {
-		return &fs.PathError{Op: "remove", Path: name, Err: e}
-	}
-	e1 := r.unlinkAt(ctx, nil, name, atRemoveDir)
-	if e1 == nil {
-		return nil
-	}
-	// As os: both failed. Systems differ on what unlink of a directory
-	// says, but agree that rmdir of a file says ENOTDIR.
-	if e1 != syscall.ENOTDIR {
-		e = e1
-	}
-	return &fs.PathError{Op: "remove", Path: name, Err: e}
+	return nil
 }
 
 // isCancel reports whether err ended an operation because ctx did.
@@ -189,7 +190,7 @@ func (r *Ring) RemoveAll(ctx context.Context, path string) error {
 		return err
 	}
 	parentDir, base := splitPath(path)
-	parent, err := r.Open(ctx, parentDir, os.O_RDONLY, 0)
+	parent, err := r.Open(ctx, parentDir, removeAllParentFlags, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // no parent, no base
 	}
@@ -200,7 +201,7 @@ func (r *Ring) RemoveAll(ctx context.Context, path string) error {
 	if err := r.removeAllFrom(ctx, parent, base); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			pe.Path = parentDir + "/" + pe.Path
+			pe.Path = parentDir + pathSeparator + pe.Path
 		}
 		return err
 	}
@@ -254,7 +255,7 @@ func (r *Ring) removeAllFrom(ctx context.Context, parent *File, base string) err
 				if err := r.removeAllFrom(ctx, dir, e.name); err != nil {
 					var pe *fs.PathError
 					if errors.As(err, &pe) {
-						pe.Path = base + "/" + pe.Path
+						pe.Path = base + pathSeparator + pe.Path
 					}
 					numErr++
 					if recurseErr == nil {
@@ -310,8 +311,11 @@ func (r *Ring) Link(ctx context.Context, oldname, newname string) error {
 }
 
 // Symlink creates newname as a symbolic link to oldname, as os.Symlink
-// (IORING_OP_SYMLINKAT on io_uring, 5.15). Errors are *os.LinkError.
+// (IORING_OP_SYMLINKAT on io_uring, 5.15). Errors are *os.LinkError. On
+// Windows, as there with os, slashes in oldname become backslashes, and
+// a link to a directory is made a directory link (CreateSymbolicLink).
 func (r *Ring) Symlink(ctx context.Context, oldname, newname string) error {
+	oldname = symlinkTarget(oldname)
 	if badPath(oldname) || badPath(newname) {
 		return &os.LinkError{Op: "symlink", Old: oldname, New: newname, Err: syscall.EINVAL}
 	}
@@ -361,33 +365,7 @@ func (r *Ring) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error) 
 	return dirs, err
 }
 
-// splitPath is os's: the directory holding path (at least ".") and the
-// last element.
-func splitPath(path string) (string, string) {
-	dirname := "."
-	for len(path) > 1 && path[0] == '/' && path[1] == '/' {
-		path = path[1:]
-	}
-	i := len(path) - 1
-	for ; i > 0 && path[i] == '/'; i-- {
-		path = path[:i]
-	}
-	basename := path
-	for i--; i >= 0; i-- {
-		if path[i] == '/' {
-			if i == 0 {
-				dirname = path[:1]
-			} else {
-				dirname = path[:i]
-			}
-			basename = path[i+1:]
-			break
-		}
-	}
-	return dirname, basename
-}
-
 // endsWithDot reports whether the last element of path is ".".
 func endsWithDot(path string) bool {
-	return path == "." || len(path) >= 2 && path[len(path)-1] == '.' && path[len(path)-2] == '/'
+	return path == "." || len(path) >= 2 && path[len(path)-1] == '.' && isPathSep(path[len(path)-2])
 }

@@ -70,3 +70,7 @@ func sameFile(a, b fs.FileInfo) bool {
 	sb, ok2 := b.Sys().(*syscall.Stat_t)
 	return ok1 && ok2 && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
+
+// failedOp is the Op of the error of a stat that failed: op, as os names
+// it on Unix.
+func (b *statBuf) failedOp(op string) string { return op }

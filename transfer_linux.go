@@ -444,7 +444,7 @@ func (x *transferOp) sendfile() (written int64, err error, handled bool) {
 			return written, err, true
 		}
 		x.count = x.chunk(maxTransferChunk)
-		res, cause := dst.poll.doFunc(x.ctx, dirWrite, dst.refs, &x.aborted, x.sendfileFn)
+		res, cause := dst.poll.doFunc(x.ctx, dirWrite, &x.aborted, x.sendfileFn)
 		if cause != nil {
 			return written, x.stopped(cause, dst), true
 		}
@@ -533,7 +533,7 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 			return written, taken, err, true
 		}
 		x.count = x.chunk(sp.size)
-		res, cause := src.poll.doFunc(x.ctx, dirRead, src.refs, &x.aborted, x.drainFn)
+		res, cause := src.poll.doFunc(x.ctx, dirRead, &x.aborted, x.drainFn)
 		if cause != nil {
 			return written, taken, x.stopped(cause, src), true
 		}
@@ -559,7 +559,7 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 				res = spliceToFile(sp.r, dst, inPipe)
 			} else {
 				x.count = inPipe
-				res, cause = dst.poll.doFunc(x.ctx, dirWrite, dst.refs, &x.aborted, x.pumpFn)
+				res, cause = dst.poll.doFunc(x.ctx, dirWrite, &x.aborted, x.pumpFn)
 			}
 			if cause != nil {
 				return written, taken, x.stopped(cause, dst), true

@@ -10,6 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// errInvalidArg is what an argument out of range fails with.
+const errInvalidArg = unix.EINVAL
+
+// readDirOp is the Op of File.ReadDir's errors, as os's.
+const readDirOp = "readdirent"
+
 // mkfifo makes a named pipe; an error leaves the tree without one.
 func mkfifo(name string) error { return unix.Mkfifo(name, 0o644) }
 

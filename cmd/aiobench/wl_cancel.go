@@ -340,7 +340,16 @@ type cancelCycle struct {
 // mechanisms ended cancelled (a read whose context ended before it
 // started, if the reader was slow to run, never reaches them: counted as
 // canceled_before_start).
-func runCancelLatency(rc *runCtx, op bool) (runStats, error) {
+// How runCancelLatency cancels: aio by a context (std by a deadline), aio
+// by Op.Cancel (std by a deadline), or both by a context (std through
+// context.AfterFunc setting the deadline).
+const (
+	cancelByContext = iota
+	cancelByOp
+	cancelStdContext
+)
+
+func runCancelLatency(rc *runCtx, how int) (runStats, error) {
 	pp, err := rc.newPipe()
 	if err != nil {
 		return runStats{}, err
@@ -348,6 +357,32 @@ func runCancelLatency(rc *runCtx, op bool) (runStats, error) {
 	var buf [64]byte
 	var c cancelCycle
 	switch {
+	case rc.ring == nil && how == cancelStdContext:
+		r := pp.osR
+		var ctx context.Context
+		var cancel context.CancelFunc
+		var stop func() bool
+		c = cancelCycle{
+			arm: func() error {
+				if stop != nil {
+					stop()
+				}
+				if err := r.SetReadDeadline(time.Time{}); err != nil {
+					return &notApplicable{reason: fmt.Sprintf("pipes have no deadlines here: %v", err)}
+				}
+				ctx, cancel = context.WithCancel(context.Background())
+				stop = context.AfterFunc(ctx, func() { r.SetReadDeadline(pastDeadline) })
+				return nil
+			},
+			block:  func(ready func()) (int, error) { ready(); return r.Read(buf[:]) },
+			cancel: func() { cancel() },
+			check: func(n int, err error) error {
+				if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+					return fmt.Errorf("read on an empty pipe, its context cancelled: n=%d, err=%v; want os.ErrDeadlineExceeded", n, err)
+				}
+				return nil
+			},
+		}
 	case rc.ring == nil:
 		r := pp.osR
 		c = cancelCycle{
@@ -366,7 +401,7 @@ func runCancelLatency(rc *runCtx, op bool) (runStats, error) {
 				return nil
 			},
 		}
-	case op:
+	case how == cancelByOp:
 		f := pp.aioR
 		var cur *aio.Op // the reader's op: set before ready, read by the canceller after it
 		c = cancelCycle{
@@ -422,6 +457,7 @@ func runCancelLatency(rc *runCtx, op bool) (runStats, error) {
 	}
 	s := rc.ring.Stats()
 	submitted, canceled := s.Submitted-before.Submitted, s.Canceled-before.Canceled
+	op := how == cancelByOp
 	switch {
 	case op && canceled != st.ops:
 		err = fmt.Errorf("ring stats: Canceled %d, but %d reads were cancelled", canceled, st.ops)

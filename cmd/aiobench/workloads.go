@@ -94,14 +94,21 @@ func workloadList() []*workload {
 			name:   "cancel-latency",
 			title:  "read blocked on an empty pipe, cancelled by an idle goroutine (sleeps ~200 µs on a timer first): aio a context (ReadContext), std SetReadDeadline(past) on an *os.File",
 			weight: 1, noRatio: true, latRatio: true,
-			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, false) },
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, cancelByContext) },
+			opsUnits: "one cancelled read; latency is from the cancel call to the blocked call's return",
+		},
+		{
+			name:   "cancel-latency-ctx",
+			title:  "as cancel-latency, std cancelled by a context too, the way a Go program makes an *os.File read cancellable: context.AfterFunc(ctx, SetReadDeadline(past))",
+			weight: 1, noRatio: true, latRatio: true,
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, cancelStdContext) },
 			opsUnits: "one cancelled read; latency is from the cancel call to the blocked call's return",
 		},
 		{
 			name:   "cancel-latency-op",
 			title:  "as cancel-latency, aio with the Op API: Op.Cancel from the idle goroutine, Op.Wait blocked in the reader (std: the same deadline)",
 			weight: 1, noRatio: true, latRatio: true,
-			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, true) },
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, cancelByOp) },
 			opsUnits: "one cancelled read; latency is from the cancel call to Wait's return",
 		},
 		{

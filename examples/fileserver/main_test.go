@@ -20,7 +20,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ring.Close()
-	dir := t.TempDir()
+	dir := servedDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello, world"), 0o644); err != nil {
 		t.Fatal(err)
 	}

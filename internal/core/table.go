@@ -27,11 +27,12 @@ type Table struct {
 	records atomic.Pointer[[]*Record] // append-only; published after growth
 
 	submitted, completed, canceled, racesLost atomic.Uint64
-	direct                                    atomic.Uint64 // done at once (CountDirect): submitted and completed
-	readyAtOnce                               atomic.Uint64 // readiness calls done at once (CountReadiness)
-	// Calls without a record that took a while, by mechanism: begun
-	// (BeginCall) and ended (EndCall).
-	begun, ended [mechCount]atomic.Uint64
+
+	// The calls without a record (see Counters): the sources counting
+	// them now, and what retired ones counted, by mechanism.
+	srcMu   sync.Mutex
+	sources map[*Counters]struct{}
+	retired [mechCount]callCounts
 }
 
 // Mech is a mechanism that serves an operation without a record (see the
@@ -116,7 +117,7 @@ func (t *Table) Put(r *Record) {
 		r.inconsistent("put while in flight", s)
 	}
 	r.Buf, r.Path, r.Path2, r.Len, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, 0, nil, nil, nil, nil, nil
-	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
+	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot, r.Inline = false, 0, nil, 0, false
 	r.summed = false
 	r.Barrier = nil
 	r.stack = r.stack[:0]
@@ -359,37 +360,99 @@ func (t *Table) WaitingWrites(fd int) {
 	}
 }
 
-// CountDirect counts an operation done at once, without a record (a
-// DirectDoer's, or a caller's own non-blocking system call): submitted
-// and completed in one step.
-func (t *Table) CountDirect() { t.direct.Add(1) }
-
-// CountReadiness counts a call of the readiness path done at once (its
-// non-blocking system call did not have to wait): submitted and
-// completed in one step.
-func (t *Table) CountReadiness() { t.readyAtOnce.Add(1) }
-
-// BeginCall counts a call without a record that its caller waits for
-// itself, by mechanism m (in Go's netpoller, or in the kernel in its own
-// thread): submitted now, in flight (and a leak if it never ends) until
-// EndCall.
-func (t *Table) BeginCall(m Mech) {
-	live.Add(1)
-	t.begun[m].Add(1)
+// Counters count the calls without a record (the caller's own system
+// calls: see the aio package's mechanism.go) of one source, a File or
+// one direction of a descriptor, by one mechanism. They are the source's
+// own, so that no counter shared between goroutines is written per call
+// (a cache line bouncing between cores cost a pipe ping-pong a tenth of
+// its speed); Stats sums them.
+type Counters struct {
+	t *Table
+	m Mech
+	callCounts
 }
 
-// EndCall counts the completion of a call begun with BeginCall(m), with
-// the kernel's result; cancelRequested says whether a cancel was asked
-// for (a result other than -ECANCELED then counts as a race the cancel
-// lost).
-func (t *Table) EndCall(m Mech, res int32, cancelRequested bool) {
-	if res == -int32(ecanceled) {
-		t.canceled.Add(1)
-	} else if cancelRequested {
-		t.racesLost.Add(1)
+// callCounts: calls done at once (submitted and completed in one step),
+// begun and ended (in flight in between), and of those ended, the
+// cancelled ones and those whose cancel lost the race.
+type callCounts struct {
+	atOnce, begun, ended, canceled, racesLost atomic.Uint64
+}
+
+// NewCounters makes the counters of a new source for mechanism m.
+func (t *Table) NewCounters(m Mech) *Counters {
+	c := &Counters{t: t, m: m}
+	t.srcMu.Lock()
+	if t.sources == nil {
+		t.sources = make(map[*Counters]struct{})
 	}
-	t.ended[m].Add(1)
-	live.Add(-1)
+	t.sources[c] = struct{}{}
+	t.srcMu.Unlock()
+	return c
+}
+
+// Retire folds c's counts into its table's and forgets c. Its source is
+// closed: none of its calls is in flight.
+func (c *Counters) Retire() {
+	t := c.t
+	t.srcMu.Lock()
+	defer t.srcMu.Unlock()
+	if _, ok := t.sources[c]; !ok {
+		return
+	}
+	delete(t.sources, c)
+	r := &t.retired[c.m]
+	r.atOnce.Add(c.atOnce.Load())
+	r.begun.Add(c.begun.Load())
+	r.ended.Add(c.ended.Load())
+	r.canceled.Add(c.canceled.Load())
+	r.racesLost.Add(c.racesLost.Load())
+}
+
+// AtOnce counts a call done at once: submitted and completed in one step.
+func (c *Counters) AtOnce() { c.atOnce.Add(1) }
+
+// Begin counts a call its caller waits for itself (in Go's netpoller, or
+// in the kernel in its own thread): submitted now, in flight (and a leak
+// if it never ends) until End.
+func (c *Counters) Begin() { c.begun.Add(1) }
+
+// End counts the completion of a call begun with Begin, with the
+// kernel's result; cancelRequested says whether a cancel was asked for (a
+// result other than -ECANCELED then counts as a race the cancel lost).
+func (c *Counters) End(res int32, cancelRequested bool) {
+	if res == -int32(ecanceled) {
+		c.canceled.Add(1)
+	} else if cancelRequested {
+		c.racesLost.Add(1)
+	}
+	c.ended.Add(1)
+}
+
+// sum adds c's counts to those of its mechanism in by, ended before
+// begun, so that a call racing with the reads is never counted as ended
+// without having begun.
+func (c *callCounts) sum(into *callTotals) {
+	into.ended += c.ended.Load()
+	into.canceled += c.canceled.Load()
+	into.racesLost += c.racesLost.Load()
+	into.atOnce += c.atOnce.Load()
+	into.begun += c.begun.Load()
+}
+
+type callTotals struct{ atOnce, begun, ended, canceled, racesLost uint64 }
+
+// calls sums the calls without a record, by mechanism.
+func (t *Table) calls() (by [mechCount]callTotals) {
+	t.srcMu.Lock()
+	defer t.srcMu.Unlock()
+	for m := range t.retired {
+		t.retired[m].sum(&by[m])
+	}
+	for c := range t.sources {
+		c.callCounts.sum(&by[c.m])
+	}
+	return by
 }
 
 // More delivers one result of a multishot operation that stays in flight
@@ -412,22 +475,33 @@ func (t *Table) More(r *Record, res int32) {
 func (t *Table) Stats() Stats {
 	// Completions are read before submissions, so that a completion
 	// racing with the reads is never counted without its submission.
-	atOnce := t.direct.Load() + t.readyAtOnce.Load()
-	c := t.completed.Load() + t.ended[MechDirect].Load() + t.ended[MechReadiness].Load() + atOnce
-	direct := t.direct.Load() + t.begun[MechDirect].Load()
-	readiness := t.readyAtOnce.Load() + t.begun[MechReadiness].Load()
+	completed, canceled, racesLost := t.completed.Load(), t.canceled.Load(), t.racesLost.Load()
+	by := t.calls()
 	driver := t.submitted.Load()
-	s := max(driver+direct+readiness, c)
-	return Stats{
-		Submitted:       s,
-		Completed:       c,
-		Canceled:        t.canceled.Load(),
-		InFlight:        s - c,
-		CancelRacesLost: t.racesLost.Load(),
-		Direct:          direct,
-		Readiness:       readiness,
-		Driver:          driver,
+	st := Stats{Driver: driver, Completed: completed, Canceled: canceled, CancelRacesLost: racesLost}
+	for m, c := range by {
+		st.Completed += c.atOnce + c.ended
+		st.Canceled += c.canceled
+		st.CancelRacesLost += c.racesLost
+		switch Mech(m) {
+		case MechDirect:
+			st.Direct = c.atOnce + c.begun
+		case MechReadiness:
+			st.Readiness = c.atOnce + c.begun
+		}
 	}
+	st.Submitted = max(driver+st.Direct+st.Readiness, st.Completed)
+	st.InFlight = st.Submitted - st.Completed
+	return st
+}
+
+// callsInFlight is the number of calls without a record in flight.
+func (t *Table) callsInFlight() int64 {
+	var n int64
+	for _, c := range t.calls() {
+		n += int64(c.begun) - int64(c.ended)
+	}
+	return n
 }
 
 // InFlight lists a description of every record in flight, with the stack
@@ -454,8 +528,16 @@ var (
 	tables      sync.Map // *Table -> struct{}: tables of open rings
 )
 
-// Live returns the number of operations in flight in the whole process.
-func Live() int64 { return live.Load() }
+// Live returns the number of operations in flight in the whole process:
+// records, and the calls without a record of the registered tables.
+func Live() int64 {
+	n := live.Load()
+	tables.Range(func(k, _ any) bool {
+		n += k.(*Table).callsInFlight()
+		return true
+	})
+	return n
+}
 
 // TrackStacks makes Submit record the caller's stack for leak reports.
 func TrackStacks(on bool) { trackStacks.Store(on) }
@@ -468,7 +550,11 @@ func Unregister(t *Table) { tables.Delete(t) }
 func Leaks() []string {
 	var out []string
 	tables.Range(func(k, _ any) bool {
-		out = append(out, k.(*Table).InFlight()...)
+		t := k.(*Table)
+		out = append(out, t.InFlight()...)
+		if n := t.callsInFlight(); n > 0 {
+			out = append(out, fmt.Sprintf("%d call(s) without a record (readiness or direct) still waiting", n))
+		}
 		return true
 	})
 	return out

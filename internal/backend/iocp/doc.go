@@ -58,10 +58,64 @@
 // allows: blocking for a synchronous handle, event for an overlapped one
 // bound elsewhere.
 //
-// Fsync (FlushFileBuffers), Open (CreateFile with FILE_FLAG_OVERLAPPED,
-// not inheritable) and Close (CloseHandle) are blocking calls on a
-// goroutine of their own, cancelled as the blocking mode's are (a flush
-// that reached the disk completes anyway).
+// Fsync (FlushFileBuffers, for SyncData too: Windows has no fdatasync),
+// Open (CreateFile with FILE_FLAG_OVERLAPPED, not inheritable) and Close
+// (CloseHandle) are blocking calls on a goroutine of their own, cancelled
+// as the blocking mode's are (a flush that reached the disk completes
+// anyway). So are the file system operations below.
+//
+// # File system operations
+//
+// Each does what package os does on Windows, call for call, so that its
+// results and errors are os's (package aio puts them in *fs.PathError and
+// *os.LinkError with os's Op names there); names relative to a directory
+// handle are os.Root's calls. Every one but Seek and Fadvise is a
+// blocking call on a goroutine locked to its thread, like Fsync: a
+// cancel before the call starts means it never starts, and one while it
+// runs is CancelSynchronousIo, which interrupts the calls that wait (an
+// open on a slow share, say) and not those that finish on their own; a
+// call that completed reports its success.
+//
+//	KindStat       a path: os.Stat and os.Lstat (GetFileAttributesEx; for a
+//	               reparse point CreateFile with FILE_FLAG_OPEN_REPARSE_POINT,
+//	               GetFileInformationByHandle(Ex), and to follow a link
+//	               CreateFile again); a handle: os.File.Stat (GetFileType,
+//	               GetFileInformationByHandle); a name in a directory:
+//	               NtCreateFile relative to it. Buf is a Stat, which also
+//	               says which call failed, as os's Op does.
+//	KindFtruncate  SetFileInformationByHandle(FileEndOfFileInfo)
+//	KindFallocate  Allocate: FileEndOfFileInfo, FileAllocationInfo,
+//	               FSCTL_SET_ZERO_DATA for fallocate's modes
+//	KindSeek       the driver's own position (see Positions), at once;
+//	               GetFileInformationByHandleEx(FileStandardInfo) for the end
+//	KindFadvise    nothing (Windows takes no such hint), at once
+//	KindReadDir    GetFileInformationByHandleEx(FileFullDirectoryInfo) into
+//	               Buf (DirInfo records), through a synchronous handle the
+//	               driver opens on the directory and Detach closes: a
+//	               directory query on an overlapped handle may complete
+//	               later into memory the call has given up. The first read,
+//	               and the first after a Seek, starts over.
+//	KindOpenAt     CreateFile (a path) or NtCreateFile (a name in a
+//	               directory), overlapped, shared for deleting too;
+//	               ODirectory and ONofollow as O_DIRECTORY and O_NOFOLLOW
+//	KindMkdir      CreateDirectory, or NtCreateFile FILE_CREATE
+//	KindRename     MoveFileEx(MOVEFILE_REPLACE_EXISTING)
+//	KindUnlink     DeleteFile, RemoveDirectory, or os.Remove's algorithm
+//	               (RemoveAny); in a directory, NtCreateFile for DELETE and
+//	               the delete disposition, POSIX semantics first
+//	KindLink       CreateHardLink
+//	KindSymlink    os.Symlink: CreateSymbolicLink, a directory link if the
+//	               target is a directory
+//	KindReadlink   FSCTL_GET_REPARSE_POINT on the link itself, as os.Readlink
+//	               reads a symbolic link or a junction
+//	KindOpenat2    unsupported: there is no RESOLVE_BENEATH; aio's DirFS
+//	               resolves names one element at a time instead
+//
+// KindRename, KindLink and KindSymlink take paths only (AtFDCWD); one
+// relative to a directory handle is refused at submission. Wine 8 has no
+// symbolic links (its CreateSymbolicLinkW reports success and makes
+// nothing), no FileAllocationInformation and no FSCTL_SET_ZERO_DATA;
+// those calls fail there as unsupported.
 //
 // # Sockets
 //
@@ -88,7 +142,11 @@
 // overlap (use offsets for concurrent I/O, as with os.File). Positional
 // operations leave it alone, as pread and pwrite do. Writes at the
 // position to a handle opened with O_APPEND (by Ring.Open, or by whoever
-// gave it append access without write access) go to the end of the file. Pipes, consoles and sockets have no offsets.
+// gave it append access without write access) go to the end of the file.
+// KindSeek sets the position, as os's overlapped files do: never before
+// the start (ERROR_NEGATIVE_SEEK), and only with a known whence
+// (ERROR_INVALID_PARAMETER). Pipes, consoles and sockets have no offsets:
+// Seek on them fails with ESPIPE.
 //
 // # Completion
 //
@@ -136,13 +194,19 @@
 //	ERROR_CONNECTION_ABORTED                      WSAECONNABORTED
 //	ERROR_CONNECTION_REFUSED,
 //	ERROR_PORT_UNREACHABLE                        WSAECONNREFUSED
-//	ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND    ENOENT
-//	ERROR_ACCESS_DENIED (read, write, fsync),
+//	ERROR_PATH_NOT_FOUND (open, but with
+//	ODirectory)                                   ENOENT (a missing directory on the way)
+//	ERROR_ACCESS_DENIED (read, write),
 //	ERROR_INVALID_HANDLE                          EBADF
 //
-// ENOENT, EBADF, EPIPE, ECONNABORTED and ECANCELED are the errnos package
-// syscall invents on Windows; they match fs.ErrNotExist and friends as the
-// native codes do.
+// EBADF, EPIPE, ECONNABORTED and ECANCELED are errnos package syscall
+// invents on Windows, which portable callers compare with.
+// (syscall.ENOENT and ENOTDIR are ERROR_FILE_NOT_FOUND and
+// ERROR_PATH_NOT_FOUND themselves, and both match fs.ErrNotExist.) Fsync
+// and the file system operations keep the Windows error os reports (a
+// FlushFileBuffers on a read-only handle says ERROR_ACCESS_DENIED, as
+// os.File.Sync does), but for a cancel; an ERROR_OPERATION_ABORTED nobody
+// asked for stays itself.
 //
 // On systems other than Windows, New returns an error wrapping
 // errors.ErrUnsupported.

@@ -77,6 +77,14 @@ type file struct {
 	sotype     int          // socket: SOCK_STREAM, SOCK_DGRAM, ...
 	family     atomic.Int32 // socket: its address family, once an accept needed it
 	pos        atomic.Int64 // the position for Off < 0 on seekable handles (see Attach)
+	seekMu     sync.Mutex   // serialises Seeks (each reads pos, or the size, then sets pos)
+
+	// Reading a directory (see readDir): a synchronous handle of its own,
+	// opened on first need and closed by Detach, and whether the next
+	// read starts over (at first, and after every Seek).
+	dirMu      sync.Mutex
+	dirh       windows.Handle
+	dirRestart atomic.Bool
 }
 
 // op is the driver's state for the operation of one record index. Its
@@ -160,36 +168,45 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 	case core.KindRecvmsg:
 		return true, "WSARecvFrom"
 
-	// The file system operations are not done on Windows yet: each names
-	// the call that will do it.
-	case core.KindStat:
-		return false, "stat (GetFileInformationByHandleEx)"
-	case core.KindFtruncate:
-		return false, "ftruncate (SetFileInformationByHandle)"
-	case core.KindFallocate:
-		return false, "fallocate (SetFileInformationByHandle FileAllocationInfo)"
-	case core.KindFadvise:
-		return false, "fadvise"
-	case core.KindSeek:
-		return false, "seek (SetFilePointerEx)"
-	case core.KindReadDir:
-		return false, "readdir (GetFileInformationByHandleEx FileIdBothDirectoryInfo)"
-	case core.KindOpenAt, core.KindOpenat2:
-		return false, "openat (NtCreateFile with a root directory)"
-	case core.KindMkdir:
-		return false, "mkdir (CreateDirectory)"
-	case core.KindRename:
-		return false, "rename (MoveFileEx)"
-	case core.KindUnlink:
-		return false, "unlink (DeleteFile, RemoveDirectory)"
-	case core.KindLink:
-		return false, "link (CreateHardLink)"
-	case core.KindSymlink:
-		return false, "symlink (CreateSymbolicLink)"
-	case core.KindReadlink:
-		return false, "readlink (DeviceIoControl FSCTL_GET_REPARSE_POINT)"
+	case core.KindOpenat2:
+		return false, "openat2 (Windows has no RESOLVE_BENEATH: DirFS resolves names itself)"
+	}
+	if call, ok := fsCalls[k]; ok {
+		return true, call
 	}
 	return false, k.String()
+}
+
+// fsCalls names the Windows calls that do each file system operation
+// (see "File system operations" in the package doc).
+var fsCalls = map[core.Kind]string{
+	core.KindStat:      "GetFileAttributesEx, CreateFile, GetFileInformationByHandle(Ex)",
+	core.KindFtruncate: "SetFileInformationByHandle(FileEndOfFileInfo)",
+	core.KindFallocate: "SetFileInformationByHandle(FileAllocationInfo, FileEndOfFileInfo), FSCTL_SET_ZERO_DATA",
+	core.KindFadvise:   "none (Windows takes no such hint)",
+	core.KindSeek:      "the driver's own position (GetFileInformationByHandleEx(FileStandardInfo) for the end)",
+	core.KindReadDir:   "GetFileInformationByHandleEx(FileFullDirectoryInfo)",
+	core.KindOpenAt:    "CreateFile, or NtCreateFile relative to a directory handle",
+	core.KindMkdir:     "CreateDirectory, or NtCreateFile relative to a directory handle",
+	core.KindRename:    "MoveFileEx(MOVEFILE_REPLACE_EXISTING)",
+	core.KindUnlink:    "DeleteFile, RemoveDirectory, or NtCreateFile and the delete disposition relative to a directory handle",
+	core.KindLink:      "CreateHardLink",
+	core.KindSymlink:   "CreateSymbolicLink",
+	core.KindReadlink:  "DeviceIoControl(FSCTL_GET_REPARSE_POINT)",
+}
+
+// Route says how the driver does an operation of kind k, for aio.Probe:
+// the Windows calls, and whether they run at once or as a blocking call
+// on a goroutine of its own.
+func (d *Driver) Route(k core.Kind) string {
+	ok, call := d.Supported(k)
+	switch {
+	case !ok:
+		return "unsupported: " + call
+	case k == core.KindSeek || k == core.KindFadvise:
+		return call + ": at once, never blocks"
+	}
+	return call + ": a blocking call on a goroutine of its own (cancel: CancelSynchronousIo)"
 }
 
 // opFor returns the op of r's index, creating ops up to it.
@@ -226,6 +243,7 @@ func (d *Driver) opAt(i uint32) *op {
 func (d *Driver) Attach(fd int) (any, error) {
 	h := windows.Handle(fd)
 	f := &file{h: h}
+	f.dirRestart.Store(true)
 	if typ, err := windows.GetFileType(h); err == nil && typ == windows.FILE_TYPE_DISK {
 		f.seekable = true
 	}
@@ -283,8 +301,13 @@ func associate(h, port windows.Handle) error {
 }
 
 // Detach forgets a handle. Every operation on it has completed; its port
-// association (if any) ends when the handle's file object is closed.
-func (d *Driver) Detach(fd int, handle any) {}
+// association (if any) ends when the handle's file object is closed. The
+// handle the driver opened to read its directory, if any, is closed.
+func (d *Driver) Detach(fd int, handle any) {
+	if f, ok := handle.(*file); ok {
+		f.closeDirHandle()
+	}
+}
 
 // Mode names how operations on an attached handle run: "port", "event" or
 // "blocking". For tests.
@@ -335,6 +358,29 @@ func (d *Driver) Submit(r *core.Record) error {
 		d.inline(o, r, f, func() error { return windows.Shutdown(f.h, how) })
 	case core.KindFsync, core.KindOpen, core.KindClose:
 		return d.submitBlocking(o, r, nil)
+	case core.KindSeek:
+		// Never blocks: the position is the driver's (see file.seek).
+		f := attached(r)
+		off, whence := r.Off, r.Flags
+		o.mu.Lock()
+		o.begin(r, f)
+		o.mu.Unlock()
+		pos, err := f.seek(off, whence)
+		if err == nil {
+			r.Off = pos // the result (see core.KindSeek), read after the completion
+		}
+		r.Handoff()
+		d.complete(o, 0, err)
+	case core.KindFadvise:
+		// A hint Windows has no call for: done, at once.
+		d.inline(o, r, nil, func() error { return nil })
+	case core.KindStat, core.KindFtruncate, core.KindFallocate, core.KindReadDir, core.KindOpenAt,
+		core.KindMkdir, core.KindRename, core.KindUnlink, core.KindLink, core.KindSymlink, core.KindReadlink:
+		if err := checkFS(r); err != nil {
+			return err
+		}
+		f, _ := r.Handle.(*file)
+		return d.submitBlocking(o, r, f)
 	default:
 		panic("aio: inconsistent op kind " + r.Kind.String())
 	}
@@ -367,7 +413,7 @@ func (o *op) begin(r *core.Record, f *file) {
 	}
 	o.advance, o.blocking, o.thread, o.cancelled = false, false, 0, false
 	o.ov = windows.Overlapped{}
-	if f == nil {
+	if f == nil || isFSKind(r.Kind) { // no transfer: no offset, no position to move
 		return
 	}
 	var off int64
@@ -508,7 +554,9 @@ func (d *Driver) submitBlocking(o *op, r *core.Record, f *file) error {
 		call = func() (uint32, error) { return 0, windows.CloseHandle(h) }
 	case core.KindOpen:
 		path, flag, perm := r.Path, r.Flags, r.Mode
-		call = func() (uint32, error) { return d.open(path, flag, perm) }
+		call = func() (uint32, error) { return d.openPath(path, flag, perm) }
+	default:
+		call = d.fsCall(r, f)
 	}
 	o.mu.Lock()
 	o.begin(r, f)
@@ -555,7 +603,7 @@ func (d *Driver) runBlocking(o *op, call func() (uint32, error)) {
 // complete ends o's use in flight and reports it to the table.
 func (d *Driver) complete(o *op, n uint32, err error) {
 	o.mu.Lock()
-	r, f, kind, advance := o.r, o.f, o.kind, o.advance
+	r, f, kind, advance, cancelled := o.r, o.f, o.kind, o.advance, o.cancelled
 	if o.id == 0 || r == nil {
 		o.mu.Unlock()
 		panic("aio: inconsistent iocp completion: op not in flight")
@@ -567,6 +615,10 @@ func (d *Driver) complete(o *op, n uint32, err error) {
 		n, err = d.finishSocket(o, r, f, n, err)
 	}
 	res := result(kind, n, err)
+	if isFSKind(kind) && !cancelled && err == windows.ERROR_OPERATION_ABORTED {
+		// Nobody cancelled it: the call failed so, and says so.
+		res = -int32(windows.ERROR_OPERATION_ABORTED)
+	}
 	if advance && res > 0 {
 		f.pos.Add(int64(res))
 	}

@@ -22,6 +22,16 @@ func result(k core.Kind, n uint32, err error) int32 {
 	if !ok {
 		errno = syscall.EINVAL
 	}
+	if isFSKind(k) {
+		// os's errors, as os gets them: only a cancel is translated.
+		if errno == windows.ERROR_OPERATION_ABORTED || errno == windows.ERROR_ALERTED {
+			errno = syscall.ECANCELED
+		}
+		if errno == 0 || uint64(errno) > math.MaxInt32 {
+			errno = syscall.EINVAL
+		}
+		return -int32(errno)
+	}
 	reading := k == core.KindRead || k == core.KindRecv || k == core.KindRecvmsg
 	if k == core.KindAccept {
 		switch errno {
@@ -63,10 +73,8 @@ func result(k core.Kind, n uint32, err error) int32 {
 		if !reading {
 			errno = syscall.EPIPE
 		}
-	case windows.ERROR_FILE_NOT_FOUND, windows.ERROR_PATH_NOT_FOUND:
-		errno = syscall.ENOENT
 	case windows.ERROR_ACCESS_DENIED:
-		if k == core.KindRead || k == core.KindWrite || k == core.KindFsync {
+		if k == core.KindRead || k == core.KindWrite {
 			errno = syscall.EBADF // the handle lacks the access, as with a Unix fd
 		}
 	case windows.ERROR_INVALID_HANDLE:

@@ -150,11 +150,15 @@ type Driver struct {
 	// counts SQEs consumed by the kernel): every SQE we write has exactly
 	// one, so the difference is what the kernel holds (see inKernel).
 	finals atomic.Uint32
-	batch  []abi.CQE // CQEs copied out by the owner
-	efd    *os.File  // the ring's eventfd, read by the watcher through Go's netpoller
+	batch  []abi.CQE  // CQEs copied out, under cqMu
+	cqMu   sync.Mutex // one reaper at a time: the owner, or the watcher (see watch)
 
-	disabled    [256]bool // opcodes hidden from Supported, for tests
-	noMultishot bool      // multishot accept hidden from Supported, for tests
+	deferTaskrun bool     // the ring has DEFER_TASKRUN: only the owner's enter runs task work
+	efd          *os.File // the ring's eventfd, read by the watcher through Go's netpoller
+
+	disabled    [256]bool                    // opcodes hidden from Supported, for tests
+	kinds       atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
+	noMultishot bool                         // multishot accept hidden from Supported, for tests
 
 	submitEnters atomic.Uint64 // io_uring_enter calls that submitted
 	ownerWakes   atomic.Uint64 // times the owner was woken from its sleep
@@ -170,6 +174,8 @@ type Driver struct {
 	noFixedFiles bool     // the kernel refused the table, or tests
 
 	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by the owner
+
+	inline inlineRing // for reads that complete inside their submitting call
 
 	workers workerPool // what the ring cannot do (see route, workers_linux.go)
 }
@@ -255,6 +261,8 @@ func (d *Driver) setup(entries uint32) error {
 		return err
 	}
 	d.ring, d.probe, d.efd = ring, probe, efd
+	d.deferTaskrun = ring.Params.Flags&abi.SetupDeferTaskrun != 0
+	d.refreshKinds()
 	d.ring.SetEventfdEnabled(false) // enabled only while the owner sleeps
 	return nil
 }
@@ -295,6 +303,35 @@ func (d *Driver) Name() string { return "uring" }
 
 // Supported reports whether the kernel has the opcode for k.
 func (d *Driver) Supported(k core.Kind) (bool, string) {
+	if t := d.kinds.Load(); t != nil && int(k) < len(t) {
+		return t[k].ok, t[k].op // the answers below, computed once (see refreshKinds)
+	}
+	return d.supported(k)
+}
+
+// kindInfo is Supported's answer for one kind, and whether route sends it
+// to the workers.
+type kindInfo struct {
+	ok        bool
+	op        string
+	onWorkers bool
+}
+
+// refreshKinds computes every kind's answers once, so that the per
+// operation questions (Supported, route) cost an array read, not map
+// lookups. Called at setup and whenever a test hides an opcode.
+func (d *Driver) refreshKinds() {
+	var t [64]kindInfo
+	for k := range t {
+		t[k].ok, t[k].op = d.supported(core.Kind(k))
+		onRing, _ := d.route(core.Kind(k))
+		t[k].onWorkers = !onRing
+	}
+	d.kinds.Store(&t)
+}
+
+// supported is Supported, computed.
+func (d *Driver) supported(k core.Kind) (bool, string) {
 	if ok, op, fs := d.supportedFS(k); fs {
 		return ok, op
 	}
@@ -312,11 +349,11 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 
 // DisableMultishot hides multishot accept from Supported, as if the kernel
 // were older than 5.19. For tests of the single-shot path.
-func (d *Driver) DisableMultishot() { d.noMultishot = true }
+func (d *Driver) DisableMultishot() { d.noMultishot = true; d.refreshKinds() }
 
 // DisableOpcode hides k's opcode from Supported, as if the kernel lacked
 // it. For tests of the unsupported-operation path.
-func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true }
+func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true; d.refreshKinds() }
 
 // Submit writes r's SQE and pokes the owner.
 func (d *Driver) Submit(r *core.Record) error {
@@ -324,8 +361,16 @@ func (d *Driver) Submit(r *core.Record) error {
 		return d.submitWorkers(r)
 	}
 	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
-		d.ensure(ff)
+		d.ensure(ff) // before any lock: registering is a call on the owner's thread
 	}
+	if inlineOK(r) && d.submitInline([]*core.Record{r}) {
+		return nil
+	}
+	return d.submitOwner(r)
+}
+
+// submitOwner writes r's SQE for the owner to enter.
+func (d *Driver) submitOwner(r *core.Record) error {
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
 	if sqe == nil {
@@ -347,6 +392,9 @@ func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
 		if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
 			d.ensure(ff)
 		}
+	}
+	if allInline(recs) && d.submitInline(recs) {
+		return len(recs), nil
 	}
 	d.sqMu.Lock()
 	for i, r := range recs {
@@ -668,6 +716,8 @@ func (d *Driver) wakeSubmitters() {
 // reap copies out, hands back and dispatches every ready CQE, and
 // returns how many. Only the owner calls it.
 func (d *Driver) reap() int {
+	d.cqMu.Lock()
+	defer d.cqMu.Unlock()
 	total := 0
 	for {
 		n := d.ring.CQReady()
@@ -723,8 +773,24 @@ func (d *Driver) watch() {
 			}
 			panic(fmt.Sprintf("aio: inconsistent io_uring state: reading the eventfd: %v", err))
 		}
+		// Without DEFER_TASKRUN the kernel has posted the completions
+		// itself (their task work ran on the owner's thread, waking it
+		// in the kernel only): reap them here, without waking the owner
+		// in Go, which would cost two more thread hand-offs.
+		if !d.deferTaskrun && d.mode != ModeSQPoll {
+			d.reap()
+			if !d.hasSubmissions() {
+				continue
+			}
+		}
 		d.poke()
 	}
+}
+
+// hasSubmissions reports whether the owner has something to do besides
+// reaping.
+func (d *Driver) hasSubmissions() bool {
+	return d.ring.SQPending() > 0 || d.ring.SQFlags()&abi.SQCQOverflow != 0 || d.calls.pending() || d.stop.Load()
 }
 
 // call runs fn on the owner's thread and returns its error: the kernel
@@ -757,6 +823,7 @@ func (d *Driver) Close() error {
 	d.stop.Store(true)
 	d.poke()
 	<-d.exited
+	d.closeInline()
 	return nil
 }
 

@@ -16,16 +16,15 @@ import (
 // MSG_DONTWAIT. It reports false when the operation would have to wait;
 // then it goes through the ring, which waits without holding a thread.
 //
-// Why: an operation through the ring costs an io_uring_enter, a
-// completion and a hand-off to the waiting goroutine on top of the
-// kernel's work, about twice a cached pread; and one that waits in the
-// kernel (a socket receive) completes through task work on the thread
-// that submitted it, in Go any thread, often one asleep in a futex that
-// the kernel must wake for it, contending for the ring's lock.
+// Why: an operation through the ring costs a hand-off to the ring's
+// owner, a completion and a hand-off back to the waiting goroutine on
+// top of the kernel's work, several times a cached pread.
 //
-// Sends, and writes to streams (off -1: pipes, sockets as files), are
-// tried only while the kernel holds at least busyKernel of the ring's
-// requests: with a few, a send through the ring was faster.
+// It touches nothing of the ring: a File holds no ring reference while
+// it runs (see aio's File.tryNow). Sockets and pipes whose description is
+// aio's never come here (their blocking calls take the readiness path);
+// an adopted blocking socket does, and MSG_DONTWAIT leaves its flags
+// alone.
 func (d *Driver) TryNow(kind core.Kind, fd int, _ any, buf []byte, off int64, flags int) (int32, bool) {
 	if len(buf) == 0 {
 		return 0, false
@@ -36,9 +35,6 @@ func (d *Driver) TryNow(kind core.Kind, fd int, _ any, buf []byte, off int64, fl
 	case core.KindRead, core.KindWrite:
 		trap := uintptr(unix.SYS_PREADV2)
 		if kind == core.KindWrite {
-			if off < 0 && d.inKernel() < busyKernel {
-				return 0, false // a stream (a pipe): as a send
-			}
 			trap = unix.SYS_PWRITEV2
 		}
 		iov := unix.Iovec{Base: &buf[0]}
@@ -49,9 +45,6 @@ func (d *Driver) TryNow(kind core.Kind, fd int, _ any, buf []byte, off int64, fl
 	case core.KindRecv, core.KindSend:
 		trap := uintptr(unix.SYS_RECVFROM)
 		if kind == core.KindSend {
-			if d.inKernel() < busyKernel {
-				return 0, false
-			}
 			trap = unix.SYS_SENDTO
 		}
 		n, _, errno = unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
@@ -78,11 +71,3 @@ func (d *Driver) TryNow(kind core.Kind, fd int, _ any, buf []byte, off int64, fl
 	}
 	return -int32(errno), true
 }
-
-// busyKernel is how many requests the kernel must hold for a send to skip
-// the ring. With many sockets waiting in the ring (an echo server with 64
-// connections), submitters contend for the ring's lock with the task work
-// of those receives and a direct send was 1.3-1.5x faster end to end;
-// with a few, a send through the ring was the faster one (one
-// connection's ping-pong: 0.75x against 0.6x of Go's net).
-const busyKernel = 8

@@ -82,6 +82,9 @@ func (d *Driver) supportedFS(k core.Kind) (ok bool, op string, is bool) {
 
 // onWorkers reports whether r goes to the worker pool.
 func (d *Driver) onWorkers(r *core.Record) bool {
+	if t := d.kinds.Load(); t != nil && int(r.Kind) < len(t) {
+		return t[r.Kind].onWorkers
+	}
 	onRing, _ := d.route(r.Kind)
 	return !onRing
 }
@@ -163,4 +166,4 @@ func (d *Driver) closeWorkers() {
 // ForceWorkers sends operations of kind k to the worker pool even when the
 // kernel has their opcode, as an older kernel would. For tests of that
 // path.
-func (d *Driver) ForceWorkers(k core.Kind) { d.workers.forced[k].Store(true) }
+func (d *Driver) ForceWorkers(k core.Kind) { d.workers.forced[k].Store(true); d.refreshKinds() }

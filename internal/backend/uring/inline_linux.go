@@ -1,0 +1,146 @@
+package uring
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/waitforit/aio/internal/core"
+	abi "github.com/waitforit/aio/internal/uring"
+)
+
+// inlineEntries is the size of the inline ring: a batch larger than this
+// is entered in several calls.
+const inlineEntries = 64
+
+// inlineRing is a second io_uring instance, entered by the submitting
+// goroutine itself, for operations that complete inside the
+// io_uring_enter that submits them: buffered reads of regular files at
+// an offset (core.Record.Inline), each marked RWF_NOWAIT, so that the
+// kernel either copies cached data at once or answers EAGAIN; nothing is
+// left in flight when the call returns. That is what makes it safe to
+// enter from any thread: a request outlives its enter only if it waits,
+// and only then could the exit of the submitting thread cancel it (see
+// Driver). A read that would wait, or that came back short (part of it
+// not cached, or the end of the file to be confirmed), goes to the
+// owner's ring as usual.
+//
+// Why: a Batch of cached reads through the owner costs two thread
+// hand-offs per batch (to the owner and back), which made one goroutine
+// with 32 reads in flight three times slower than 32 goroutines on
+// os.File; entered by the caller, a batch of 16 costs one system call.
+//
+// The submitter waits, inside the same call, for every completion of
+// what it entered (min_complete): even a read the kernel unexpectedly
+// did not finish at once completes before the call returns, while the
+// submitting thread is still in it.
+type inlineRing struct {
+	once sync.Once
+	ring *abi.Ring  // nil: could not be set up; everything goes to the owner
+	mu   sync.Mutex // one enter at a time
+}
+
+// inlineOK reports whether r may be tried on the inline ring.
+func inlineOK(r *core.Record) bool {
+	return r.Inline && r.Kind == core.KindRead && r.Off >= 0 && len(r.Buf) > 0
+}
+
+// allInline reports whether every record of recs may be tried inline.
+func allInline(recs []*core.Record) bool {
+	for _, r := range recs {
+		if !inlineOK(r) {
+			return false
+		}
+	}
+	return len(recs) > 0
+}
+
+// inlineRing returns the inline ring, set up on first use, or nil.
+func (d *Driver) inlineRing() *abi.Ring {
+	d.inline.once.Do(func() {
+		p := abi.Params{Flags: abi.SetupClamp | abi.SetupSubmitAll}
+		ring, err := abi.Setup(inlineEntries, &p)
+		if err != nil {
+			return // the owner's ring serves them all
+		}
+		d.inline.ring = ring
+	})
+	return d.inline.ring
+}
+
+// submitInline does recs (all inlineOK) on the inline ring in the
+// calling goroutine, completes those the kernel did at once in full, and
+// submits the others to the owner's ring. It reports false, having done
+// nothing, if the inline ring is unavailable.
+func (d *Driver) submitInline(recs []*core.Record) bool {
+	ring := d.inlineRing()
+	if ring == nil {
+		return false
+	}
+	var res [inlineEntries]int32
+	for len(recs) > 0 {
+		n := min(len(recs), inlineEntries)
+		d.enterInline(ring, recs[:n], res[:n])
+		for i, r := range recs[:n] {
+			if res[i] == int32(len(r.Buf)) {
+				d.table.Complete(r, res[i])
+			} else if err := d.submitOwner(r); err != nil {
+				// It holds the ring's references: the driver cannot be
+				// closed under it.
+				panic("aio: inconsistent io_uring state: resubmitting a read from the inline ring: " + err.Error())
+			}
+		}
+		recs = recs[n:]
+	}
+	return true
+}
+
+// enterInline enters recs on the inline ring and waits, in the same
+// call, for all their completions, leaving their results in res.
+func (d *Driver) enterInline(ring *abi.Ring, recs []*core.Record, res []int32) {
+	d.inline.mu.Lock()
+	defer d.inline.mu.Unlock()
+	for i, r := range recs {
+		sqe := ring.GetSQE() // the ring is empty: each call reaps all it entered
+		sqe.PrepRead(int32(r.FD), r.Buf, uint64(r.Off))
+		sqe.OpFlags = unix.RWF_NOWAIT
+		sqe.UserData = uint64(i)
+		r.Handoff()
+	}
+	ring.Publish()
+	got := 0
+	toSubmit := uint32(len(recs))
+	for got < len(recs) {
+		if toSubmit > 0 {
+			d.submitEnters.Add(1)
+		}
+		_, err := ring.Enter(toSubmit, uint32(len(recs)-got), abi.EnterGetevents, nil, 0)
+		switch err {
+		case nil, unix.EINTR:
+		default:
+			panic(fmt.Sprintf("aio: inconsistent io_uring state: entering the inline ring: %v", err))
+		}
+		toSubmit = ring.SQPending()
+		for n := ring.CQReady(); n > 0; n = ring.CQReady() {
+			for i := uint32(0); i < n; i++ {
+				cqe := ring.PeekCQE(i)
+				res[cqe.UserData] = cqe.Res
+			}
+			ring.Advance(n)
+			got += int(n)
+		}
+	}
+	for _, r := range recs {
+		r.Handback()
+	}
+}
+
+// closeInline releases the inline ring. Nothing is in flight on it: each
+// call reaps all it entered.
+func (d *Driver) closeInline() {
+	d.inline.once.Do(func() {}) // no set-up from now on
+	if d.inline.ring != nil {
+		d.inline.ring.Close()
+	}
+}
