@@ -83,8 +83,11 @@
 // and http.ServeContent; its WithContext view binds a request's context
 // to every read, and it refuses symbolic links that leave its directory,
 // as os.Root does. Each operation goes through the ring where the
-// kernel's io_uring has it and to worker threads otherwise (getdents,
-// readlink and lseek always); Probe().Routes and Ring.Routes list which.
+// kernel's io_uring has it and to worker threads otherwise (getdents
+// and readlink always); on Linux's uring and portable backends, lseek, a
+// stat of an open file and an open whose names are all cached are done
+// at once in the caller (mechanism.go). Probe().Routes and Ring.Routes
+// list the routes.
 // They keep the contract above: a context that ends cancels what has not
 // started and still waits, and an operation that happened anyway (the
 // directory was made) reports its success.

@@ -45,8 +45,10 @@ func (f *File) noteType(mode fs.FileMode) {
 // as os's overlapped files there) and does nothing. Seeking a directory
 // restarts its ReadDir from the offset, as in os.
 //
-// lseek(2) never waits for a device, so Seek takes no context; it runs
-// on the backend's worker path at once (io_uring has no lseek). On
+// lseek(2) never waits for a device, so Seek takes no context; on
+// Linux's uring and portable backends it is made at once in the caller
+// (fsNow), elsewhere on the backend's worker path (io_uring has no
+// lseek). On
 // Windows the offset is the iocp backend's own (overlapped I/O has none),
 // and Seek never leaves the calling goroutine.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
