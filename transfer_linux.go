@@ -252,6 +252,8 @@ type transferOp struct {
 	dst, src *side
 	limit    int64 // bytes at most; -1: until the source's end
 
+	unflushed int64 // bytes moved, not yet in the ring's Stats (moved)
+
 	// aborted: a Close of one of the aio sides stopped the transfer
 	// (abort); a wait on the other side is kicked (pollFD.doFunc).
 	aborted atomic.Bool
@@ -261,6 +263,21 @@ type transferOp struct {
 	offp                        *int64 // sendfile's source offset, nil: the position
 	count                       int    // the next call's size
 	pipe                        *splicePipe
+}
+
+// moved counts n bytes moved in the ring's Stats, a megabyte at a time
+// (and the rest at the end, flush): one counter shared by every transfer
+// of the ring, written per system call, would bounce between cores.
+func (x *transferOp) moved(n int64) {
+	x.unflushed += n
+	if x.unflushed >= 1<<20 {
+		x.flush()
+	}
+}
+
+func (x *transferOp) flush() {
+	x.r.xfer.zeroCopy.Add(uint64(x.unflushed))
+	x.unflushed = 0
 }
 
 // abort stops the transfer: a Close of one of its aio sides.
@@ -381,6 +398,7 @@ func (r *Ring) transfer(ctx context.Context, dst, src *side, s *source) (n int64
 	default:
 		run()
 	}
+	x.flush()
 	if taken > 0 {
 		s.consumed(taken)
 	}
@@ -459,7 +477,7 @@ func (x *transferOp) sendfile() (written int64, err error, handled bool) {
 			break // the end of the file
 		}
 		written += int64(res)
-		x.r.xfer.zeroCopy.Add(uint64(res))
+		x.moved(int64(res))
 		if x.limit > 0 {
 			x.limit -= int64(res)
 		}
@@ -495,7 +513,7 @@ func (x *transferOp) copyRange() (written int64, err error, handled bool) {
 			break
 		}
 		written += int64(n)
-		x.r.xfer.zeroCopy.Add(uint64(n))
+		x.moved(int64(n))
 		if x.limit > 0 {
 			x.limit -= int64(n)
 		}
@@ -571,7 +589,7 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 				return written, taken, os.NewSyscallError("splice", syscall.Errno(-res)), true
 			}
 			written += int64(res)
-			x.r.xfer.zeroCopy.Add(uint64(res))
+			x.moved(int64(res))
 			inPipe -= int(res)
 		}
 	}
