@@ -38,8 +38,8 @@ import (
 type NewRing func(tb testing.TB, cfg aio.Config) *aio.Ring
 
 // Run runs every conformance case against rings from newRing.
-func Run(t *testing.T, newRing NewRing) {
-	s := &suite{newRing: newRing}
+func Run(t *testing.T, newRing NewRing, opts ...Option) {
+	s := newSuite(newRing, opts)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, s) })
 	}
@@ -47,8 +47,8 @@ func Run(t *testing.T, newRing NewRing) {
 
 // RunPrefix runs the conformance cases whose names begin with prefix
 // ("Sockets/", say): for a backend variant that only changes those.
-func RunPrefix(t *testing.T, prefix string, newRing NewRing) {
-	s := &suite{newRing: newRing}
+func RunPrefix(t *testing.T, prefix string, newRing NewRing, opts ...Option) {
+	s := newSuite(newRing, opts)
 	n := 0
 	for _, c := range cases {
 		if strings.HasPrefix(c.name, prefix) {
@@ -61,7 +61,30 @@ func RunPrefix(t *testing.T, prefix string, newRing NewRing) {
 	}
 }
 
-type suite struct{ newRing NewRing }
+type suite struct {
+	newRing     NewRing
+	disableRead func(*aio.Ring) bool
+}
+
+func newSuite(newRing NewRing, opts []Option) *suite {
+	s := &suite{newRing: newRing}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// An Option gives the suite a way into a backend that the public API
+// does not offer.
+type Option func(*suite)
+
+// WithDisableRead gives the suite a way to make a ring's backend report
+// reads as unsupported, as a kernel without them would (the library's own
+// tests pass aio.DisableReadForTest): Rule9/UnsupportedOperation needs it
+// and is skipped without it. disable reports whether it could.
+func WithDisableRead(disable func(r *aio.Ring) bool) Option {
+	return func(s *suite) { s.disableRead = disable }
+}
 
 type testCase struct {
 	name string

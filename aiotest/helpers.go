@@ -1,12 +1,20 @@
 package aiotest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/waitforit/aio"
 )
@@ -65,6 +73,25 @@ func wantPathErr(t testing.TB, what string, err error, targets ...error) {
 	}
 }
 
+// wantOpErr checks err is a *net.OpError for op matching every target.
+func wantOpErr(t testing.TB, what, op string, err error, targets ...error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got no error, want one matching %v", what, targets)
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) {
+		t.Errorf("%s: error %v (%T) is not a *net.OpError", what, err, err)
+	} else if op != "" && oe.Op != op {
+		t.Errorf("%s: *net.OpError.Op = %q, want %q", what, oe.Op, op)
+	}
+	for _, target := range targets {
+		if !errors.Is(err, target) {
+			t.Errorf("%s: error %q does not match %v", what, err, target)
+		}
+	}
+}
+
 // isDone reports whether op has completed, without blocking.
 func isDone(op *aio.Op) bool {
 	select {
@@ -73,4 +100,282 @@ func isDone(op *aio.Op) bool {
 	default:
 		return false
 	}
+}
+
+// sentinelByte fills buffers whose untouched bytes a case checks.
+const sentinelByte = 0xEE
+
+// sentinel returns n bytes of sentinelByte.
+func sentinel(n int) []byte { return bytes.Repeat([]byte{sentinelByte}, n) }
+
+// resetSentinel fills p with sentinelByte again.
+func resetSentinel(p []byte) {
+	for i := range p {
+		p[i] = sentinelByte
+	}
+}
+
+// untouched reports whether every byte of p is still sentinelByte.
+func untouched(p []byte) bool {
+	for _, c := range p {
+		if c != sentinelByte {
+			return false
+		}
+	}
+	return true
+}
+
+// waitInFlight polls (bounded) until r has at least n operations in
+// flight: submitted, not completed. A case that cancels after it knows its
+// operation has reached the backend races the cancel against the
+// operation in flight, not against its start.
+func waitInFlight(t testing.TB, r *aio.Ring, n uint64) {
+	t.Helper()
+	if !pollInFlight(r, n, nil) {
+		t.Fatalf("never %d operations in flight: %+v", n, r.Stats())
+	}
+}
+
+// pollInFlight is waitInFlight that also gives up, returning false, when
+// stop is closed (the operation ended before it was seen in flight) or
+// after 10 seconds.
+func pollInFlight(r *aio.Ring, n uint64, stop <-chan struct{}) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().InFlight < n {
+		select {
+		case <-stop:
+			return false
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
+}
+
+// waitSubmitted polls (bounded) until the ring has submitted n operations.
+func waitSubmitted(t *testing.T, r *aio.Ring, n uint64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().Submitted < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("operation never submitted: %+v", r.Stats())
+		}
+		runtime.Gosched()
+	}
+}
+
+// tally counts the outcomes of a stress case's rounds.
+type tally struct {
+	rounds int
+	order  []string
+	counts map[string]int
+}
+
+func (x *tally) add(outcome string) {
+	if x.counts == nil {
+		x.counts = map[string]int{}
+	}
+	if _, ok := x.counts[outcome]; !ok {
+		x.order = append(x.order, outcome)
+	}
+	x.counts[outcome]++
+}
+
+func (x *tally) get(outcome string) int { return x.counts[outcome] }
+
+func (x *tally) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d rounds:", x.rounds)
+	for i, o := range x.order {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %d %s", x.counts[o], o)
+	}
+	return b.String()
+}
+
+// driveCap bounds a race case that has not yet seen every outcome it
+// names: it goes on for up to driveFactor times its rounds, or
+// driveTime, whichever comes first, and then fails with its counts.
+const (
+	driveFactor = 20
+	driveTime   = 2 * time.Minute
+)
+
+// drive runs round(i) rounds times, then keeps going until every outcome
+// in want has been observed or the cap (driveFactor × rounds, driveTime)
+// is reached. round returns the outcome of its round, one of want or any
+// other name worth counting. drive logs the counts and fails the test
+// naming each wanted outcome that never appeared.
+func drive(t *testing.T, rounds int, want []string, round func(i int) string) *tally {
+	t.Helper()
+	x := &tally{}
+	start := time.Now()
+	missing := func() []string {
+		var m []string
+		for _, w := range want {
+			if x.counts[w] == 0 {
+				m = append(m, w)
+			}
+		}
+		return m
+	}
+	for i := 0; ; i++ {
+		if i >= rounds && (len(missing()) == 0 || i >= driveFactor*rounds || time.Since(start) > driveTime) {
+			break
+		}
+		o := round(i)
+		x.rounds++
+		x.add(o)
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("%v", x)
+	if m := missing(); len(m) > 0 && !t.Failed() {
+		t.Errorf("outcomes never observed in %d rounds (%v): %s", x.rounds, time.Since(start).Round(time.Millisecond), strings.Join(m, ", "))
+	}
+	return x
+}
+
+// gcPressure runs the garbage collector over and over, amid a churn of
+// short-lived allocations, until the test ends: the contract holds with
+// the GC running at every step (rule 8). It returns a function that
+// reports how many collections have run so far.
+func gcPressure(t *testing.T) func() uint32 {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var cycles atomic.Uint32
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var keep [][]byte
+		for i := 0; !stop.Load(); i++ {
+			keep = append(keep, make([]byte, 512+i%4096))
+			if len(keep) > 256 {
+				keep = keep[:0]
+			}
+			if i%64 == 0 {
+				runtime.GC()
+				cycles.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		stop.Store(true)
+		wg.Wait()
+	})
+	return cycles.Load
+}
+
+// countHandles counts the descriptors (Linux: /proc/self/fd) or handles
+// (Windows: GetProcessHandleCount) the process holds; ok is false where
+// there is no way to count them.
+func countHandles() (n int, ok bool) { return openHandles() }
+
+// handleLeakCheck takes a count of the process's descriptors now and
+// returns a function that, at the end of a case (with everything the case
+// made closed), polls (bounded) for the count to come back to at most
+// what it was, plus slack (handles the runtime may keep for threads it
+// started meanwhile, on Windows), and fails if it does not.
+func handleLeakCheck(t *testing.T) func(what string) {
+	t.Helper()
+	// Go's netpoller opens its own descriptors on first use: make sure
+	// that has happened before counting.
+	if pr, pw, err := os.Pipe(); err == nil {
+		pr.Close()
+		pw.Close()
+	}
+	before, ok := countHandles()
+	if !ok {
+		t.Logf("no way to count descriptors on %s: leaks are checked at the peer only", runtime.GOOS)
+		return func(string) {}
+	}
+	return func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, _ := countHandles()
+			if n <= before+handleSlack {
+				t.Logf("%s: %d descriptors, %d before", what, n, before)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: %d descriptors open, %d before: leaked", what, n, before)
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// coldFile creates a file of size bytes holding the pattern, evicts it
+// from the page cache where the system lets it (see evict), and opens it
+// through r. It returns the File and the file's name, to evict it again.
+func coldFile(t *testing.T, r *aio.Ring, size int) (*aio.File, string) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "cold")
+	buf := make([]byte, size)
+	fillPattern(buf, 0)
+	if err := os.WriteFile(name, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	switch resident, err := evict(name); {
+	case err != nil:
+		t.Fatal(err)
+	case resident < 0:
+		t.Logf("no way to evict a file from the cache on %s: its reads may not wait for the disk", runtime.GOOS)
+	case resident > 0:
+		t.Logf("%d pages of %s stay cached after eviction (tmpfs?): its reads may not wait for the disk", resident, name)
+	}
+	f, err := r.Open(context.Background(), name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, name
+}
+
+// busyBackend keeps n goroutines writing and syncing files through r
+// until the returned function is called (or the test ends): the
+// backend's threads for blocking calls (workers, io-wq) are busy, so
+// operations queue behind them.
+func busyBackend(t *testing.T, r *aio.Ring, n int) (stop func()) {
+	var quit atomic.Bool
+	var wg sync.WaitGroup
+	dir := t.TempDir()
+	for i := range n {
+		f, err := r.Open(context.Background(), filepath.Join(dir, fmt.Sprint("load", i)), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer f.Close()
+			buf := make([]byte, 64<<10)
+			for k := 0; !quit.Load(); k++ {
+				if _, err := f.WriteAt(buf, int64(k%16)*int64(len(buf))); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := f.Sync(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			quit.Store(true)
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
