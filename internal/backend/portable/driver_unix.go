@@ -51,6 +51,8 @@ type Driver struct {
 	// beforeExec, when set (by tests), runs on the worker just before it
 	// starts a blocking syscall for r.
 	beforeExec func(r *core.Record)
+
+	disabled [32]bool // kinds hidden from Supported, for tests (DisableOpcode)
 }
 
 // Where an operation in flight is.
@@ -100,6 +102,9 @@ func (d *Driver) Name() string { return "portable" }
 
 // Supported reports whether the driver implements k.
 func (d *Driver) Supported(k core.Kind) (bool, string) {
+	if int(k) < len(d.disabled) && d.disabled[k] {
+		return false, k.String()
+	}
 	switch k {
 	case core.KindNop, core.KindRead, core.KindWrite, core.KindFsync, core.KindOpen, core.KindClose,
 		core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown:
@@ -109,6 +114,11 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 	}
 	return false, k.String()
 }
+
+// DisableOpcode hides k from Supported, as if the system could not do
+// it. For tests of the unsupported-operation path; call it before any
+// operation of kind k is started.
+func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[k] = true }
 
 // opFor returns the op of r's index, creating ops up to it.
 func (d *Driver) opFor(r *core.Record) *op {
