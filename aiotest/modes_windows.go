@@ -475,7 +475,7 @@ type delayBias struct{ delay time.Duration }
 
 func (b *delayBias) observe(canceled bool) {
 	if canceled {
-		b.delay += b.delay/4 + time.Microsecond
+		b.delay = min(b.delay+b.delay/4+time.Microsecond, 10*time.Millisecond)
 	} else {
 		b.delay -= b.delay / 4
 	}
