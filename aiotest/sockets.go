@@ -23,6 +23,7 @@ func init() {
 	register("Sockets/CloseWithOpsInFlight", testSocketCloseWithOpsInFlight)
 	register("Sockets/ClosedSubmitsNothing", testSocketClosedSubmitsNothing)
 	register("Sockets/ContextAlreadyDone", testSocketContextAlreadyDone)
+	register("Sockets/BadInput", testSocketBadInput)
 	register("Sockets/AcceptCancelRacesLeakNothing", testAcceptCancelRaces)
 	register("Sockets/ListenerCloseRacesAccept", testListenerCloseRacesAccept)
 	register("Sockets/DialCancelRacesLeakNothing", testDialCancelRaces)
@@ -297,6 +298,38 @@ func testSocketContextAlreadyDone(t *testing.T, s *suite) {
 	}
 	if !untouched(buf) {
 		t.Error("buffer touched")
+	}
+}
+
+// testSocketBadInput: socket calls with bad arguments fail at once with
+// a *net.OpError saying why, and submit nothing (rule 9).
+func testSocketBadInput(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	a, _ := udpPair(t, r)
+	buf := sentinel(16)
+	before := r.Stats()
+	var unknown net.UnknownNetworkError
+	if _, err := r.Listen("carrier-pigeon", "x"); !errors.As(err, &unknown) {
+		t.Errorf("Listen on an unknown network = %v, want net.UnknownNetworkError", err)
+	}
+	if _, err := r.DialContext(context.Background(), "carrier-pigeon", "x"); !errors.As(err, &unknown) {
+		t.Errorf("DialContext on an unknown network = %v, want net.UnknownNetworkError", err)
+	}
+	if _, err := r.ListenPacket("carrier-pigeon", "x"); !errors.As(err, &unknown) {
+		t.Errorf("ListenPacket on an unknown network = %v, want net.UnknownNetworkError", err)
+	}
+	if _, err := r.Listen("tcp", "127.0.0.1:99999"); err == nil {
+		t.Error("Listen on port 99999 succeeded")
+	}
+	_, err := a.WriteTo(buf, nil)
+	wantOpErr(t, "WriteTo a nil address", "write", err)
+	_, err = a.WriteTo(buf, &net.UnixAddr{Name: "/nonexistent", Net: "unixgram"})
+	wantOpErr(t, "WriteTo an address of another family", "write", err)
+	if after := r.Stats(); after.Submitted != before.Submitted {
+		t.Errorf("bad socket calls submitted %d operations", after.Submitted-before.Submitted)
+	}
+	if !untouched(buf) {
+		t.Error("a bad call touched its buffer")
 	}
 }
 
