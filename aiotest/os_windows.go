@@ -7,24 +7,32 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// handleSlack: GetProcessHandleCount also counts the handles of threads
-// the Go runtime starts while a case runs, which it keeps.
-const handleSlack = 8
+// handleSlack: openHandles counts exactly the handles of files, pipes,
+// sockets and devices.
+const handleSlack = 0
 
-var procGetProcessHandleCount = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetProcessHandleCount")
+var procGetHandleInformation = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetHandleInformation")
 
-// openHandles counts the process's open handles (sockets, files, pipes,
-// events, threads).
+// openHandles counts the process's open handles of files, pipes, sockets
+// and character devices: the handle values GetHandleInformation accepts
+// whose GetFileType is known. (GetProcessHandleCount also counts the
+// threads and events the Go runtime keeps for every thread it starts, and
+// under Wine reports none at all.)
 func openHandles() (int, bool) {
-	var n uint32
-	if procGetProcessHandleCount.Find() != nil {
-		return 0, false
+	// Handle values are multiples of 4, handed out from the bottom.
+	count, misses := 0, 0
+	for h := windows.Handle(4); misses < 4096; h += 4 {
+		var flags uint32
+		if r, _, _ := procGetHandleInformation.Call(uintptr(h), uintptr(unsafe.Pointer(&flags))); r == 0 {
+			misses++
+			continue
+		}
+		misses = 0
+		if typ, err := windows.GetFileType(h); err == nil && typ != windows.FILE_TYPE_UNKNOWN {
+			count++
+		}
 	}
-	r, _, _ := procGetProcessHandleCount.Call(uintptr(windows.CurrentProcess()), uintptr(unsafe.Pointer(&n)))
-	if r == 0 {
-		return 0, false
-	}
-	return int(n), true
+	return count, count > 0
 }
 
 // thread names an OS thread, to wait for its exit: a handle opened while
