@@ -102,14 +102,22 @@ func (s *suite) ring(t *testing.T, entries int) *aio.Ring {
 	t.Helper()
 	r := s.newRing(t, aio.Config{Entries: entries})
 	t.Cleanup(func() {
-		st := r.Stats()
-		if err := r.Close(); err != nil && !isClosedErr(err) {
-			t.Errorf("Ring.Close: %v", err)
+		// Bounded: a ring whose operations never complete (a lost
+		// completion) fails the case instead of hanging the run.
+		closed := make(chan error, 1)
+		go func() { closed <- r.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil && !isClosedErr(err) {
+				t.Errorf("Ring.Close: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Ring.Close has not returned after 30s: operations that never complete? %+v", r.Stats())
+			return
 		}
 		if st := r.Stats(); st.InFlight != 0 || st.Submitted != st.Completed {
 			t.Errorf("after Ring.Close: %+v, want nothing in flight", st)
 		}
-		_ = st
 	})
 	return r
 }

@@ -379,3 +379,34 @@ func busyBackend(t *testing.T, r *aio.Ring, n int) (stop func()) {
 	t.Cleanup(stop)
 	return stop
 }
+
+// leftBehind reads the n bytes that a read the case saw cancelled must
+// have left in the stream. It gives up after 10 seconds and fails: a
+// cancelled read that took them reported less than it moved (rule 2).
+func leftBehind(t *testing.T, rd *aio.File, n int) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	buf := make([]byte, n)
+	got := 0
+	for got < n {
+		m, err := rd.ReadContext(ctx, buf[got:])
+		got += m
+		if err != nil {
+			t.Fatalf("the %d bytes a cancelled read left in the stream: got %d (%v); did it take them?", n, got, err)
+		}
+	}
+	return buf
+}
+
+// waitOp is op.Wait, bounded: an operation that has not completed after
+// 30 seconds fails the case (a lost completion) instead of hanging it.
+func waitOp(t *testing.T, op *aio.Op) (int, error) {
+	t.Helper()
+	select {
+	case <-op.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("an operation has not completed after 30s: was its completion lost?")
+	}
+	return op.Wait()
+}
