@@ -16,7 +16,12 @@
 // operation is still in flight when the tests end.
 //
 // Stress cases scale down under -short; AIOTEST_SCALE=N multiplies their
-// rounds for long soaks.
+// rounds for long soaks. A race case (an operation against its cancel, a
+// Close, a context) names the outcomes it must see: it waits until its
+// operation is in flight before it cancels, drives the race until each
+// named outcome has been observed (going on, up to a cap, past its
+// rounds), and fails naming any that never appeared. Every stress case
+// logs what it exercised: run with -v to see the counts.
 package aiotest
 
 import (

@@ -302,7 +302,7 @@ func testPoolCancelStorm(t *testing.T, s *suite) {
 	gcs := gcPressure(t)
 	const workers, size = 4, 16
 	p := newPool(t, r, size, 3)
-	rounds := Scale(2000)
+	rounds := Scale(1000)
 
 	var mu sync.Mutex
 	lastOp := map[*byte]*aio.Op{} // by buffer: the last operation that used it

@@ -335,7 +335,7 @@ func testCancelRacesWrite(t *testing.T, s *suite) {
 	var bytesRead, canceled int
 	var bias raceBias
 	buf := make([]byte, 64)
-	x := drive(t, Scale(3000), []string{outCompleted, outRaceLost, outCanceled}, func(i int) string {
+	x := drive(t, Scale(1000), []string{outCompleted, outRaceLost, outCanceled}, func(i int) string {
 		resetSentinel(buf)
 		lost := r.Stats().CancelRacesLost
 		op, err := rd.StartRead(buf)
@@ -640,41 +640,92 @@ func testBuffersSurviveGC(t *testing.T, s *suite) {
 }
 
 // raceBias steers two racing actions towards the moment they tie: the
-// cancel side waits bias spins more (plus jitter), and the bias moves
+// cancel side waits longer by a bias (plus jitter), and the bias moves
 // after each round towards whichever outcome is rarer, so the rounds
 // settle around the race window whatever the machine's speed.
-type raceBias struct{ bias int }
+//
+// Rounds take turns at three ways of waiting, each with its own bias,
+// because each shifts the race differently on a small machine: spinning
+// holds a CPU the completion may need, yielding (runtime.Gosched) keeps
+// the scheduler from polling the network, sleeping lets it.
+type raceBias struct {
+	rounds int
+	last   int              // the way the last race waited
+	spins  int              // waitSpin's bias, in spins
+	delay  [2]time.Duration // waitYield's and waitSleep's
+}
 
-// maxBias bounds the cancel's head start (about a millisecond of spins):
-// a race whose act never lets the operation complete must not spin on
-// for ever.
-const maxBias = 1 << 20
+const (
+	waitSpin = iota
+	waitYield
+	waitSleep
+)
+
+// The biases' bounds: a race whose act never lets the operation complete
+// must not wait on for ever.
+const (
+	maxSpins = 1 << 16
+	maxDelay = 2 * time.Millisecond
+)
 
 func (b *raceBias) observe(canceled bool) {
+	if b.last == waitSpin {
+		if canceled {
+			b.spins = min(b.spins+b.spins/8+50, maxSpins)
+		} else {
+			b.spins = max(b.spins-b.spins/8-50, 0)
+		}
+		return
+	}
+	d := &b.delay[b.last-1]
 	if canceled {
-		b.bias = min(b.bias+b.bias/8+50, maxBias)
+		*d = min(*d+*d/8+time.Microsecond, maxDelay)
 	} else {
-		b.bias -= b.bias/8 + 50
-		b.bias = max(b.bias, 0)
+		*d = max(*d-*d/8-time.Microsecond, 0)
 	}
 }
 
 // race runs act and cancel in two new goroutines, each after a random
-// spin (cancel's shifted by the bias), and returns a WaitGroup that is
+// wait (cancel's lengthened by the bias), and returns a WaitGroup that is
 // done when both have run. (No start barrier: goroutines spinning on one
 // would starve the caller on a small machine.)
 func (b *raceBias) race(act, cancel func()) *sync.WaitGroup {
+	b.last = b.rounds % 3
+	b.rounds++
 	var wg sync.WaitGroup
-	run := func(fn func(), spins int) {
-		defer wg.Done()
-		for range spins {
-			spinSink.Add(1)
-		}
-		fn()
-	}
 	wg.Add(2)
-	go run(act, rand.IntN(1000))
-	go run(cancel, b.bias+rand.IntN(1000))
+	switch b.last {
+	case waitSpin:
+		run := func(fn func(), spins int) {
+			defer wg.Done()
+			for range spins {
+				spinSink.Add(1)
+			}
+			fn()
+		}
+		go run(act, rand.IntN(1000))
+		go run(cancel, b.spins+rand.IntN(1000))
+	case waitYield:
+		run := func(fn func(), d time.Duration) {
+			defer wg.Done()
+			for start := time.Now(); time.Since(start) < d; {
+				runtime.Gosched()
+			}
+			fn()
+		}
+		go run(act, rand.N(10*time.Microsecond))
+		go run(cancel, b.delay[0]+rand.N(10*time.Microsecond))
+	case waitSleep:
+		run := func(fn func(), d time.Duration) {
+			defer wg.Done()
+			if d > 0 {
+				time.Sleep(d) // a head start, not synchronization
+			}
+			fn()
+		}
+		go run(act, 0)
+		go run(cancel, b.delay[1]+rand.N(20*time.Microsecond))
+	}
 	return &wg
 }
 

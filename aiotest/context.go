@@ -74,7 +74,7 @@ func testReadContextRacesWrite(t *testing.T, s *suite) {
 	var bytesRead int
 	var bias raceBias
 	buf := make([]byte, 64)
-	x := drive(t, Scale(2000), []string{outCompleted, outRaceLost, outCanceled, outNoCancel}, func(i int) string {
+	x := drive(t, Scale(1000), []string{outCompleted, outRaceLost, outCanceled, outNoCancel}, func(i int) string {
 		resetSentinel(buf)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -225,7 +225,7 @@ func testCompletedDespiteCancel(t *testing.T, s *suite) {
 	gcs := gcPressure(t)
 	var bias raceBias
 	buf = make([]byte, 16)
-	drive(t, Scale(2000), []string{outCompleted, outRaceLost, outCanceled, outNoCancel}, func(i int) string {
+	drive(t, Scale(1000), []string{outCompleted, outRaceLost, outCanceled, outNoCancel}, func(i int) string {
 		resetSentinel(buf)
 		noCancel := i%4 == 3
 		lost := r.Stats().CancelRacesLost

@@ -148,7 +148,7 @@ func testDatagramCancelRaces(t *testing.T, s *suite) {
 		}
 		seen[binary.LittleEndian.Uint64(p)]++
 	}
-	x := drive(t, Scale(2000), []string{outCompleted, outRaceLost, outCanceled}, func(i int) string {
+	x := drive(t, Scale(1000), []string{outCompleted, outRaceLost, outCanceled}, func(i int) string {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		lost := r.Stats().CancelRacesLost

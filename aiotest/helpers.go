@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,16 +199,19 @@ func (x *tally) String() string {
 }
 
 // driveCap bounds a race case that has not yet seen every outcome it
-// names: it goes on for up to driveFactor times its rounds, or
-// driveTime, whichever comes first, and then fails with its counts.
+// names: it goes on for up to driveFactor times its rounds (at least
+// driveFloor rounds: some outcomes come once in a thousand rounds on some
+// backends, -short or not), or driveTime, whichever comes first, and then
+// fails with its counts.
 const (
 	driveFactor = 20
+	driveFloor  = 10000
 	driveTime   = 2 * time.Minute
 )
 
 // drive runs round(i) rounds times, then keeps going until every outcome
-// in want has been observed or the cap (driveFactor × rounds, driveTime)
-// is reached. round returns the outcome of its round, one of want or any
+// in want has been observed or the cap (driveFactor × rounds or
+// driveFloor, driveTime) is reached. round returns the outcome of its round, one of want or any
 // other name worth counting. drive logs the counts and fails the test
 // naming each wanted outcome that never appeared.
 func drive(t *testing.T, rounds int, want []string, round func(i int) string) *tally {
@@ -224,7 +228,7 @@ func drive(t *testing.T, rounds int, want []string, round func(i int) string) *t
 		return m
 	}
 	for i := 0; ; i++ {
-		if i >= rounds && (len(missing()) == 0 || i >= driveFactor*rounds || time.Since(start) > driveTime) {
+		if i >= rounds && (len(missing()) == 0 || i >= max(driveFactor*rounds, driveFloor) || time.Since(start) > driveTime) {
 			break
 		}
 		o := round(i)
@@ -241,34 +245,40 @@ func drive(t *testing.T, rounds int, want []string, round func(i int) string) *t
 	return x
 }
 
-// gcPressure runs the garbage collector over and over, amid a churn of
-// short-lived allocations, until the test ends: the contract holds with
-// the GC running at every step (rule 8). It returns a function that
-// reports how many collections have run so far.
+// gcPressure keeps the garbage collector running through the rest of the
+// test: the contract holds with the GC running at every step (rule 8). A
+// goroutine runs one collection after another, a moment apart, churning
+// short-lived garbage meanwhile. It returns a function that reports how many collections
+// have run so far.
 func gcPressure(t *testing.T) func() uint32 {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	var cycles atomic.Uint32
+	start := numGC()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		var keep [][]byte
 		for i := 0; !stop.Load(); i++ {
-			keep = append(keep, make([]byte, 512+i%4096))
-			if len(keep) > 256 {
-				keep = keep[:0]
+			for range 64 {
+				keep = append(keep, make([]byte, 512+i%4096))
 			}
-			if i%64 == 0 {
-				runtime.GC()
-				cycles.Add(1)
-			}
+			keep = keep[:0]
+			runtime.GC()
+			time.Sleep(20 * time.Microsecond) // pacing, not synchronization
 		}
 	}()
 	t.Cleanup(func() {
 		stop.Store(true)
 		wg.Wait()
 	})
-	return cycles.Load
+	return func() uint32 { return numGC() - start }
+}
+
+// numGC is the number of garbage collections the process has completed.
+func numGC() uint32 {
+	var st debug.GCStats
+	debug.ReadGCStats(&st)
+	return uint32(st.NumGC)
 }
 
 // countHandles counts the descriptors (Linux: /proc/self/fd) or handles
