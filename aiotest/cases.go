@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -944,7 +945,7 @@ func testNoDescriptorReuse(t *testing.T, s *suite) {
 					return
 				default:
 				}
-				name := filepath.Join(dir, "b"+itoa(i)+"-"+itoa(k))
+				name := filepath.Join(dir, fmt.Sprintf("b%d-%d", i, k))
 				g, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 				if err != nil {
 					t.Error(err)
@@ -990,7 +991,7 @@ func testOpenCancelRaces(t *testing.T, s *suite) {
 	stopLoad := busyBackend(t, r, 8)
 	var bias raceBias
 	drive(t, Scale(1000), []string{outCanceled, outRaceLost}, func(i int) string {
-		name := filepath.Join(dir, "f"+itoa(i%16))
+		name := filepath.Join(dir, fmt.Sprint("f", i%16))
 		ctx, cancel := context.WithCancel(context.Background())
 		lost := r.Stats().CancelRacesLost
 		inFlight := r.Stats().InFlight
@@ -1358,16 +1359,3 @@ func testReadWriteSync(t *testing.T, s *suite) {
 	var _ io.WriterAt = f
 	var _ io.ReadWriteCloser = f
 }
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
-}
-
-var _ = time.Second

@@ -416,7 +416,7 @@ func testAcceptCancelRaces(t *testing.T, s *suite) {
 		return id
 	}
 	var bias raceBias
-	drive(t, Scale(2000), want, func(i int) string {
+	drive(t, Scale(1000), want, func(i int) string {
 		// A connection whose accept was cancelled is still there: take
 		// it first, so that this round's accept has none waiting.
 		mu.Lock()
