@@ -32,7 +32,7 @@ func batchFile(t *testing.T, r *aio.Ring, size int) (*aio.File, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	closeAtEnd(t, f)
 	return f, data
 }
 

@@ -29,7 +29,7 @@ func newPool(t *testing.T, r *aio.Ring, size, count int) *aio.BufferPool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	closeAtEnd(t, p)
 	return p
 }
 

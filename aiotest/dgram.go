@@ -33,10 +33,7 @@ func udpPair(t *testing.T, r *aio.Ring) (a, b *aio.PacketConn) {
 		pa.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		pa.Close()
-		pb.Close()
-	})
+	closeAtEnd(t, pa, pb)
 	return pa.(*aio.PacketConn), pb.(*aio.PacketConn)
 }
 

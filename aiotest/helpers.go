@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -51,7 +52,7 @@ func patternFile(t *testing.T, r *aio.Ring, size int) *aio.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	closeAtEnd(t, f)
 	return f
 }
 
@@ -345,7 +346,7 @@ func coldFile(t *testing.T, r *aio.Ring, size int) (*aio.File, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	closeAtEnd(t, f)
 	return f, name
 }
 
@@ -419,4 +420,24 @@ func waitOp(t *testing.T, op *aio.Op) (int, error) {
 		t.Fatal("an operation has not completed after 30s: was its completion lost?")
 	}
 	return op.Wait()
+}
+
+// closeAtEnd closes each of cs, in order, at the end of the test, each
+// bounded: a Close that waits for operations that never complete (a lost
+// completion) fails the test instead of hanging the run.
+func closeAtEnd(t *testing.T, cs ...io.Closer) {
+	t.Cleanup(func() {
+		for _, c := range cs {
+			closed := make(chan struct{})
+			go func() {
+				defer close(closed)
+				c.Close()
+			}()
+			select {
+			case <-closed:
+			case <-time.After(30 * time.Second):
+				t.Errorf("%T.Close has not returned after 30s: operations that never complete?", c)
+			}
+		}
+	})
 }

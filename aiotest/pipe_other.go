@@ -24,10 +24,7 @@ func pipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
 		pw.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		af.Close()
-		pw.Close()
-	})
+	closeAtEnd(t, af, pw)
 	return af, pw
 }
 
@@ -48,10 +45,7 @@ func aioPipe(t *testing.T, r *aio.Ring) (rd, wr *aio.File) {
 		rd.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		rd.Close()
-		wr.Close()
-	})
+	closeAtEnd(t, rd, wr)
 	return rd, wr
 }
 
@@ -69,10 +63,7 @@ func writePipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
 		pr.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		wr.Close()
-		pr.Close()
-	})
+	closeAtEnd(t, wr, pr)
 	return wr, pr
 }
 
@@ -91,11 +82,7 @@ func pipeWithDrain(t *testing.T, r *aio.Ring) (rd *aio.File, drain, w *os.File) 
 		pw.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		rd.Close()
-		pr.Close()
-		pw.Close()
-	})
+	closeAtEnd(t, rd, pr, pw)
 	return rd, pr, pw
 }
 
@@ -132,9 +119,6 @@ func socketFile(t *testing.T, r *aio.Ring) (rd *aio.File, w net.Conn, ok bool) {
 		c.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		rd.Close()
-		c.Close()
-	})
+	closeAtEnd(t, rd, c)
 	return rd, c, true
 }

@@ -87,10 +87,7 @@ func openPipe(t testing.TB, r *aio.Ring, flag int) (*aio.File, *os.File) {
 func pipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
 	t.Helper()
 	af, pw := openPipe(t, r, os.O_RDONLY)
-	t.Cleanup(func() {
-		af.Close()
-		pw.Close()
-	})
+	closeAtEnd(t, af, pw)
 	return af, pw
 }
 
@@ -106,10 +103,7 @@ func aioPipe(t *testing.T, r *aio.Ring) (rd, wr *aio.File) {
 		rd.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		rd.Close()
-		wr.Close()
-	})
+	closeAtEnd(t, rd, wr)
 	return rd, wr
 }
 
@@ -119,10 +113,7 @@ func aioPipe(t *testing.T, r *aio.Ring) (rd, wr *aio.File) {
 func writePipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
 	t.Helper()
 	wr, pr := openPipe(t, r, os.O_WRONLY)
-	t.Cleanup(func() {
-		wr.Close()
-		pr.Close()
-	})
+	closeAtEnd(t, wr, pr)
 	return wr, pr
 }
 
@@ -149,11 +140,7 @@ func pipeWithDrain(t *testing.T, r *aio.Ring) (rd *aio.File, drain, w *os.File) 
 		w.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		rd.Close()
-		srv.Close()
-		w.Close()
-	})
+	closeAtEnd(t, rd, srv, w)
 	return rd, srv, w
 }
 

@@ -54,10 +54,7 @@ func tcpPair(t *testing.T, r *aio.Ring) (client, server *aio.Conn) {
 	if s == nil {
 		t.FailNow()
 	}
-	t.Cleanup(func() {
-		c.Close()
-		s.Close()
-	})
+	closeAtEnd(t, c, s)
 	return c.(*aio.Conn), s.(*aio.Conn)
 }
 
@@ -345,11 +342,15 @@ func acceptID(t *testing.T, c net.Conn) uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
-// peerClosed waits (bounded) until the peer of c has closed its end: a
-// read returns end of stream or a reset. A peer still open after that is
-// a connection nobody will ever close: leaked.
-func peerClosed(c net.Conn) error {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+// peerClosed waits until the peer of c has closed its end (a read
+// returns end of stream or a reset), or until deadline (the zero time: 10
+// seconds from now). A peer still open then is a connection nobody will
+// ever close: leaked.
+func peerClosed(c net.Conn, deadline time.Time) error {
+	if deadline.IsZero() {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	c.SetReadDeadline(deadline)
 	_, err := c.Read(make([]byte, 1))
 	var ne net.Error
 	switch {
@@ -474,8 +475,9 @@ func testAcceptCancelRaces(t *testing.T, s *suite) {
 	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(10 * time.Second) // one for all
 	for id, d := range pending {
-		if err := peerClosed(d); err != nil {
+		if err := peerClosed(d, deadline); err != nil {
 			t.Errorf("dialer %d, never accepted, after the listener's Close: %v", id, err)
 		}
 		d.Close()
@@ -538,7 +540,7 @@ func testListenerCloseRacesAccept(t *testing.T, s *suite) {
 		defer d.Close()
 		if aerr == nil {
 			c.Close()
-			if err := peerClosed(d); err != nil {
+			if err := peerClosed(d, time.Time{}); err != nil {
 				t.Fatalf("round %d: %v", i, err)
 			}
 			bias.observe(false)
@@ -578,7 +580,7 @@ func stalledListener(t *testing.T) (addr string, ok bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	closeAtEnd(t, ln)
 	rc, err := ln.(*net.TCPListener).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -597,7 +599,7 @@ func stalledListener(t *testing.T) (addr string, ok bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Close() })
+		closeAtEnd(t, c)
 	}
 	t.Log("a listener with backlog 0 took 16 connections: connects do not stall here")
 	return "", false
@@ -635,7 +637,7 @@ func testDialCancelRaces(t *testing.T, s *suite) {
 			go func() {
 				defer served.Done()
 				defer c.Close()
-				if err := peerClosed(c); err != nil {
+				if err := peerClosed(c, time.Time{}); err != nil {
 					leaked.Add(1)
 					t.Errorf("an accepted connection: %v", err)
 				}
@@ -777,8 +779,9 @@ func testUnacceptedConnectionsClosed(t *testing.T, s *suite) {
 	if st := r.Stats(); st.InFlight != 0 {
 		t.Errorf("in flight after the listener's Close: %+v", st)
 	}
+	deadline := time.Now().Add(10 * time.Second) // one for all
 	for i, c := range clients[1+burst:] {
-		if err := peerClosed(c); err != nil {
+		if err := peerClosed(c, deadline); err != nil {
 			t.Errorf("client %d, never accepted, after the listener's Close: %v", 1+burst+i, err)
 		}
 	}
