@@ -422,11 +422,18 @@ func waitOp(t *testing.T, op *aio.Op) (int, error) {
 	return op.Wait()
 }
 
-// closeAtEnd closes each of cs, in order, at the end of the test, each
+// closeAtEnd closes each of cs, in order, at the end of the test,
 // bounded: a Close that waits for operations that never complete (a lost
-// completion) fails the test instead of hanging the run.
+// completion) fails the test instead of hanging the run. All the Closes
+// of one test share one 30-second bound.
 func closeAtEnd(t *testing.T, cs ...io.Closer) {
+	b, loaded := closeBounds.LoadOrStore(t, new(closeBound))
+	if !loaded { // cleanups run last-in first-out: this one after every Close
+		t.Cleanup(func() { closeBounds.Delete(t) })
+	}
+	bound := b.(*closeBound)
 	t.Cleanup(func() {
+		bound.once.Do(func() { bound.deadline = time.Now().Add(30 * time.Second) })
 		for _, c := range cs {
 			closed := make(chan struct{})
 			go func() {
@@ -435,9 +442,17 @@ func closeAtEnd(t *testing.T, cs ...io.Closer) {
 			}()
 			select {
 			case <-closed:
-			case <-time.After(30 * time.Second):
+			case <-time.After(time.Until(bound.deadline)):
 				t.Errorf("%T.Close has not returned after 30s: operations that never complete?", c)
 			}
 		}
 	})
 }
+
+// closeBound is the deadline the Closes of one test share.
+type closeBound struct {
+	once     sync.Once
+	deadline time.Time
+}
+
+var closeBounds sync.Map // *testing.T -> *closeBound
