@@ -45,6 +45,20 @@ type BufferPool struct {
 	closed     chan struct{} // closed when Close begins
 	closeOnce  sync.Once
 	pin        runtime.Pinner
+
+	// Checked ownership (the simulator, or Config.Check): operations
+	// started on a buffer after its Release, by slot, until they
+	// complete. Handing such a buffer out again panics.
+	checked bool
+	strayMu sync.Mutex
+	strays  map[uint32]*stray
+}
+
+// stray is an operation started on a released buffer.
+type stray struct {
+	n     int       // how many are in flight
+	what  string    // the last one
+	stack []uintptr // where it was started
 }
 
 // bufSlot is the state of one buffer, one word:
@@ -103,6 +117,9 @@ func (r *Ring) NewBufferPool(size, count int) (*BufferPool, error) {
 		slots:  make([]bufSlot, count),
 		free:   make(chan uint32, count),
 		closed: make(chan struct{}),
+	}
+	if r.checked() {
+		p.checked, p.strays = true, make(map[uint32]*stray)
 	}
 	p.base = uintptr(unsafe.Pointer(&p.mem[0]))
 	// Pinned until Close, so operations that hold a buffer need no pin of
@@ -183,6 +200,17 @@ func (p *BufferPool) hand(i uint32) Buffer {
 	if v&(slotHeld|slotInFlight) != 0 {
 		panic(fmt.Sprintf("aio: inconsistent buffer pool: free buffer %d in state %#x", i, v))
 	}
+	if p.checked {
+		p.strayMu.Lock()
+		st := p.strays[i]
+		p.strayMu.Unlock()
+		if st != nil {
+			p.free <- i // still free: a recovered program keeps its pool
+			panic(fmt.Sprintf("aio: checked ownership: BufferPool buffer %d handed out again while %s, started on it after its Release, "+
+				"is still in flight; a released buffer's memory belongs to the pool.\nIt was started at:%s",
+				i, st.what, core.FormatStack(st.stack)))
+		}
+	}
 	s.Store(v | slotHeld) // nobody else touches a free buffer
 	return Buffer{pool: p, idx: i, gen: uint32(v >> slotGenShift)}
 }
@@ -250,6 +278,9 @@ func (p *BufferPool) hold(rec *core.Record) bool {
 			// plain operation; the memory stays valid (rec.Buf keeps it
 			// reachable), though it may be someone else's by now.
 			p.refs.Release()
+			if p.checked {
+				p.holdStray(rec, uint32(i))
+			}
 			return true
 		}
 		if v&slotInFlight == slotInFlight {
@@ -264,9 +295,50 @@ func (p *BufferPool) hold(rec *core.Record) bool {
 	return true
 }
 
+// holdStray notes an operation started on released buffer i, until it
+// completes (checked ownership).
+func (p *BufferPool) holdStray(rec *core.Record, i uint32) {
+	stack := make([]uintptr, 32)
+	stack = stack[:runtime.Callers(4, stack)]
+	p.strayMu.Lock()
+	st := p.strays[i]
+	if st == nil {
+		st = &stray{}
+		p.strays[i] = st
+	}
+	st.n++
+	st.what, st.stack = rec.Describe(), stack
+	p.strayMu.Unlock()
+	rec.Hold, rec.HoldSlot = (*strayHold)(p), i
+}
+
+// strayHold is the BufferHold of an operation on a released buffer.
+type strayHold BufferPool
+
+// Unhold ends the stray operation's hold on buffer i: the kernel is done
+// with it. The buffer is the pool's (it was released), so nothing is to be
+// recycled.
+func (h *strayHold) Unhold(i uint32) (recycle bool) {
+	p := (*BufferPool)(h)
+	p.strayMu.Lock()
+	if st := p.strays[i]; st != nil {
+		if st.n--; st.n == 0 {
+			delete(p.strays, i)
+		}
+	}
+	p.strayMu.Unlock()
+	return false
+}
+
+// Done has nothing left to do for a stray operation.
+func (h *strayHold) Done(i uint32, recycle bool) {}
+
 // Unhold is called once the kernel is done with an operation's buffer
-// (core.BufferHold): at its completion, or when its submission failed.
-func (p *BufferPool) Unhold(i uint32) {
+// (core.BufferHold): at its completion, before the owner is told, or when
+// its submission failed. A buffer still held by its Buffer is free for
+// that holder's Release at once; one released while in flight is
+// recycled by Done, after the owner was told.
+func (p *BufferPool) Unhold(i uint32) (recycle bool) {
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
@@ -274,11 +346,18 @@ func (p *BufferPool) Unhold(i uint32) {
 			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
 		}
 		if s.CompareAndSwap(v, v-1) {
-			if (v-1)&(slotHeld|slotInFlight) == 0 {
-				p.free <- i // released while in flight: recycled now, never earlier
-			}
-			break
+			// Released, and this was its last operation: nobody else can
+			// reach the slot until Done puts it back.
+			return (v-1)&(slotHeld|slotInFlight) == 0
 		}
+	}
+}
+
+// Done ends what Unhold began: it recycles a buffer released while in
+// flight (recycle) and lets Close stop waiting for the operation.
+func (p *BufferPool) Done(i uint32, recycle bool) {
+	if recycle {
+		p.free <- i // released while in flight: recycled now, never earlier
 	}
 	p.refs.Release()
 }

@@ -32,7 +32,7 @@ type Conn struct {
 }
 
 func (r *Ring) newConn(fd int, network string, laddr, raddr net.Addr) (*Conn, error) {
-	f, err := r.newFile(fd, "")
+	f, err := r.newFile(fd, "", madeByAio)
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +54,15 @@ func (c *Conn) opError(op string, err error) error {
 // raw sockaddr of a sendmsg, or the room for a recvmsg's source, whose
 // length is returned.
 func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, dl *deadline) (int32, int, error) {
+	if c.f.poll != nil && kind != core.KindShutdown {
+		// The readiness path (see mechanism.go): deadlines are the
+		// netpoller's own.
+		res, addrLen, err := c.f.pollDo(ctx, kind, p, flags, addr, net.ErrClosed)
+		if errno, ok := err.(syscall.Errno); ok {
+			err = os.NewSyscallError(kind.String(), errno)
+		}
+		return res, addrLen, err
+	}
 	if kind == core.KindRecv || kind == core.KindSend {
 		if res, ok := c.f.tryNow(kind, p, 0, flags); ok {
 			if res >= 0 {
@@ -74,7 +83,9 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 		if dl != nil {
 			dl.begin(rec, rec.Gen())
 		}
-		res, ctxErr := c.f.ring.await(ctx, rec)
+		// (Whether a deadline may cancel it matters only to the simulator.)
+		armed := dl != nil && c.f.ring.table.Hinter != nil && dl.armed()
+		res, ctxErr := c.f.ring.awaitCancellable(ctx, rec, armed)
 		if dl != nil {
 			fired = dl.end()
 		}
@@ -83,8 +94,28 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 		if res >= 0 {
 			return res, addrLen, nil
 		}
-		if res == -int32(syscall.EINTR) && ctx.Err() == nil && !fired {
-			continue
+		if res == -int32(syscall.EINTR) {
+			if ctx.Err() == nil && !fired {
+				continue
+			}
+			// Interrupted before it transferred anything, and the context
+			// or the deadline has ended meanwhile: a cancel by that.
+			res = -int32(syscall.ECANCELED)
+			if ctxErr == nil {
+				ctxErr = ctx.Err()
+			}
+		}
+		if kind == core.KindAccept && res == -int32(syscall.ECONNABORTED) {
+			// The connection died before it was accepted: accept the
+			// next one, as Go's net does. If the caller has gone, the
+			// accept it waits for is cancelled: nothing was accepted.
+			if ctx.Err() == nil && !fired {
+				continue
+			}
+			res = -int32(syscall.ECANCELED)
+			if ctxErr == nil {
+				ctxErr = ctx.Err()
+			}
 		}
 		if res == -int32(syscall.ECANCELED) && fired && ctxErr == nil {
 			ctxErr = os.ErrDeadlineExceeded
@@ -110,7 +141,7 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	if c.rd.passed() {
+	if c.f.poll == nil && c.rd.passed() {
 		return 0, c.opError("read", os.ErrDeadlineExceeded)
 	}
 	if len(p) == 0 {
@@ -139,7 +170,7 @@ func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
 	defer c.writeMu.Unlock()
 	n := 0
 	for {
-		if c.wd.passed() {
+		if c.f.poll == nil && c.wd.passed() {
 			return n, c.opError("write", os.ErrDeadlineExceeded)
 		}
 		res, _, err := c.io(ctx, core.KindSend, p[n:min(len(p), n+maxIO)], msgNoSignal, nil, &c.wd)
@@ -204,6 +235,10 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.f.refs.Closing() {
 		return c.opError("set", net.ErrClosed)
 	}
+	if c.f.poll != nil {
+		c.f.poll.setUserDeadline(dirRead, t)
+		return nil
+	}
 	c.rd.set(t)
 	return nil
 }
@@ -212,6 +247,10 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.f.refs.Closing() {
 		return c.opError("set", net.ErrClosed)
+	}
+	if c.f.poll != nil {
+		c.f.poll.setUserDeadline(dirWrite, t)
+		return nil
 	}
 	c.wd.set(t)
 	return nil

@@ -68,6 +68,13 @@ func (d *deadline) expireLocked() {
 	}
 }
 
+// armed reports whether a deadline is set (passed or not).
+func (d *deadline) armed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.timer != nil || d.expired
+}
+
 // passed reports whether the deadline has passed.
 func (d *deadline) passed() bool {
 	d.mu.Lock()

@@ -23,16 +23,28 @@
 //   - File.Close and Ring.Close cancel what is in flight and wait for every
 //     completion before closing, so a descriptor number is never reused
 //     under an operation.
+//   - An operation nobody cancelled never completes as cancelled, whatever
+//     becomes of the goroutine or the OS thread that started it: on
+//     io_uring only a thread of the library, locked for the ring's life,
+//     ever enters the ring.
+//   - File.Sync and File.SyncData are barriers, as POSIX aio_fsync: they
+//     complete only after every write on the File submitted before them
+//     (by a blocking call, a Start or a Batch) has completed, and then
+//     commit them.
 //
 // Errors speak Go: *fs.PathError for files; errors.Is with os.ErrClosed,
 // context.Canceled, context.DeadlineExceeded, os.ErrDeadlineExceeded,
 // syscall.ECANCELED and errors.ErrUnsupported.
 //
-// The blocking methods (File.ReadAt, File.ReadContext, ...) suit most code.
-// On io_uring they do at once, without the ring, what the kernel can do
-// without waiting (a read of cached data, a receive with data there), as
-// os.File and net.Conn would; only what must wait goes through the ring,
-// where a context can cancel it.
+// The blocking methods (File.ReadAt, File.ReadContext, Conn.Read, ...)
+// suit most code, and each takes the fastest mechanism that keeps the
+// contract (one table decides, in mechanism.go): a socket's or a pipe's
+// calls are the caller's own non-blocking system calls, waiting in Go's
+// netpoller as net.Conn's do; a read of cached file data is done at once
+// in the caller; a read that waits for the disk goes through the ring,
+// where no thread waits for it and a context can cancel it; a buffered
+// write the file system cannot take at once is made in the caller, as
+// os.File makes it. Ring.Stats counts what each mechanism served.
 // The Start methods and Op expose the asynchronous layer underneath, for
 // callers that keep many operations in flight from one goroutine. A Batch
 // hands many Starts to the kernel in one system call, and the Start*Op
@@ -53,6 +65,22 @@
 // one nobody waits for any more (a listener being closed) is closed by
 // the library.
 //
+// # Descriptors aio did not create
+//
+// Ring.NewFile adopts a duplicate of a descriptor someone else holds: a
+// terminal, an inherited pipe, a socket. Its open file description is
+// shared with them, and aio never changes its flags, while it uses it or
+// after: O_NONBLOCK stays as the owner set it. Where the descriptor is
+// blocking, aio still waits for it without holding a thread and cancels
+// at once: on Linux a pipe, FIFO or terminal is reopened privately (a new
+// open file description of the same object, through /proc/self/fd); a
+// socket, which cannot be reopened, waits in io_uring's poll-armed
+// requests or, on the portable backend, on a worker in poll(2) with a
+// cancel descriptor. On other systems the portable backend keeps the
+// flags the same way, with one limit it cannot lift: a blocking pipe's
+// or terminal's read, made once poll(2) says it is readable, can still
+// block if another process reads the data first.
+//
 // # Backends
 //
 // "uring" is Linux io_uring. "portable" keeps the same contract where
@@ -62,4 +90,33 @@
 // Config.Backend, else the AIO_BACKEND environment variable, else io_uring
 // when it works, else portable; Probe says which and why, for logs. The
 // conformance suite in package aiotest runs unchanged on every backend.
+//
+// # Testing with the simulator
+//
+// Backend "sim" keeps the whole contract while it chooses, from
+// Config.Seed, every outcome the contract allows: cancels that win, lose
+// or win after a partial transfer, completions out of order and late,
+// short transfers on streams, EINTR inside the blocking calls, ENOSPC and
+// EIO at the rates of Config.Faults, accepts, opens and dials that succeed
+// after their cancel. It runs on real descriptors; the same seed and the
+// same calls give the same outcomes. It also checks buffer ownership: a
+// read's buffer holds a poison pattern until its completion, and a write
+// whose buffer the caller changed in flight panics, naming the operation
+// and where it was started. aiotest.Explore runs a test body under many
+// seeds and prints the first that fails, with the command that replays it:
+//
+//	func TestAppendSurvivesCancel(t *testing.T) {
+//		aiotest.Explore(t, 1000, func(t *testing.T, r *aio.Ring) {
+//			f, err := r.Open(ctx, filepath.Join(t.TempDir(), "log"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+//			...
+//			op, err := f.StartWrite(record)
+//			n, err := op.WaitContext(cancelledCtx) // all three outcomes, by seed
+//			...
+//		})
+//	}
+//
+// AIO_BACKEND=sim AIO_SIM_SEED=n in the environment puts every ring of a
+// test run on the simulator. On the other backends, Config.Check (or
+// AIO_CHECK=1) checksums each write's buffer at submission and completion
+// and panics on a change.
 package aio

@@ -74,6 +74,10 @@ func (e *UnsupportedError) Error() string {
 func (e *UnsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 var (
+	// errClosedBeforeStart: a call on the readiness path found its File
+	// closed and did nothing (see pollFD.do).
+	errClosedBeforeStart = errors.New("closed before the call started")
+
 	errNegativeOffset = errors.New("negative offset")
 	errOtherRing      = errors.New("file belongs to another ring")
 	errOpInUse        = errors.New("aio: Op reused before its operation completed")

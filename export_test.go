@@ -1,6 +1,9 @@
 package aio
 
-import "github.com/waitforit/aio/internal/core"
+import (
+	"github.com/waitforit/aio/internal/backend/sim"
+	"github.com/waitforit/aio/internal/core"
+)
 
 // DisableReadForTest makes the ring's backend report reads as unsupported,
 // as a kernel without IORING_OP_READ would.
@@ -55,9 +58,10 @@ func FixedOpsForTest(r *Ring) (uint64, bool) {
 }
 
 // DisableTryNowForTest makes files and connections made afterwards on r
-// submit every operation, even those the kernel could do at once
-// (core.DirectDoer): for tests of the ring's own paths. It reports
-// whether the backend has such a direct path at all.
+// submit every operation to the driver, even those the kernel could do
+// at once (core.DirectDoer) and blocking calls on sockets and pipes (no
+// readiness path: see mechanism.go): for tests of the driver's own
+// paths. It reports whether the backend has a direct path at all.
 func DisableTryNowForTest(r *Ring) bool {
 	_, ok := r.driver.(core.DirectDoer)
 	r.noDirect = true
@@ -69,4 +73,21 @@ func DisableTryNowForTest(r *Ring) bool {
 func FixedFileForTest(f *File) bool {
 	_, ok := f.handle.(interface{ FixedSlot() uint32 })
 	return ok
+}
+
+// SimTraceForTest returns the outcomes the simulator delivered (the last
+// few thousand, as text), how many in all and a hash of all of them, or
+// false for other backends.
+func SimTraceForTest(r *Ring) (events []string, total, hash uint64, ok bool) {
+	d, ok := r.driver.(interface {
+		Trace() ([]sim.Event, uint64, uint64)
+	})
+	if !ok {
+		return nil, 0, 0, false
+	}
+	evs, total, hash := d.Trace()
+	for _, e := range evs {
+		events = append(events, e.String())
+	}
+	return events, total, hash, true
 }

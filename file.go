@@ -37,6 +37,15 @@ type File struct {
 	handle any       // the driver's per-descriptor state, if it keeps any
 	refs   core.Refs // one per operation in flight; Close drains them
 
+	// writes counts the writes in flight, so that a sync waits for those
+	// submitted before it (rule 10; see core.Barrier).
+	writes core.Barrier
+
+	// poll is the readiness path of a stream whose open file description
+	// is aio's (see mechanism.go): its blocking calls wait in Go's
+	// netpoller and never reach the driver. nil: they go to the driver.
+	poll *pollFD
+
 	// direct is the driver's way to do a blocking call's operation at
 	// once (core.DirectDoer), nil if it has none or fd is O_DIRECT.
 	// readSkip and writeSkip count the calls in each direction that go
@@ -45,26 +54,46 @@ type File struct {
 	// system call, so after a miss the next tryEvery-1 do not try.
 	direct              core.DirectDoer
 	readSkip, writeSkip atomic.Int32
+	// callerWrites: the kernel cannot take a write to this regular file
+	// without waiting (RWF_NOWAIT refused: ext4's buffered writes), so its
+	// blocking writes are made in the caller's thread, as os.File makes
+	// them, instead of waiting for a kernel worker through the driver.
+	callerWrites atomic.Bool
+	regular      bool // a regular file or block device
 }
 
 // tryEvery: after a miss, one call in tryEvery tries at once again.
 const tryEvery = 8
 
-// newFile wraps fd, which the File then owns, telling the driver about it.
-func (r *Ring) newFile(fd int, name string) (*File, error) {
-	f := &File{ring: r, fd: fd, name: name}
-	if d, ok := r.driver.(core.DirectDoer); ok && !r.noDirect && !isDirectIO(fd) {
+// newFile wraps fd, which the File then owns (and closes on error),
+// choosing its mechanisms (see mechanism.go) and telling the driver.
+func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
+	fd, poll, err := r.prepareFD(fd, name, origin)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: isRegular(fd)}
+	if d, ok := r.driver.(core.DirectDoer); ok && poll == nil && !r.noDirect && !isDirectIO(fd) {
 		f.direct = d
 	}
 	if a, ok := r.driver.(core.FileAttacher); ok {
 		h, err := a.Attach(fd)
 		if err != nil {
-			closeFD(fd)
+			f.closeFD()
 			return nil, err
 		}
 		f.handle = h
 	}
 	return f, nil
+}
+
+// closeFD closes the descriptor: through its netpoller registration if it
+// has one.
+func (f *File) closeFD() error {
+	if f.poll != nil {
+		return f.poll.close()
+	}
+	return closeFD(f.fd)
 }
 
 // Open opens the named file (openat(2) through the ring), like os.OpenFile.
@@ -101,7 +130,7 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 	if res < 0 {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: r.errnoErr(res, ctxErr, nil, os.ErrClosed)}
 	}
-	f, err := r.newFile(int(res), name)
+	f, err := r.newFile(int(res), name, madeByAio)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -110,6 +139,25 @@ func (r *Ring) Open(ctx context.Context, name string, flag int, perm os.FileMode
 
 // NewFile adopts a duplicate of f's descriptor (close-on-exec); f stays
 // open and usable, and closing one does not close the other.
+//
+// aio never changes the flags of the open file description it adopts,
+// which it shares with f and with whoever else holds it (the shell that
+// started the program, for a terminal; the parent, for an inherited
+// pipe): O_NONBLOCK stays as it was, while aio uses the descriptor and
+// after. A blocking pipe, FIFO or terminal is reopened privately on
+// Linux (a new open file description of the same pipe or device, whose
+// flags are aio's), so that its calls still wait without holding a
+// thread and cancel at once; a blocking socket, or a stream on systems
+// without such a reopening, is served by the backend's driver without
+// touching its flags.
+//
+// On Windows a file on disk is reopened likewise (ReOpenFile, with f's
+// access rights and position), overlapped, so that its operations go
+// through the ring's completion port whatever mode f's handle is in. The
+// File then has a file object of its own: its position is its own from
+// the start, and byte-range locks taken through f bind it as they bind
+// another opener. Pipes, consoles and handles that cannot be reopened
+// are duplicated.
 func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if !r.refs.Acquire() {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: os.ErrClosed}
@@ -127,7 +175,7 @@ func (r *Ring) NewFile(f *os.File) (*File, error) {
 	if dupErr != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: dupErr}
 	}
-	nf, err := r.newFile(fd, f.Name())
+	nf, err := r.newFile(fd, f.Name(), adopted)
 	if err != nil {
 		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
 	}
@@ -152,6 +200,9 @@ func (f *File) Close() error {
 	if !f.refs.StartClose() {
 		return &fs.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}
 	}
+	if f.poll != nil {
+		f.poll.closing() // wakes the calls waiting in the netpoller
+	}
 	if f.refs.Count() > 0 {
 		f.ring.driver.CancelFD(f.fd)
 	}
@@ -159,7 +210,7 @@ func (f *File) Close() error {
 	if a, ok := f.ring.driver.(core.FileAttacher); ok {
 		a.Detach(f.fd, f.handle)
 	}
-	if err := closeFD(f.fd); err != nil {
+	if err := f.closeFD(); err != nil {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}
 	return nil
@@ -224,6 +275,9 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 	if kind == core.KindRead || kind == core.KindWrite {
 		f.ring.holdBuffer(rec)
 	}
+	if kind == core.KindWrite {
+		rec.Barrier = &f.writes
+	}
 	return rec, nil
 }
 
@@ -243,6 +297,10 @@ type binder interface {
 }
 
 func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
+	if f.poll != nil && off < 0 && streamOp(kind) {
+		res, _, err := f.pollDo(ctx, kind, p, flags, nil, os.ErrClosed)
+		return res, err
+	}
 	if res, ok := f.tryNow(kind, p, off, flags); ok {
 		if res >= 0 {
 			return res, nil
@@ -259,11 +317,47 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		if res >= 0 {
 			return res, nil
 		}
-		if res == -int32(syscall.EINTR) && ctx.Err() == nil {
-			continue
+		if res == -int32(syscall.EINTR) {
+			if ctx.Err() == nil {
+				continue
+			}
+			// Interrupted before it transferred anything, and the context
+			// has ended meanwhile: that is a cancel by ctx.
+			res, ctxErr = -int32(syscall.ECANCELED), ctx.Err()
 		}
 		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
 	}
+}
+
+// pollDo runs a blocking call on the readiness path (see pollFD.do) and
+// turns its outcome into the kernel's result and an error, as do does:
+// a call refused because f is closed fails with closedErr, a cancelled
+// one with a canceledError saying why.
+func (f *File) pollDo(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, closedErr error) (int32, int, error) {
+	dir := dirRead
+	switch kind {
+	case core.KindWrite, core.KindSend, core.KindSendmsg, core.KindConnect:
+		dir = dirWrite
+	}
+	var res int32
+	var addrLen int
+	var cause error
+	if kind == core.KindConnect {
+		res, cause = f.poll.connect(ctx, p, &f.refs)
+	} else {
+		res, addrLen, cause = f.poll.do(ctx, dir, kind, p, flags, addr, &f.refs)
+	}
+	switch {
+	case cause == errClosedBeforeStart:
+		return res, 0, closedErr
+	case cause == os.ErrClosed:
+		return res, 0, &canceledError{cause: closedErr}
+	case cause != nil:
+		return res, 0, &canceledError{cause: cause}
+	case res < 0:
+		return res, 0, syscall.Errno(-res)
+	}
+	return res, addrLen, nil
 }
 
 // tryNow does the operation of a blocking call at once, without
@@ -291,7 +385,29 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 		f.refs.Release()
 		return 0, false
 	}
-	res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+	if kind == core.KindWrite { // a sync called meanwhile waits for it
+		epoch := f.writes.Enter()
+		if !f.callerWrites.Load() {
+			res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+			if !ok && res == -int32(syscall.EOPNOTSUPP) && f.regular {
+				// See mechanism.go: such a write waits for the file
+				// system anyway; a kernel worker would only add hops.
+				f.callerWrites.Store(true)
+			}
+		}
+		if f.callerWrites.Load() {
+			f.ring.table.BeginCall(core.MechDirect) // in flight meanwhile
+			res = callerWrite(f.fd, p, off)
+			f.ring.table.EndCall(core.MechDirect, res, false)
+			f.writes.Exit(epoch)
+			f.ring.refs.Release()
+			f.refs.Release()
+			return res, true
+		}
+		f.writes.Exit(epoch)
+	} else {
+		res, ok = f.direct.TryNow(kind, f.fd, f.handle, p, off, flags)
+	}
 	if ok {
 		f.ring.table.CountDirect()
 	}
@@ -311,7 +427,16 @@ func (f *File) tryNow(kind core.Kind, p []byte, off int64, flags int) (res int32
 // cancel and still waits: it never returns while the kernel may touch the
 // operation's memory. ctxErr is ctx's error when the cancel came from ctx.
 func (r *Ring) await(ctx context.Context, rec *core.Record) (res int32, ctxErr error) {
+	return r.awaitCancellable(ctx, rec, false)
+}
+
+// awaitCancellable is await for an operation that something besides ctx
+// (a deadline) may cancel, if deadline is true.
+func (r *Ring) awaitCancellable(ctx context.Context, rec *core.Record, deadline bool) (res int32, ctxErr error) {
 	done := ctx.Done()
+	if r.table.Hinter != nil {
+		r.table.Waiting(rec, rec.Gen(), done != nil || deadline)
+	}
 	if done == nil {
 		<-rec.Wake
 		return rec.Res, nil
@@ -388,6 +513,12 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 }
 
 func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
+	// The whole call counts as one write for the barrier (rule 10): a sync
+	// called once it has begun waits for all of it, including a retry
+	// after EINTR and the rest after a short write, which are submissions
+	// of their own.
+	epoch := f.writes.Enter()
+	defer f.writes.Exit(epoch)
 	n := 0
 	for len(p) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -438,13 +569,47 @@ func (f *File) WriteContext(ctx context.Context, p []byte) (int, error) {
 	return f.write(ctx, p, -1)
 }
 
-// SyncContext commits the file's contents to stable storage (fsync).
-func (f *File) SyncContext(ctx context.Context) error {
+// SyncContext commits the file's contents to stable storage (fsync). It
+// is a barrier, as POSIX aio_fsync: it covers every write on f submitted
+// before the call, by a blocking method, a Start method or a Batch
+// already submitted, and commits them only once they have all completed
+// (the kernel would otherwise run the fsync beside writes still in
+// flight). Writes started after the call are not waited for. If ctx ends
+// while the sync waits for earlier writes, the sync is cancelled (an
+// error matching ctx's error and ErrCanceled); the writes are not, and
+// keep their own outcomes.
+func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, "sync", false) }
+
+// SyncDataContext is SyncContext with fdatasync: the data and only the
+// metadata needed to read it back (the size, not the times) are
+// committed. Where the system has no fdatasync it is a full sync.
+func (f *File) SyncDataContext(ctx context.Context) error {
+	return f.sync(ctx, "syncdata", true)
+}
+
+// SyncData is SyncDataContext without a context.
+func (f *File) SyncData() error { return f.SyncDataContext(context.Background()) }
+
+// sync is Sync and SyncData: wait for the writes submitted before it (the
+// barrier), then fsync.
+func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 	if err := ctx.Err(); err != nil {
-		return f.pathErr("sync", err)
+		return f.pathErr(op, err)
 	}
-	_, err := f.do(ctx, core.KindFsync, nil, 0, 0)
-	return f.pathErr("sync", err)
+	if drained := f.writes.Wait(); drained != nil {
+		f.ring.table.WaitingWrites(f.fd) // (the simulator decides now)
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return f.pathErr(op, &canceledError{cause: ctx.Err()})
+		}
+	}
+	flags := 0
+	if datasync {
+		flags = core.FsyncDatasync
+	}
+	_, err := f.do(ctx, core.KindFsync, nil, 0, flags)
+	return f.pathErr(op, err)
 }
 
 // ReadAt is ReadAtContext without a context (io.ReaderAt).

@@ -29,3 +29,38 @@ func syscallMode(m os.FileMode) uint32 {
 	}
 	return o
 }
+
+// isRegular reports whether fd is a regular file or a block device.
+func isRegular(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	m := uint32(st.Mode) & unix.S_IFMT
+	return m == unix.S_IFREG || m == unix.S_IFBLK
+}
+
+// callerWrite is a blocking write made in the caller's thread, as
+// os.File makes it (see File.callerWrites): at off, or at the file
+// position if off < 0. It returns the count or -errno.
+func callerWrite(fd int, p []byte, off int64) int32 {
+	for {
+		var n int
+		var err error
+		if off >= 0 {
+			n, err = unix.Pwrite(fd, p, off)
+		} else {
+			n, err = unix.Write(fd, p)
+		}
+		switch {
+		case err == nil:
+			return int32(n)
+		case err == unix.EINTR:
+			continue
+		}
+		if errno, ok := err.(unix.Errno); ok {
+			return -int32(errno)
+		}
+		return -int32(unix.EIO)
+	}
+}

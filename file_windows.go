@@ -31,3 +31,15 @@ func dupFD(h uintptr) (int, error) {
 }
 
 func syscallMode(m os.FileMode) uint32 { return uint32(m.Perm()) }
+
+// isRegular reports whether the handle is a disk file.
+func isRegular(fd int) bool {
+	t, err := windows.GetFileType(windows.Handle(fd))
+	return err == nil && t == windows.FILE_TYPE_DISK
+}
+
+// callerWrite is never called on Windows: the IOCP backend has no direct
+// path (core.DirectDoer), so no File tries a write at once.
+func callerWrite(fd int, p []byte, off int64) int32 {
+	panic("aio: no caller writes on Windows")
+}

@@ -172,13 +172,13 @@ func (l *Listener) acceptMulti(ctx context.Context) (fd int, single bool, err er
 }
 
 func (r *Ring) newListener(fd int, network string, addr net.Addr) (*Listener, error) {
-	f, err := r.newFile(fd, "")
+	f, err := r.newFile(fd, "", madeByAio)
 	if err != nil {
 		return nil, err
 	}
 	l := &Listener{f: f, network: network, addr: addr}
 	l.dl.table = r.table
-	if r.supported(core.KindAcceptMulti) == nil {
+	if f.poll == nil && r.supported(core.KindAcceptMulti) == nil {
 		l.q = &acceptQueue{table: r.table, ready: make(chan struct{}, 1), dlWake: make(chan struct{}, 1)}
 	}
 	return l, nil
@@ -199,12 +199,19 @@ func (l *Listener) AcceptContext(ctx context.Context) (net.Conn, error) {
 	}
 	l.acceptMu.Lock()
 	defer l.acceptMu.Unlock()
-	if l.dl.passed() {
+	if l.f.poll == nil && l.dl.passed() {
 		return nil, l.opError(os.ErrDeadlineExceeded)
 	}
 	fd, single := -1, l.q == nil
 	var err error
-	if !single {
+	if l.f.poll != nil { // the readiness path: accept4 here, or wait in the netpoller
+		var res int32
+		res, _, err = l.f.pollDo(ctx, core.KindAccept, nil, sockCloexec|sockNonblock, nil, net.ErrClosed)
+		if errno, ok := err.(syscall.Errno); ok {
+			err = os.NewSyscallError("accept", errno)
+		}
+		fd, single = int(res), false
+	} else if !single {
 		fd, single, err = l.acceptMulti(ctx)
 	}
 	if single {
@@ -255,6 +262,10 @@ func (l *Listener) Addr() net.Addr { return l.addr }
 func (l *Listener) SetDeadline(t time.Time) error {
 	if l.f.refs.Closing() {
 		return &net.OpError{Op: "set", Net: l.network, Addr: l.addr, Err: net.ErrClosed}
+	}
+	if l.f.poll != nil {
+		l.f.poll.setUserDeadline(dirRead, t)
+		return nil
 	}
 	l.dl.set(t)
 	return nil

@@ -9,7 +9,8 @@ import (
 	"github.com/waitforit/aio/aiotest"
 )
 
-// TestAcceptMultishot: on io_uring a listener's accepts are served by one
+// TestAcceptMultishot: on io_uring a listener whose accepts go through
+// the ring (readiness turned off: see mechanism.go) is served by one
 // multishot request (one submission for many connections), and with
 // multishot hidden, as on a kernel before 5.19, by one request each. Both
 // accept every connection exactly once.
@@ -26,6 +27,7 @@ func TestAcceptMultishot(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
+			aio.DisableTryNowForTest(r)
 			if !multishot && !aio.DisableMultishotForTest(r) {
 				t.Fatal("the uring driver cannot hide multishot")
 			}
@@ -82,7 +84,8 @@ func TestAcceptMultishot(t *testing.T) {
 }
 
 // TestConformanceURingSingleShotAccept runs the socket cases on io_uring
-// as a kernel before 5.19 would see them: every Accept its own request,
+// through the ring, as a kernel before 5.19 would see them (with
+// readiness off): every Accept its own request,
 // so an accept's cancel races the kernel's accept (rule 7).
 func TestConformanceURingSingleShotAccept(t *testing.T) {
 	aiotest.RunPrefix(t, "Sockets/", func(tb testing.TB, cfg aio.Config) *aio.Ring {
@@ -91,6 +94,7 @@ func TestConformanceURingSingleShotAccept(t *testing.T) {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		aio.DisableTryNowForTest(r) // accepts through the ring
 		if !aio.DisableMultishotForTest(r) {
 			tb.Fatal("the uring driver cannot hide multishot")
 		}

@@ -15,12 +15,13 @@ import (
 )
 
 const (
-	afINET      = windows.AF_INET
-	afINET6     = windows.AF_INET6
-	msgNoSignal = 0 // Windows raises no signal on a broken connection
-	shutRD      = windows.SHUT_RD
-	shutWR      = windows.SHUT_WR
-	sockCloexec = 0 // the driver makes accepted sockets not inheritable
+	afINET       = windows.AF_INET
+	afINET6      = windows.AF_INET6
+	msgNoSignal  = 0 // Windows raises no signal on a broken connection
+	shutRD       = windows.SHUT_RD
+	shutWR       = windows.SHUT_WR
+	sockCloexec  = 0 // the driver makes accepted sockets not inheritable
+	sockNonblock = 0 // overlapped sockets never block
 )
 
 func (c *Conn) setNoDelay() {

@@ -205,6 +205,7 @@ func (o *Op) Cancel() {
 // Done is closed when the operation has completed.
 func (o *Op) Done() <-chan struct{} {
 	o.flush()
+	o.hint(true)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.done == nil {
@@ -230,8 +231,19 @@ func (o *Op) Completed() bool {
 // Wait blocks until the operation completes and returns its result.
 func (o *Op) Wait() (int, error) {
 	o.flush()
+	o.hint(false)
 	o.completed.Wait()
 	return o.n, o.err
+}
+
+// hint tells the backend that the caller is about to wait for o, and
+// whether it may still cancel it. Only the simulator wants to know (it
+// decides outcomes at the moments a program can observe them); for the
+// other backends this is one nil check.
+func (o *Op) hint(cancellable bool) {
+	if f := o.file; f != nil && f.ring.table.Hinter != nil && o.rec != nil {
+		f.ring.table.Waiting(o.rec, o.gen, cancellable)
+	}
 }
 
 // WaitContext is Wait, but if ctx ends first it requests the cancel and
@@ -242,12 +254,19 @@ func (o *Op) WaitContext(ctx context.Context) (int, error) {
 	if ctx.Done() == nil {
 		return o.Wait()
 	}
-	select {
-	case <-o.Done():
-		return o.n, o.err
-	case <-ctx.Done():
+	if ctx.Err() == nil {
+		o.flush()
+		o.hint(true)
+		select {
+		case <-o.Done():
+			return o.n, o.err
+		case <-ctx.Done():
+		}
 	}
+	// The cancel first, then the wait: the operation learns it was
+	// cancelled before anyone waits for it.
 	o.Cancel()
+	o.hint(false)
 	o.completed.Wait()
 	if pe, ok := o.err.(*fs.PathError); ok {
 		if ce, ok := pe.Err.(*canceledError); ok && ce.cause == nil {
@@ -262,6 +281,7 @@ func (o *Op) WaitContext(ctx context.Context) (int, error) {
 // time.AfterFunc runs its function.
 func (o *Op) OnComplete(fn func(n int, err error)) {
 	o.flush()
+	o.hint(true)
 	o.mu.Lock()
 	if !o.fired {
 		o.fns = append(o.fns, fn)

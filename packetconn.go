@@ -43,7 +43,7 @@ func (pc *PacketConn) ReadFromContext(ctx context.Context, p []byte) (int, net.A
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	if c.rd.passed() {
+	if c.f.poll == nil && c.rd.passed() {
 		return 0, nil, c.opError("read", os.ErrDeadlineExceeded)
 	}
 	from := pc.from[:]
@@ -74,7 +74,7 @@ func (pc *PacketConn) WriteToContext(ctx context.Context, p []byte, addr net.Add
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if c.wd.passed() {
+	if c.f.poll == nil && c.wd.passed() {
 		return fail(os.ErrDeadlineExceeded)
 	}
 	res, _, err := c.io(ctx, core.KindSendmsg, p, msgNoSignal, to, &c.wd)

@@ -18,7 +18,8 @@ import (
 //	aio: backend portable: io_uring not used: io_uring_setup: EPERM: denied by a seccomp filter (...)
 type ProbeResult struct {
 	// Backend is the backend New(Config{}) uses when AIO_BACKEND is not
-	// set: "uring", "portable", or "" if no backend works on this system.
+	// set: "uring", "portable", "iocp" (always, on Windows), or "" if no
+	// backend works on this system.
 	Backend string
 	// Err is nil when io_uring is usable. Otherwise it says why not and
 	// matches the kernel's errno (syscall.ENOSYS, syscall.EPERM, ...) or
@@ -55,8 +56,11 @@ func Probe() ProbeResult { return probeOnce() }
 
 func probe() ProbeResult {
 	p := ProbeResult{Backend: "uring"}
-	p.Err, p.Reason, p.Missing = probeURing()
-	if p.Err != nil {
+	p.Reason, p.Missing, p.Err = probeURing()
+	switch {
+	case defaultBackend() != "":
+		p.Backend = defaultBackend() // Windows: completion ports, whatever the probe says
+	case p.Err != nil:
 		p.Backend = ""
 		if portable.Available() == nil {
 			p.Backend = "portable"
@@ -73,10 +77,10 @@ var neededKinds = []core.Kind{
 	core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown,
 }
 
-func probeURing() (err error, reason string, missing []string) {
+func probeURing() (reason string, missing []string, err error) {
 	d, err := newURing(Config{Entries: 8}, core.NewTable())
 	if err != nil {
-		return err, explainURingError(err), nil
+		return explainURingError(err), nil, err
 	}
 	defer d.Close()
 	for _, k := range neededKinds {
@@ -86,9 +90,9 @@ func probeURing() (err error, reason string, missing []string) {
 	}
 	if len(missing) > 0 {
 		list := strings.Join(missing, ", ")
-		return &UnsupportedError{Backend: "uring", Op: list}, "the kernel's io_uring lacks " + list, missing
+		return "the kernel's io_uring lacks " + list, missing, &UnsupportedError{Backend: "uring", Op: list}
 	}
-	return nil, "", nil
+	return "", nil, nil
 }
 
 // explainURingError says why setting up io_uring failed, with what the

@@ -2,6 +2,7 @@ package aio_test
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -21,9 +22,12 @@ func TestProbe(t *testing.T) {
 		if p.String() != "aio: backend uring" {
 			t.Errorf("String() = %q", p.String())
 		}
-	case "portable":
+	case "portable", "iocp":
 		if p.Err == nil || p.Reason == "" || !strings.Contains(p.String(), p.Reason) {
-			t.Errorf("portable chosen without a reason: %+v (%q)", p, p.String())
+			t.Errorf("%s chosen without a reason for passing io_uring over: %+v (%q)", p.Backend, p, p.String())
+		}
+		if (p.Backend == "iocp") != (runtime.GOOS == "windows") {
+			t.Errorf("Probe().Backend = %q on %s", p.Backend, runtime.GOOS)
 		}
 	default:
 		t.Fatalf("Probe().Backend = %q", p.Backend)
@@ -44,11 +48,16 @@ func TestProbe(t *testing.T) {
 
 	// Explicit names win over the probe; an explicit uring that cannot
 	// be set up is an error, not a fallback.
-	rp, err := aio.New(aio.Config{Backend: "portable"})
-	if err != nil {
-		t.Fatal(err)
+	for _, b := range ringBackends {
+		rb, err := aio.New(aio.Config{Backend: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rb.Backend() != b {
+			t.Errorf("Backend %s gave %q", b, rb.Backend())
+		}
+		rb.Close()
 	}
-	rp.Close()
 	ru, err := aio.New(aio.Config{Backend: "uring"})
 	switch {
 	case err == nil:
@@ -63,15 +72,32 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-// TestBackendFromEnvironment: AIO_BACKEND chooses when Config does not.
+// TestBackendFromEnvironment: AIO_BACKEND chooses when Config does not,
+// and Config wins over it.
 func TestBackendFromEnvironment(t *testing.T) {
-	t.Setenv("AIO_BACKEND", "portable")
+	t.Setenv("AIO_BACKEND", "carrier-pigeon")
+	if r, err := aio.New(aio.Config{}); !errors.Is(err, errors.ErrUnsupported) {
+		if err == nil {
+			r.Close()
+		}
+		t.Fatalf("AIO_BACKEND=carrier-pigeon: New(Config{}) = %v, want errors.ErrUnsupported", err)
+	}
+	for _, b := range ringBackends {
+		r, err := aio.New(aio.Config{Backend: b})
+		if err != nil {
+			t.Fatalf("Config.Backend %s beside AIO_BACKEND=carrier-pigeon: %v", b, err)
+		}
+		r.Close()
+	}
+	// The last of ringBackends is not the default where there are two.
+	b := ringBackends[len(ringBackends)-1]
+	t.Setenv("AIO_BACKEND", b)
 	r, err := aio.New(aio.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if r.Backend() != "portable" {
-		t.Errorf("AIO_BACKEND=portable gave %q", r.Backend())
+	if r.Backend() != b {
+		t.Errorf("AIO_BACKEND=%s gave %q", b, r.Backend())
 	}
 }

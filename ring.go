@@ -22,12 +22,49 @@ type Config struct {
 	// Workers bounds the threads a backend may use for blocking calls
 	// (the portable backend's regular-file I/O); 0 means a sensible default.
 	Workers int
+	// Seed is the simulator's seed (Backend "sim"): the same seed and the
+	// same sequence of calls give the same outcomes. 0 means the
+	// AIO_SIM_SEED environment variable, else a random seed, which is
+	// reported on standard error and by Ring.Seed.
+	Seed int64
+	// Faults are the rates at which the simulator injects errors (Backend
+	// "sim" only); the zero value injects none.
+	Faults SimFaults
+	// Check turns on checked ownership on every backend: the buffer of
+	// each write is checksummed at submission and at completion, and a
+	// caller that changed it in flight gets a panic naming the operation
+	// and where it was started. AIO_CHECK=1 in the environment does the
+	// same. It costs a CRC-32C of each written buffer, twice, and a stack
+	// trace per write (BenchmarkCheck); it is off by default. A BufferPool
+	// of the ring also panics if it would hand out a buffer that an
+	// operation started after its Release still uses. (The simulator
+	// always checks, more closely: it poisons read buffers too.)
+	Check bool
+}
+
+// SimFaults are the rates, from 0 to 1, at which the simulator fails an
+// operation with an error a real kernel may return, instead of running
+// it (nothing is written). They apply to writes to files (not pipes or
+// sockets) and to Sync. The simulator's other decisions (completion order,
+// short transfers on streams, the outcome of every cancel) need no
+// setting: it makes them from its seed whatever the rates.
+type SimFaults struct {
+	ENOSPC float64 // no space left on device (syscall.ENOSPC)
+	EIO    float64 // an input/output error (syscall.EIO)
 }
 
 // Stats are a ring's counters since it was created.
 type Stats struct {
 	Submitted, Completed, Canceled, InFlight uint64 // Canceled: completions that ended cancelled
 	CancelRacesLost                          uint64 // cancel requested, but the op completed anyway
+
+	// Which mechanism served the operations submitted (they add up to
+	// Submitted; see mechanism.go): Direct, done at once in the caller
+	// without waiting (a read of cached data); Readiness, the caller's
+	// non-blocking system call, waiting in Go's netpoller if it had to (a
+	// socket's or a pipe's blocking calls); Driver, the backend's driver
+	// (the ring, the portable backend's workers, IOCP, the simulator).
+	Direct, Readiness, Driver uint64
 }
 
 // Ring is an asynchronous I/O instance: an io_uring, or another backend
@@ -61,6 +98,10 @@ func New(cfg Config) (*Ring, error) {
 		return nil, err
 	}
 	t.Driver = d
+	t.Hinter, _ = d.(core.WaitHinter)
+	// The simulator checks ownership itself, more closely, and names its
+	// seed in what it reports.
+	t.Check = (cfg.Check || os.Getenv("AIO_CHECK") == "1") && d.Name() != "sim"
 	core.Register(t)
 	return &Ring{table: t, driver: d}, nil
 }
@@ -73,6 +114,8 @@ func newDriver(name string, cfg Config, t *core.Table) (core.Driver, error) {
 		return newPortable(cfg, t)
 	case "iocp":
 		return newIOCP(cfg, t)
+	case "sim":
+		return newSim(cfg, t)
 	case "":
 		// io_uring when it can be set up with every opcode we need (Probe
 		// says why not), else the portable backend.
@@ -91,11 +134,25 @@ func newDriver(name string, cfg Config, t *core.Table) (core.Driver, error) {
 // Backend names the backend in use: "uring", "portable", "iocp" or "sim".
 func (r *Ring) Backend() string { return r.driver.Name() }
 
+// Seed returns the simulator's seed for a ring of the "sim" backend (the
+// one to set in AIO_SIM_SEED to replay its run), and 0 for other backends.
+func (r *Ring) Seed() int64 {
+	if s, ok := r.driver.(interface{ Seed() int64 }); ok {
+		return s.Seed()
+	}
+	return 0
+}
+
+// checked reports whether checked ownership is on: the simulator, or
+// Config.Check (AIO_CHECK=1).
+func (r *Ring) checked() bool { return r.table.Check || r.driver.Name() == "sim" }
+
 // Stats returns the ring's counters.
 func (r *Ring) Stats() Stats {
 	s := r.table.Stats()
 	return Stats{Submitted: s.Submitted, Completed: s.Completed, Canceled: s.Canceled,
-		InFlight: s.InFlight, CancelRacesLost: s.CancelRacesLost}
+		InFlight: s.InFlight, CancelRacesLost: s.CancelRacesLost,
+		Direct: s.Direct, Readiness: s.Readiness, Driver: s.Driver}
 }
 
 // Close cancels every operation in flight on the ring, waits until each

@@ -19,3 +19,7 @@ func sysSocket(family, typ, proto int) (int, error) {
 	}
 	return fd, err
 }
+
+// sockNonblock: no accept4 here; the new socket is made non-blocking
+// after the accept, when its File is made (see Ring.prepareFD).
+const sockNonblock = 0

@@ -2,9 +2,13 @@ package aio_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/waitforit/aio"
 	"github.com/waitforit/aio/aiotest"
@@ -37,110 +41,112 @@ func runRingOnly(t *testing.T, prefix string) {
 	})
 }
 
-// A receive whose data is there completes without the ring, and so does
-// a send the kernel can take at once while the ring is busy (many
-// requests waiting in the kernel): no io_uring_enter for them. A receive
-// with nothing to read still goes through the ring and waits there.
-func TestURingSocketTryNow(t *testing.T) {
-	needURing(t)
-	r, err := aio.New(aio.Config{Backend: "uring"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ln, err := r.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx := context.Background()
-	client, err := r.DialContext(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-
-	// Keep the ring busy: reads waiting on empty pipes.
-	var busy []*aio.File
-	for range 8 {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := r.NewFile(pr)
-		pr.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pw.Close()
-		busy = append(busy, f)
-		if _, err := f.StartRead(make([]byte, 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for n, _ := aio.InKernelForTest(r); n < 8; n, _ = aio.InKernelForTest(r) {
-		runtime.Gosched()
-	}
-
-	enters := func() uint64 { n, _ := aio.SubmitEnters(r); return n }
-	e0 := enters()
-	if _, err := client.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 16)
-	if n, err := server.Read(buf); n != 4 || err != nil || string(buf[:4]) != "ping" {
-		t.Fatalf("Read = (%d, %v) %q", n, err, buf[:n])
-	}
-	if got := enters() - e0; got != 0 {
-		t.Errorf("%d io_uring_enter calls for a send and a receive the kernel could do at once on a busy ring, want 0", got)
-	}
-	// Nothing to read: the receive waits in the ring, and the send that
-	// follows completes it.
-	base, _ := aio.InKernelForTest(r) // the listener's multishot accept, say
-	done := make(chan error, 1)
-	go func() {
-		n, err := client.Read(buf)
-		if err == nil && string(buf[:n]) != "pong" {
-			t.Errorf("Read = %q, want pong", buf[:n])
-		}
-		done <- err
-	}()
-	for {
-		if n, _ := aio.InKernelForTest(r); n > base {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("Read returned %v before anything was sent", err)
-		default:
-		}
-		runtime.Gosched()
-	}
-	if _, err := server.Write([]byte("pong")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	client.Close()
-	server.Close()
-	ln.Close() // ends its multishot accept
-	for _, f := range busy {
-		f.Close() // cancels its read and waits for it
-	}
-	if st := r.Stats(); st.Submitted != st.Completed || st.InFlight != 0 {
-		t.Fatalf("stats %+v: want everything submitted completed", st)
+// Blocking calls on sockets and pipes take the readiness path (see
+// mechanism.go): the caller's own non-blocking system call, parking in
+// Go's netpoller when it would wait. None of them reaches the ring, on
+// io_uring or portable: a dial, an accept, sends and receives that could
+// be done at once and ones that had to wait, and a pipe's reads. A call
+// waiting in the netpoller counts as in flight.
+func TestReadinessPath(t *testing.T) {
+	for _, backend := range []string{"uring", "portable"} {
+		t.Run(backend, func(t *testing.T) {
+			if backend == "uring" {
+				needURing(t)
+			}
+			r, err := aio.New(aio.Config{Backend: backend})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			enters := func() uint64 { n, _ := aio.SubmitEnters(r); return n }
+			ringed := func() uint64 { return r.Stats().Submitted - r.Stats().Completed }
+			e0 := enters()
+			ln, err := r.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			ctx := context.Background()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept() // waits in the netpoller
+				if err != nil {
+					t.Error(err)
+				}
+				accepted <- c
+			}()
+			client, err := r.DialContext(ctx, "tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			server := <-accepted
+			if server == nil {
+				t.FailNow()
+			}
+			defer server.Close()
+			buf := make([]byte, 16)
+			for i := range 100 {
+				// The receive comes first and waits: in flight meanwhile.
+				done := make(chan error, 1)
+				go func() {
+					n, err := server.Read(buf)
+					if err == nil && string(buf[:n]) != "ping" {
+						err = fmt.Errorf("read %q, want ping", buf[:n])
+					}
+					done <- err
+				}()
+				if i%2 == 0 {
+					for ringed() == 0 {
+						runtime.Gosched()
+					}
+				}
+				if _, err := client.Write([]byte("ping")); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pw.Close()
+			p, err := r.NewFile(pr)
+			pr.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			for i := range 10 {
+				done := make(chan error, 1)
+				go func() {
+					_, err := p.Read(buf[:1])
+					done <- err
+				}()
+				for ringed() == 0 {
+					runtime.Gosched()
+				}
+				if _, err := pw.Write([]byte{byte(i)}); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := enters() - e0; got != 0 {
+				t.Errorf("%d io_uring_enter calls for blocking socket and pipe calls, want 0", got)
+			}
+			if st := r.Stats(); st.Submitted != st.Completed || st.Submitted < 2*100+10 {
+				t.Errorf("stats %+v: want every call counted, and all complete", st)
+			}
+		})
 	}
 }
 
 // A blocking read of cached data is done at once, without the ring; a
-// read that would wait (an empty pipe) goes through the ring, and so do
-// the next few reads of that file, without trying first.
+// read that would wait for the disk goes through the ring.
 func TestURingFileTryNow(t *testing.T) {
 	r, f := uringFile(t, 1<<20)
 	enters := func() uint64 { n, _ := aio.SubmitEnters(r); return n }
@@ -159,38 +165,25 @@ func TestURingFileTryNow(t *testing.T) {
 		t.Errorf("stats went from %+v to %+v: want 16 more submitted and completed", s0, s)
 	}
 
-	pr, pw, err := os.Pipe()
-	if err != nil {
+	// A read of uncached data goes to the ring (and no thread waits for
+	// the disk); the few reads after a miss do not try at once first.
+	evict(t, f)
+	base := enters()
+	if n, err := f.ReadAt(buf, 512<<10); n != 4096 || err != nil {
+		t.Fatalf("ReadAt = (%d, %v)", n, err)
+	}
+	if enters() == base {
+		t.Error("a read of uncached data did not go through the ring")
+	}
+}
+
+// evict drops f's pages from the page cache.
+func evict(t *testing.T, f *aio.File) {
+	t.Helper()
+	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	defer pw.Close()
-	p, err := r.NewFile(pr)
-	pr.Close()
-	if err != nil {
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
-	}
-	defer p.Close()
-	// Each read finds the pipe empty at first: the first tries, misses
-	// and goes to the ring; the next ones go to the ring directly. Every
-	// one needs an enter, and every one gets its byte.
-	for i := range 4 {
-		base := enters()
-		done := make(chan error, 1)
-		go func() {
-			n, err := p.Read(buf[:1])
-			if err == nil && (n != 1 || buf[0] != byte('a'+i)) {
-				t.Errorf("read %d = %q", i, buf[:n])
-			}
-			done <- err
-		}()
-		for enters() == base { // the read is waiting in the ring
-			runtime.Gosched()
-		}
-		if _, err := pw.Write([]byte{byte('a' + i)}); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -54,7 +54,7 @@ func TestURingNoLostWakeup(t *testing.T) {
 				defer wg.Done()
 				buf := make([]byte, 4096)
 				for i := range pings * 4 {
-					if _, err := f.ReadAt(buf, int64((g*7+i)%256)*4096); err != nil {
+					if _, err := startWait(f.StartReadAt(buf, int64((g*7+i)%256)*4096)); err != nil {
 						t.Error(err)
 						return
 					}
@@ -70,7 +70,7 @@ func TestURingNoLostWakeup(t *testing.T) {
 			defer wg.Done()
 			b := make([]byte, 1)
 			for range pings {
-				if _, err := rd.Read(b); err != nil {
+				if _, err := startWait(rd.StartRead(b)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -110,7 +110,7 @@ func TestURingNoLostWakeup(t *testing.T) {
 					defer burst.Done()
 					buf := make([]byte, 4096)
 					for j := range 16 {
-						if _, err := f.ReadAt(buf, int64((g*16+j)%256)*4096); err != nil {
+						if _, err := startWait(f.StartReadAt(buf, int64((g*16+j)%256)*4096)); err != nil {
 							t.Error(err)
 						}
 					}
@@ -120,7 +120,7 @@ func TestURingNoLostWakeup(t *testing.T) {
 			base := r.Stats().Submitted
 			got := make(chan error, 1)
 			go func() {
-				_, err := rd.Read(make([]byte, 1))
+				_, err := startWait(rd.StartRead(make([]byte, 1)))
 				got <- err
 			}()
 			for r.Stats().Submitted == base {
@@ -156,4 +156,12 @@ func TestURingNoLostWakeup(t *testing.T) {
 			t.Fatalf("round %d: %+v", round, st)
 		}
 	}
+}
+
+// startWait waits for the op a Start call returned.
+func startWait(op *aio.Op, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	return op.Wait()
 }

@@ -18,6 +18,7 @@ import (
 type config struct {
 	size      int64         // data file size, a multiple of blockSize
 	writeSize int64         // write workload's file size
+	coldSize  int64         // cold workload's file size, a multiple of blockSize
 	dir       string        // where the temporary directory goes; "" chooses
 	duration  time.Duration // one implementation's run in one round
 	rounds    int
@@ -29,13 +30,18 @@ type config struct {
 	cpuProfile, trace string // files for -cpuprofile and -trace
 	report            string // file for -report
 
-	// afterCreate, if set, runs on the data file once it is written and
-	// before anything reads it. Tests corrupt the file here.
+	// afterCreate, if set, runs on the data file and on the cold file
+	// once each is written and before anything reads it. Tests corrupt
+	// the files here.
 	afterCreate func(name string) error
 	// echoTamper, if set, sees every message the tcp-echo server is about
 	// to send back (seq counts them per connection, from 1). Tests corrupt
 	// echoes here.
 	echoTamper func(seq int, msg []byte)
+	// httpTamper, if set, sees every response body the http server is
+	// about to send (seq counts each client's requests, from 0 for its
+	// warm-up request). Tests corrupt bodies here.
+	httpTamper func(seq uint64, body []byte)
 }
 
 // results is everything a run found: the table, the JSON, and whatever
@@ -63,7 +69,8 @@ type machineInfo struct {
 	CPUModel       string `json:"cpu_model,omitempty"`
 	Kernel         string `json:"kernel"`
 	GoVersion      string `json:"go_version"`
-	DefaultBackend string `json:"default_backend"` // what aio.New(aio.Config{}) picks, or why nothing
+	DefaultBackend string `json:"default_backend"`      // what aio.New(aio.Config{}) picks, or why nothing
+	URingMode      string `json:"uring_mode,omitempty"` // AIO_URING_MODE, if set: who enters the io_uring
 }
 
 // dataInfo describes the files the workloads use.
@@ -72,6 +79,7 @@ type dataInfo struct {
 	DirNote        string  `json:"dir_note,omitempty"`
 	FileBytes      int64   `json:"file_bytes"`
 	WriteFileBytes int64   `json:"write_file_bytes"`
+	ColdFileBytes  int64   `json:"cold_file_bytes,omitempty"`
 	CreateSeconds  float64 `json:"create_seconds"`
 	ResidentStart  float64 `json:"resident_start"` // fraction of pages; -1 unknown
 	ResidentEnd    float64 `json:"resident_end"`
@@ -129,7 +137,10 @@ type workloadResult struct {
 	Title   string `json:"title"`
 	OpUnit  string `json:"op"`
 	NoRatio bool   `json:"no_ratio,omitempty"`
-	Rows    []*row `json:"rows"`
+	// LatRatio: p50 and p99 are what the workload measures, and each row
+	// shows them against the standard library's.
+	LatRatio bool   `json:"latency_ratio,omitempty"`
+	Rows     []*row `json:"rows"`
 }
 
 // env is what every run shares: the files and the checker.
@@ -142,6 +153,7 @@ type env struct {
 	pattern  *pattern
 	resident *residentFile
 	write    *writeState
+	cold     coldFile
 	checks   *checker
 }
 
@@ -171,7 +183,7 @@ func selectWorkloads(only []string) ([]*workload, error) {
 // ones with New's error) and the standard library.
 func probeImpls() []impl {
 	var out []impl
-	for _, b := range []string{"uring", "portable"} {
+	for _, b := range []string{"uring", "portable", "iocp"} {
 		im := impl{Name: "aio-" + b, Backend: b}
 		r, err := aio.New(aio.Config{Backend: b})
 		if err != nil {
@@ -200,6 +212,7 @@ func describeMachine() machineInfo {
 	if v := os.Getenv("AIO_BACKEND"); v != "" {
 		m.DefaultBackend += " (AIO_BACKEND=" + v + ")"
 	}
+	m.URingMode = os.Getenv("AIO_URING_MODE")
 	return m
 }
 
@@ -259,6 +272,10 @@ func setupEnv(ctx context.Context, cfg config, nd needs, checks *checker, prog *
 		need += cfg.writeSize
 	}
 	ramFS, free, err := dirInfo(dir)
+	coldWhy := coldUsable(dir, ramFS)
+	if nd.coldFile && coldWhy == "" {
+		need += cfg.coldSize
+	}
 	if err == nil && free >= 0 && free < need {
 		return nil, info, cleanup, fmt.Errorf("%s has %d MiB free, the run needs %d MiB (use -dir or -size)", dir, free>>20, need>>20)
 	}
@@ -304,6 +321,22 @@ func setupEnv(ctx context.Context, cfg config, nd needs, checks *checker, prog *
 		}
 		e.write = ws
 	}
+	if nd.coldFile {
+		e.cold = coldFile{why: coldWhy}
+		if coldWhy == "" {
+			e.cold = coldFile{name: filepath.Join(tmp, "cold"), blocks: cfg.coldSize / blockSize}
+			info.ColdFileBytes = cfg.coldSize
+			prog.line("creating %d MiB cold file in %s", cfg.coldSize>>20, tmp)
+			if err := createDataFile(ctx, e.cold.name, e.cold.blocks, e.pattern); err != nil {
+				return nil, info, cleanup, fmt.Errorf("creating the cold file: %w", err)
+			}
+			if cfg.afterCreate != nil {
+				if err := cfg.afterCreate(e.cold.name); err != nil {
+					return nil, info, cleanup, err
+				}
+			}
+		}
+	}
 	info.CreateSeconds = time.Since(start).Seconds()
 	return e, info, cleanup, nil
 }
@@ -347,6 +380,7 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	for _, w := range wls {
 		nd.dataFile = nd.dataFile || w.needs.dataFile
 		nd.writeFile = nd.writeFile || w.needs.writeFile
+		nd.coldFile = nd.coldFile || w.needs.coldFile
 	}
 	checks := &checker{}
 	e, info, cleanup, err := setupEnv(ctx, cfg, nd, checks, prog)
@@ -366,7 +400,11 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	prog.total = len(wls) * cfg.rounds * len(avail)
 
 	for _, w := range wls {
-		wr := &workloadResult{Name: w.name, Title: w.title, OpUnit: w.opsUnits, NoRatio: w.noRatio}
+		title := w.title
+		if w.titleFor != nil {
+			title = w.titleFor(cfg)
+		}
+		wr := &workloadResult{Name: w.name, Title: title, OpUnit: w.opsUnits, NoRatio: w.noRatio, LatRatio: w.latRatio}
 		res.Workloads = append(res.Workloads, wr)
 		rows := map[string]*row{}
 		for _, im := range avail {
@@ -480,7 +518,12 @@ func (e *env) runOne(ctx context.Context, w *workload, im impl, round int) (roun
 		}
 		return roundResult{}, err
 	}
-	return newRoundResult(round+1, rc.begin, rc.end, st), nil
+	rr := newRoundResult(round+1, rc.begin, rc.end, st)
+	if rc.ring != nil {
+		m := mechDelta(im.Backend, rc.ringBegin, rc.ringEnd)
+		rr.Mech = &m
+	}
+	return rr, nil
 }
 
 // finishWorkload aggregates the rounds of each row and computes the ratios.
@@ -493,11 +536,10 @@ func finishWorkload(wr *workloadResult) {
 	computeRatios(wr)
 }
 
-// computeRatios sets each row's ratios to the standard library's row.
+// computeRatios sets each row's ratios to the standard library's row:
+// ops/s and ops per CPU-second unless the workload says they are not
+// comparable, p50 and p99 if it says they are what it measures.
 func computeRatios(wr *workloadResult) {
-	if wr.NoRatio {
-		return
-	}
 	var base *row
 	for _, r := range wr.Rows {
 		if r.Kind == "std" && r.NA == "" && r.OpsPerSec > 0 {
@@ -508,12 +550,18 @@ func computeRatios(wr *workloadResult) {
 		return
 	}
 	for _, r := range wr.Rows {
-		if r == base || r.NA != "" {
+		if r == base || r.NA != "" || len(r.Rounds) == 0 {
 			continue
 		}
-		r.Ratio = r.OpsPerSec / base.OpsPerSec
-		if r.OpsPerCPUSec > 0 && base.OpsPerCPUSec > 0 {
-			r.CPURatio = r.OpsPerCPUSec / base.OpsPerCPUSec
+		if !wr.NoRatio {
+			r.Ratio = r.OpsPerSec / base.OpsPerSec
+			if r.OpsPerCPUSec > 0 && base.OpsPerCPUSec > 0 {
+				r.CPURatio = r.OpsPerCPUSec / base.OpsPerCPUSec
+			}
+		}
+		if wr.LatRatio && r.P50Ns > 0 && base.P50Ns > 0 && r.P99Ns > 0 && base.P99Ns > 0 {
+			r.P50Ratio = r.P50Ns / base.P50Ns
+			r.P99Ratio = r.P99Ns / base.P99Ns
 		}
 	}
 }

@@ -74,6 +74,7 @@ type fioOutput struct {
 		Error  int     `json:"error"`
 		UsrCPU float64 `json:"usr_cpu"`
 		SysCPU float64 `json:"sys_cpu"`
+		Ctx    *int64  `json:"ctx"` // the job's context switches
 		Read   struct {
 			IOPS     float64 `json:"iops"`
 			TotalIOs uint64  `json:"total_ios"`
@@ -113,7 +114,13 @@ func parseFio(name string, out []byte) (*row, error) {
 		Round: 1, Ops: j.Read.TotalIOs, Seconds: j.Read.Runtime / 1000, CPUSeconds: -1,
 		OpsPerSec: j.Read.IOPS,
 		P50Ns:     pct["50.000000"], P99Ns: pct["99.000000"], P999Ns: pct["99.900000"],
-		ThreadsActive: -1, ThreadsTotal: -1,
+		ThreadsActive: -1, ThreadsTotal: -1, CtxSwitches: -1, CswPerOp: -1,
+	}
+	if j.Ctx != nil {
+		rr.CtxSwitches = *j.Ctx
+		if rr.Ops > 0 {
+			rr.CswPerOp = float64(*j.Ctx) / float64(rr.Ops)
+		}
 	}
 	if cpu := (j.UsrCPU + j.SysCPU) / 100; cpu > 0 {
 		rr.CPUSeconds = cpu * rr.Seconds

@@ -5,26 +5,33 @@
 // With no arguments it creates a 256 MiB data file in a disk-backed
 // temporary directory (every 4 KiB block holds a pattern derived from its
 // index, so every read is verified), keeps it resident in the page cache,
-// runs the suite on every available aio backend and on os.File (net for
-// the TCP workloads) in interleaved rounds, prints one table, removes its
-// files, and exits non-zero if any invariant failed: a read returned the
-// wrong data, a ring's counters did not balance (submitted == completed,
-// nothing in flight), a byte went missing or came back altered in a pipe
-// or a TCP echo, or a cancel outcome went uncounted. It takes about a
-// minute on a 2-core machine.
+// creates a 1 GiB file of the same pattern that cold-32 evicts from the
+// page cache before each of its runs, runs the suite on every available
+// aio backend and on os.File (net and net/http for the network
+// workloads) in interleaved rounds, prints one table, removes its files,
+// and exits non-zero if any invariant failed: a read returned the wrong
+// data, a ring's counters did not balance (submitted == completed,
+// nothing in flight), a byte went missing or came back altered in a pipe,
+// a TCP echo or an HTTP response, or a cancel outcome went uncounted. It
+// takes about two minutes on a 2-core machine.
 //
 // Usage:
 //
-//	aiobench [-size 256MiB] [-dir DIR] [-duration 750ms] [-rounds 3]
+//	aiobench [-size 256MiB] [-cold-size 1GiB] [-dir DIR] [-duration 750ms] [-rounds 3]
 //	         [-only read-1,op-32,...] [-json] [-fio] [-quick]
 //	         [-impl aio-uring,std] [-report FILE] [-cpuprofile FILE] [-trace FILE]
 //
-// The workloads are read-1, read-32, op-32, direct-32, write-fsync,
-// pingpong, cancel-storm, cancel-latency, tcp-echo and tcp-echo-1.
-// Progress goes to stderr (one updating line on a terminal, plain lines
-// otherwise), the table or, with -json, the JSON results to stdout.
-// -report FILE also writes a self-contained HTML page with the table and
-// each workload's latency CDF, drawn with gonum.org/v1/plot.
+// The workloads are read-1, read-32, op-32, direct-32, cold-32,
+// write-fsync, pingpong, cancel-storm, cancel-latency, cancel-latency-op,
+// cancel-latency-spin, tcp-echo-1, tcp-echo (64 connections),
+// tcp-echo-1000 and http. Beside ops/s, ops per CPU-second and
+// latencies, every row shows which of aio's mechanisms served it (mech),
+// the process's context switches per op and its OS threads; the
+// cancel-latency rows show their p50 and p99 against the standard
+// library's. Progress goes to stderr (one updating line on a terminal,
+// plain lines otherwise), the table or, with -json, the JSON results to
+// stdout. -report FILE also writes a self-contained HTML page with the
+// table and each workload's latency CDF, drawn with gonum.org/v1/plot.
 package main
 
 import (
@@ -133,17 +140,18 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	fs := flag.NewFlagSet("aiobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	size := fs.String("size", "256MiB", "data file size (K, M, G suffixes are binary)")
+	coldSize := fs.String("cold-size", "1GiB", "size of cold-32's file, evicted from the page cache before each run")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the temporary files (default: the first disk-backed of $TMPDIR, the current directory, $HOME)")
 	fs.DurationVar(&cfg.duration, "duration", defaultDuration, "how long each implementation runs a workload in each round")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per workload; the table shows medians")
 	only := fs.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ","))
-	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,std")
+	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,aio-iocp,std")
 	fs.BoolVar(&jsonOut, "json", false, "write the results as JSON to stdout instead of the table")
 	fs.BoolVar(&cfg.fio, "fio", false, "also run the equivalent fio jobs, if fio is installed")
 	fs.StringVar(&cfg.report, "report", "", "also write an HTML report with latency CDF plots per workload to `file`")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the whole run to `file` (go tool trace)")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode, about 10 s: a 32 MiB file, 200ms runs, 2 rounds (explicit flags still win)")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode, about 10 s: a 32 MiB data file, a 128 MiB cold file, 100ms runs, 2 rounds (explicit flags still win)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: aiobench [flags]\n\nMeasures aio against os.File (and fio with -fio) and verifies its invariants.\n\nFlags:")
 		fs.PrintDefaults()
@@ -161,8 +169,11 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 		if !set["size"] {
 			*size = "32MiB"
 		}
+		if !set["cold-size"] {
+			*coldSize = "128MiB"
+		}
 		if !set["duration"] {
-			cfg.duration = 200 * time.Millisecond
+			cfg.duration = 100 * time.Millisecond
 		}
 		if !set["rounds"] {
 			cfg.rounds = 2
@@ -176,6 +187,13 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 		return cfg, false, fmt.Errorf("-size %s: at least 1MiB", *size)
 	}
 	cfg.size -= cfg.size % blockSize
+	if cfg.coldSize, err = parseSize(*coldSize); err != nil {
+		return cfg, false, fmt.Errorf("-cold-size: %v", err)
+	}
+	if cfg.coldSize < 1<<20 {
+		return cfg, false, fmt.Errorf("-cold-size %s: at least 1MiB", *coldSize)
+	}
+	cfg.coldSize -= cfg.coldSize % blockSize
 	if cfg.duration <= 0 || cfg.rounds <= 0 {
 		return cfg, false, errors.New("-duration and -rounds must be positive")
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +20,21 @@ import (
 func quickArgs(t *testing.T, only string) []string {
 	args := []string{"-quick", "-dir", t.TempDir(), "-only", only}
 	if testing.Short() {
-		args = append(args, "-duration", "50ms", "-rounds", "1", "-size", "4MiB")
+		args = append(args, "-duration", "50ms", "-rounds", "1", "-size", "4MiB", "-cold-size", "8MiB")
 	}
 	return args
 }
 
-// TestQuickRun runs the tool's core on a few workloads and checks that
-// every available implementation measured something, that no invariant
-// failed, and that the files are gone afterwards.
+// TestQuickRun runs the tool's core on every workload but the ones that
+// only repeat another's code (read-32, direct-32) and checks that every
+// available implementation measured something, that no invariant
+// failed, and that the files are gone afterwards. cold-32 may be n/a
+// where the file cannot leave the page cache (a RAM file system, not
+// Linux), and nothing else.
 func TestQuickRun(t *testing.T) {
-	only := "read-1,op-32,write-fsync,pingpong,cancel-storm,cancel-latency,tcp-echo,tcp-echo-1"
-	args := append(quickArgs(t, only), "-json")
+	names := []string{"read-1", "op-32", "cold-32", "write-fsync", "pingpong", "cancel-storm",
+		"cancel-latency", "cancel-latency-op", "cancel-latency-spin", "tcp-echo-1", "tcp-echo", "tcp-echo-1000", "http"}
+	args := append(quickArgs(t, strings.Join(names, ",")), "-json")
 	dir := args[2]
 	var stdout, stderr bytes.Buffer
 	if code := execute(args, &stdout, &stderr); code != 0 {
@@ -42,8 +47,8 @@ func TestQuickRun(t *testing.T) {
 	if len(res.Failures) != 0 {
 		t.Errorf("failures: %v", res.Failures)
 	}
-	if len(res.Workloads) != 8 {
-		t.Fatalf("%d workloads in the results, want 8", len(res.Workloads))
+	if len(res.Workloads) != len(names) {
+		t.Fatalf("%d workloads in the results, want %d", len(res.Workloads), len(names))
 	}
 	available := 0
 	for _, im := range res.Impls {
@@ -57,7 +62,9 @@ func TestQuickRun(t *testing.T) {
 		}
 		for _, r := range wr.Rows {
 			if r.NA != "" {
-				t.Errorf("%s/%s: n/a: %s", wr.Name, r.Impl, r.NA)
+				if wr.Name != "cold-32" || errEvict == nil && !strings.Contains(r.NA, "RAM file system") {
+					t.Errorf("%s/%s: n/a: %s", wr.Name, r.Impl, r.NA)
+				}
 				continue
 			}
 			if r.OpsPerSec <= 0 || len(r.Rounds) == 0 || r.P50Ns <= 0 || len(r.Latency) == 0 {
@@ -65,6 +72,12 @@ func TestQuickRun(t *testing.T) {
 			}
 			if !wr.NoRatio && r.Kind == "aio" && r.Ratio <= 0 {
 				t.Errorf("%s/%s: no ratio to the baseline", wr.Name, r.Impl)
+			}
+			if wr.LatRatio && r.Kind == "aio" && (r.P50Ratio <= 0 || r.P99Ratio <= 0) {
+				t.Errorf("%s/%s: no latency ratio to the baseline", wr.Name, r.Impl)
+			}
+			if r.Kind == "aio" && r.Mech == "" {
+				t.Errorf("%s/%s: no mech", wr.Name, r.Impl)
 			}
 		}
 	}
@@ -230,7 +243,7 @@ func TestFlags(t *testing.T) {
 		}
 	}
 	cfg, _, err := parseFlags([]string{"-quick", "-rounds", "5"}, io.Discard)
-	if err != nil || cfg.size != 32<<20 || cfg.rounds != 5 || cfg.duration != 200*time.Millisecond {
+	if err != nil || cfg.size != 32<<20 || cfg.rounds != 5 || cfg.duration != 100*time.Millisecond {
 		t.Errorf("-quick -rounds 5: %+v, %v", cfg, err)
 	}
 	if n, err := parseSize("256MiB"); n != 256<<20 || err != nil {
@@ -247,14 +260,14 @@ func TestParseFio(t *testing.T) {
 		}
 	}
 	out := []byte(`note: a warning
-{"jobs": [{"error": 0, "usr_cpu": 25.0, "sys_cpu": 75.0,
+{"jobs": [{"error": 0, "usr_cpu": 25.0, "sys_cpu": 75.0, "ctx": 900000,
   "read": {"iops": 600000.5, "total_ios": 1800000, "runtime": 3000,
     "lat_ns": {"percentile": {"50.000000": 47872, "99.000000": 104960, "99.900000": 175104}}}}]}`)
 	r, err := parseFio("fio io_uring", out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.OpsPerSec != 600000.5 || r.OpsPerCPUSec != 600000.5 || r.P99Ns != 104960 || r.AllocsPerOp != -1 {
+	if r.OpsPerSec != 600000.5 || r.OpsPerCPUSec != 600000.5 || r.P99Ns != 104960 || r.AllocsPerOp != -1 || r.CswPerOp != 0.5 {
 		t.Errorf("parsed %+v", r)
 	}
 }
@@ -305,5 +318,148 @@ func TestReport(t *testing.T) {
 	}
 	if strings.Contains(page, "<h2>nothing</h2>") {
 		t.Error("a workload without latencies got plots")
+	}
+}
+
+// TestHTTPTamperFails makes the http server alter one byte of each
+// client's first request in the window: every implementation must catch it,
+// and the tool must still shut the server down and exit non-zero.
+func TestHTTPTamperFails(t *testing.T) {
+	cfg, _, err := parseFlags(quickArgs(t, "http"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.duration = 50 * time.Millisecond
+	cfg.rounds = 1
+	cfg.httpTamper = func(seq uint64, body []byte) {
+		if seq == 1 { // 0 is the warm-up, outside the window
+			body[100] ^= 0x01
+		}
+	}
+	res, err := run(context.Background(), cfg, newProgress(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, f := range res.Failures {
+		if !strings.Contains(f, "body byte 100") {
+			t.Errorf("unexpected failure: %s", f)
+		}
+		failed[strings.SplitN(strings.SplitN(f, "/", 2)[1], " ", 2)[0]] = true
+	}
+	for _, im := range res.Impls {
+		if im.Err == "" && !failed[im.Name] {
+			t.Errorf("%s: an altered response went unnoticed (failures: %v)", im.Name, res.Failures)
+		}
+	}
+}
+
+// TestCorruptColdFails corrupts every 8th block of cold-32's file (the
+// writes are still dirty when the run evicts the file, so they must
+// reach the disk first): the verifier must catch them on every
+// implementation.
+func TestCorruptColdFails(t *testing.T) {
+	cfg, _, err := parseFlags(quickArgs(t, "cold-32"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.duration = 50 * time.Millisecond
+	cfg.rounds = 1
+	cfg.coldSize = 4 << 20
+	cfg.afterCreate = func(name string) error {
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zero := make([]byte, blockSize)
+		for b := int64(0); b < cfg.coldSize/blockSize; b += 8 {
+			if _, err := f.WriteAt(zero, b*blockSize); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	res, err := run(context.Background(), cfg, newProgress(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := res.Workloads[0].Rows[0].NA; why != "" {
+		t.Skipf("cold-32 cannot run here: %s", why)
+	}
+	failed := map[string]bool{}
+	for _, f := range res.Failures {
+		if !strings.Contains(f, "header says") {
+			t.Errorf("unexpected failure: %s", f)
+		}
+		failed[strings.SplitN(strings.SplitN(f, "/", 2)[1], " ", 2)[0]] = true
+	}
+	for _, im := range res.Impls {
+		if im.Err == "" && !failed[im.Name] {
+			t.Errorf("%s read corrupted blocks of the cold file and nothing failed (failures: %v)", im.Name, res.Failures)
+		}
+	}
+}
+
+// TestMechString checks the mech column: the dominant mechanism, then
+// every other above 5% with its share, most first.
+func TestMechString(t *testing.T) {
+	for _, c := range []struct {
+		m    mechCounts
+		want string
+	}{
+		{mechCounts{Driver: "ring"}, "none"},
+		{mechCounts{Driver: "ring", Readiness: 1000}, "ready"},
+		{mechCounts{Driver: "ring", Readiness: 1000, Direct: 50}, "ready"}, // 4.8%
+		{mechCounts{Driver: "ring", Direct: 600, DriverOps: 400}, "direct+ring 40%"},
+		{mechCounts{Driver: "workers", Direct: 100, DriverOps: 800, Readiness: 100}, "workers+direct 10%+ready 10%"},
+		{mechCounts{Driver: "ring", Direct: 20, DriverOps: 70, Readiness: 10}, "ring+direct 20%+ready 10%"},
+	} {
+		if got := c.m.String(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.m, got, c.want)
+		}
+	}
+	before := aio.Stats{Submitted: 10, Direct: 5, Readiness: 3, Driver: 2}
+	after := aio.Stats{Submitted: 30, Direct: 5, Readiness: 20, Driver: 5}
+	if got := mechDelta("portable", before, after); got != (mechCounts{Driver: "workers", Readiness: 17, DriverOps: 3}) {
+		t.Errorf("mechDelta: %+v", got)
+	}
+}
+
+// TestTableColumns checks that the table shows the mech, csw/op and
+// latency-ratio columns of a row, and "-" where they are unknown.
+func TestTableColumns(t *testing.T) {
+	aioRow := &row{Impl: "aio-uring", Kind: "aio", Rounds: []roundResult{{}}, OpsPerSec: 1000, P50Ns: 3000, P99Ns: 9000,
+		CswPerOp: 2.5, ThreadsActive: 3, ThreadsTotal: 9, Mech: "direct+ring 40%", P50Ratio: 1.5, P99Ratio: 3}
+	stdRow := &row{Impl: "std", Kind: "std", Rounds: []roundResult{{}}, OpsPerSec: 1000, P50Ns: 2000, P99Ns: 3000,
+		CswPerOp: -1, ThreadsActive: -1}
+	res := &results{Workloads: []*workloadResult{{Name: "cancel-latency", Rows: []*row{aioRow, stdRow}}}}
+	var b bytes.Buffer
+	writeTable(&b, res)
+	lines := strings.Split(b.String(), "\n")
+	var header, aioLine, stdLine []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[0] == "workload":
+			header = f
+		case len(f) > 1 && f[1] == "aio-uring":
+			aioLine = f
+		case len(f) > 0 && f[0] == "std":
+			stdLine = f
+		}
+	}
+	for _, want := range []string{"mech", "csw/op", "threads", "p50/p99"} {
+		if !slices.Contains(header, want) {
+			t.Errorf("the header lacks %s: %v", want, header)
+		}
+	}
+	for _, want := range []string{"direct+ring", "40%", "2.50", "3/9", "1.50/3.00"} {
+		if !slices.Contains(aioLine, want) {
+			t.Errorf("the aio row lacks %s: %v", want, aioLine)
+		}
+	}
+	if len(stdLine) < 3 || stdLine[1] != "-" || slices.Contains(stdLine, "-1") {
+		t.Errorf("the std row: %v; want - for its mech, csw/op and threads", stdLine)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -14,8 +15,8 @@ import (
 // directIOFlag is the open flag for I/O that bypasses the page cache.
 const directIOFlag = syscall.O_DIRECT
 
-// directIOErr is nil where directIOFlag means something.
-var directIOErr error
+// errDirectIO is nil where directIOFlag means something.
+var errDirectIO error
 
 // kernelVersion describes the running kernel, as uname -srm does.
 func kernelVersion() string {
@@ -125,3 +126,24 @@ func systemCPU() (busy, steal time.Duration, ok bool) {
 // userHZ is the unit of /proc/stat: 100 on every Linux architecture Go
 // supports.
 const userHZ = 100
+
+// errEvict is nil where evictFile works.
+var errEvict error
+
+// evictFile drops name's pages from the page cache: fsync, so that none
+// is dirty, then posix_fadvise(POSIX_FADV_DONTNEED) on the whole file.
+// Clean pages that nobody maps are dropped at once.
+func evictFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("evict %s: fsync: %w", name, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("evict %s: posix_fadvise(DONTNEED): %w", name, err)
+	}
+	return nil
+}

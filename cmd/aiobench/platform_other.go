@@ -14,8 +14,14 @@ import (
 // a later version may use).
 const directIOFlag = 0
 
-// directIOErr says why the O_DIRECT workload cannot run here.
-var directIOErr = fmt.Errorf("O_DIRECT is Linux-only (%s): %w", runtime.GOOS, errors.ErrUnsupported)
+// errDirectIO says why the O_DIRECT workload cannot run here.
+var errDirectIO = fmt.Errorf("O_DIRECT is Linux-only (%s): %w", runtime.GOOS, errors.ErrUnsupported)
+
+// errEvict says why the cold workload cannot run here.
+var errEvict = fmt.Errorf("evicting a file from the page cache is done with posix_fadvise on Linux only (%s): %w", runtime.GOOS, errors.ErrUnsupported)
+
+// evictFile cannot evict here.
+func evictFile(name string) error { return errEvict }
 
 // kernelVersion describes the running kernel as far as it is known.
 func kernelVersion() string { return runtime.GOOS + " (version unknown)" }

@@ -24,7 +24,11 @@ func writeTable(w io.Writer, res *results) {
 	if m.CPUModel != "" {
 		fmt.Fprintf(w, ", %s", m.CPUModel)
 	}
-	fmt.Fprintf(w, "\n          kernel %s, %s, aio default backend: %s\n", m.Kernel, m.GoVersion, m.DefaultBackend)
+	fmt.Fprintf(w, "\n          kernel %s, %s, aio default backend: %s", m.Kernel, m.GoVersion, m.DefaultBackend)
+	if m.URingMode != "" {
+		fmt.Fprintf(w, ", AIO_URING_MODE=%s", m.URingMode)
+	}
+	fmt.Fprintln(w)
 	var avail, unavail []string
 	for _, im := range res.Impls {
 		if im.Err != "" {
@@ -39,11 +43,18 @@ func writeTable(w io.Writer, res *results) {
 	}
 	d := res.Data
 	fmt.Fprintf(w, "files     %s", d.Dir)
+	var files []string
 	if d.FileBytes > 0 {
-		fmt.Fprintf(w, ": data %s", fmtBytes(d.FileBytes))
+		files = append(files, "data "+fmtBytes(d.FileBytes))
 	}
 	if d.WriteFileBytes > 0 {
-		fmt.Fprintf(w, ", writes %s", fmtBytes(d.WriteFileBytes))
+		files = append(files, "writes "+fmtBytes(d.WriteFileBytes))
+	}
+	if d.ColdFileBytes > 0 {
+		files = append(files, "cold "+fmtBytes(d.ColdFileBytes))
+	}
+	if len(files) > 0 {
+		fmt.Fprintf(w, ": %s", strings.Join(files, ", "))
 	}
 	fmt.Fprintf(w, " (created in %.1fs; removed at exit)\n", d.CreateSeconds)
 	if d.DirNote != "" {
@@ -64,8 +75,8 @@ func writeTable(w io.Writer, res *results) {
 		s.Rounds, fmtSeconds(s.DurationSec), res.ElapsedSec)
 	fmt.Fprintln(w)
 
-	header := []string{"workload", "impl", "ops/s", "ops/cpu-s", "p50", "p99", "p99.9", "allocs/op", "threads", "spread", "x std", "x std cpu"}
-	left := map[int]bool{0: true, 1: true}
+	header := tableHeader
+	left := map[int]bool{0: true, 1: true, 2: true}
 	var lines [][]string
 	for _, wr := range res.Workloads {
 		for i, r := range wr.Rows {
@@ -104,8 +115,12 @@ func writeTable(w io.Writer, res *results) {
 
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "workloads (one op is):")
+	nw := 15
 	for _, wr := range res.Workloads {
-		fmt.Fprintf(w, "  %-15s %s; op = %s\n", wr.Name, wr.Title, wr.OpUnit)
+		nw = max(nw, len(wr.Name))
+	}
+	for _, wr := range res.Workloads {
+		fmt.Fprintf(w, "  %-*s %s; op = %s\n", nw, wr.Name, wr.Title, wr.OpUnit)
 		var naOrder []string
 		naImpls := map[string][]string{} // reason -> implementations
 		for _, r := range wr.Rows {
@@ -114,7 +129,7 @@ func writeTable(w io.Writer, res *results) {
 				for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
 					parts = append(parts, fmt.Sprintf("%s %.0f", k, r.Extra[k]))
 				}
-				fmt.Fprintf(w, "  %-15s   %s: %s (all rounds)\n", "", r.Impl, strings.Join(parts, ", "))
+				fmt.Fprintf(w, "  %-*s   %s: %s (all rounds)\n", nw, "", r.Impl, strings.Join(parts, ", "))
 			}
 			if r.NA != "" {
 				if _, ok := naImpls[r.NA]; !ok {
@@ -124,13 +139,18 @@ func writeTable(w io.Writer, res *results) {
 			}
 		}
 		for _, reason := range naOrder {
-			fmt.Fprintf(w, "  %-15s   %s: n/a: %s\n", "", strings.Join(naImpls[reason], ", "), reason)
+			fmt.Fprintf(w, "  %-*s   %s: n/a: %s\n", nw, "", strings.Join(naImpls[reason], ", "), reason)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(res.Pending)) {
-		fmt.Fprintf(w, "  %-15s not yet: %s\n", name, res.Pending[name])
+		fmt.Fprintf(w, "  %-*s not yet: %s\n", nw, name, res.Pending[name])
 	}
-	fmt.Fprintln(w, "threads: OS threads that ran during the window / threads in the process; spread: (max-min)/median of ops/s over the rounds")
+	fmt.Fprintln(w, "mech: which of aio's mechanisms served its operations in the measured windows (direct: at once in the caller; ready: the caller's non-blocking")
+	fmt.Fprintln(w, "      call, waiting in Go's netpoller; ring: io_uring's driver; workers: the portable backend's driver, worker threads for files and")
+	fmt.Fprintln(w, "      its own goroutines in the netpoller for pipes and sockets), with the share of any other above 5%")
+	fmt.Fprintln(w, "csw/op: the process's context switches (voluntary+involuntary, getrusage) per op; threads: OS threads that ran during the window /")
+	fmt.Fprintln(w, "      threads in the process (io_uring's kernel workers included); spread: (max-min)/median of ops/s over the rounds;")
+	fmt.Fprintln(w, "      x std p50/p99: latency over std's, for the workloads that measure latency")
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
@@ -149,17 +169,36 @@ func writeTable(w io.Writer, res *results) {
 	}
 }
 
+// tableHeader is the table's columns.
+var tableHeader = []string{"workload", "impl", "mech", "ops/s", "ops/cpu-s", "p50", "p99", "p99.9", "allocs/op", "csw/op", "threads", "spread", "x std", "x std cpu", "x std p50/p99"}
+
 // tableCells formats one row.
 func tableCells(workload string, r *row, interrupted bool) []string {
+	blank := func(what string) []string {
+		cells := make([]string, len(tableHeader))
+		cells[0], cells[1], cells[3] = workload, r.Impl, what
+		return cells
+	}
 	if r.NA != "" {
-		return []string{workload, r.Impl, "n/a", "", "", "", "", "", "", "", "", ""}
+		return blank("n/a")
 	}
 	if len(r.Rounds) == 0 {
-		what := "failed"
 		if interrupted {
-			what = "not run"
+			return blank("not run")
 		}
-		return []string{workload, r.Impl, what, "", "", "", "", "", "", "", "", ""}
+		return blank("failed")
+	}
+	mech := r.Mech
+	if mech == "" {
+		mech = "-"
+	}
+	csw := "-"
+	if r.CswPerOp >= 0 {
+		csw = fmtPerOp(r.CswPerOp)
+	}
+	lat := "-"
+	if r.P50Ratio > 0 {
+		lat = fmt.Sprintf("%.2f/%.2f", r.P50Ratio, r.P99Ratio)
 	}
 	threads := "-"
 	if r.ThreadsActive >= 0 {
@@ -184,9 +223,22 @@ func tableCells(workload string, r *row, interrupted bool) []string {
 		return fmt.Sprintf("%.2f", x)
 	}
 	return []string{
-		workload, r.Impl, fmtCount(r.OpsPerSec), cpu,
+		workload, r.Impl, mech, fmtCount(r.OpsPerSec), cpu,
 		fmtNs(r.P50Ns), fmtNs(r.P99Ns), fmtNs(r.P999Ns),
-		allocs, threads, spread, ratio(r.Ratio), ratio(r.CPURatio),
+		allocs, csw, threads, spread, ratio(r.Ratio), ratio(r.CPURatio), lat,
+	}
+}
+
+// fmtPerOp prints a per-operation count with 2 decimals below 10, 1 below
+// 100, none above.
+func fmtPerOp(x float64) string {
+	switch {
+	case x < 10:
+		return fmt.Sprintf("%.2f", x)
+	case x < 100:
+		return fmt.Sprintf("%.1f", x)
+	default:
+		return fmt.Sprintf("%.0f", x)
 	}
 }
 
@@ -224,8 +276,11 @@ func fmtNs(ns float64) string {
 	}
 }
 
-// fmtBytes prints a size in MiB or KiB.
+// fmtBytes prints a size in GiB, MiB or KiB.
 func fmtBytes(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}

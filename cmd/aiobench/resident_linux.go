@@ -83,3 +83,21 @@ func (r *residentFile) close() {
 	}
 	unix.Munmap(r.data)
 }
+
+// fileResidency returns how many of the pages of file name (size bytes)
+// are in the page cache, by mincore on a mapping it makes and drops
+// (mapping a file reads nothing).
+func fileResidency(name string, size int64) (resident, total int, err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return 0, 0, fmt.Errorf("mmap %s: %w", name, err)
+	}
+	defer unix.Munmap(data)
+	r := residentFile{data: data}
+	return r.residency()
+}

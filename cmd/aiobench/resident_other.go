@@ -45,3 +45,8 @@ func (r *residentFile) method() string {
 
 // close releases nothing.
 func (r *residentFile) close() {}
+
+// fileResidency is unknown on this platform.
+func fileResidency(name string, size int64) (resident, total int, err error) {
+	return 0, 0, errors.ErrUnsupported
+}

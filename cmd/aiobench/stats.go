@@ -15,6 +15,8 @@ type sample struct {
 	cpu     time.Duration
 	cpuOK   bool
 	mallocs uint64
+	csw     uint64 // context switches of the process (see ctxSwitches)
+	cswOK   bool
 	threads map[int]uint64 // thread id -> activity counter (see threadSnapshot)
 
 	sysBusy, sysSteal time.Duration // the whole machine's (see systemCPU)
@@ -31,6 +33,7 @@ func takeSample() sample {
 	runtime.ReadMemStats(&ms)
 	s.mallocs = ms.Mallocs
 	s.sysBusy, s.sysSteal, s.sysOK = systemCPU()
+	s.csw, s.cswOK = ctxSwitches()
 	s.cpu, s.cpuOK = cpuTime()
 	s.wall = time.Now()
 	return s
@@ -41,6 +44,7 @@ func endSample() sample {
 	var s sample
 	s.wall = time.Now()
 	s.cpu, s.cpuOK = cpuTime()
+	s.csw, s.cswOK = ctxSwitches()
 	s.sysBusy, s.sysSteal, s.sysOK = systemCPU()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -77,6 +81,9 @@ type roundResult struct {
 	AllocsPerOp   float64            `json:"allocs_per_op"`
 	ThreadsActive int                `json:"threads_active"` // threads that ran during the window; -1: unknown
 	ThreadsTotal  int                `json:"threads_total"`  // threads of the process at its end
+	CtxSwitches   int64              `json:"ctx_switches"`   // the process's, voluntary and involuntary; -1: unknown
+	CswPerOp      float64            `json:"csw_per_op"`     // CtxSwitches / Ops; -1: unknown
+	Mech          *mechCounts        `json:"mech,omitempty"` // which mechanism served aio's operations
 	OtherCPUs     float64            `json:"other_cpus"`     // CPUs busy with other processes on average; -1: unknown
 	StealCPUs     float64            `json:"steal_cpus"`     // CPUs stolen by the hypervisor on average; -1: unknown
 	Extra         map[string]float64 `json:"extra,omitempty"`
@@ -107,6 +114,13 @@ func newRoundResult(round int, begin, end sample, st runStats) roundResult {
 		r.P999Ns = float64(st.hist.quantile(0.999))
 	}
 	r.ThreadsActive, r.ThreadsTotal = activeThreads(begin.threads, end.threads)
+	r.CtxSwitches, r.CswPerOp = -1, -1
+	if begin.cswOK && end.cswOK {
+		r.CtxSwitches = int64(end.csw - begin.csw)
+		if st.ops > 0 {
+			r.CswPerOp = float64(r.CtxSwitches) / float64(st.ops)
+		}
+	}
 	r.OtherCPUs, r.StealCPUs = -1, -1
 	if begin.sysOK && end.sysOK && r.CPUSeconds >= 0 && r.Seconds > 0 {
 		// /proc/stat counts in 10 ms ticks: over a 1 s window this is
@@ -133,9 +147,18 @@ type row struct {
 	AllocsPerOp   float64 `json:"allocs_per_op"`   // -1: unknown (fio)
 	ThreadsActive int     `json:"threads_active"`  // -1: unknown
 	ThreadsTotal  int     `json:"threads_total"`   // -1: unknown
+	CswPerOp      float64 `json:"csw_per_op"`      // context switches of the process per op; -1: unknown
 	Spread        float64 `json:"ops_spread"`      // (max-min)/median of ops/s over the rounds
 	Ratio         float64 `json:"ratio,omitempty"` // ops/s over the baseline's; 0: n/a
 	CPURatio      float64 `json:"cpu_ratio,omitempty"`
+	P50Ratio      float64 `json:"p50_ratio,omitempty"` // p50 over the baseline's, for latency workloads; 0: n/a
+	P99Ratio      float64 `json:"p99_ratio,omitempty"`
+
+	// Mech says which mechanism served an aio row's operations (see
+	// mechCounts.String), from MechCounts, its counts summed over the
+	// rounds. Empty for the others.
+	Mech       string      `json:"mech,omitempty"`
+	MechCounts *mechCounts `json:"mech_counts,omitempty"`
 
 	Latency []cdfPoint         `json:"latency_cdf,omitempty"` // all rounds merged, for plots
 	Extra   map[string]float64 `json:"extra,omitempty"`       // summed over rounds
@@ -178,6 +201,22 @@ func (r *row) aggregate() {
 	r.ThreadsTotal = int(pick(func(x roundResult) float64 { return float64(x.ThreadsTotal) }) + 0.5)
 	if r.Rounds[0].ThreadsActive < 0 {
 		r.ThreadsActive, r.ThreadsTotal = -1, -1
+	}
+	r.CswPerOp = pick(func(x roundResult) float64 { return x.CswPerOp })
+	if r.Rounds[0].CswPerOp < 0 {
+		r.CswPerOp = -1
+	}
+	r.MechCounts, r.Mech = nil, ""
+	for _, rr := range r.Rounds {
+		if rr.Mech != nil {
+			if r.MechCounts == nil {
+				r.MechCounts = &mechCounts{Driver: rr.Mech.Driver}
+			}
+			r.MechCounts.add(*rr.Mech)
+		}
+	}
+	if r.MechCounts != nil {
+		r.Mech = r.MechCounts.String()
 	}
 	lo, hi := r.Rounds[0].OpsPerSec, r.Rounds[0].OpsPerSec
 	var merged histogram

@@ -76,20 +76,14 @@ func (sp *stormPipe) checkStream(p []byte) error {
 func runCancelStorm(rc *runCtx) (runStats, error) {
 	pipes := make([]*stormPipe, stormPipes)
 	for i := range pipes {
-		pr, pw, err := os.Pipe()
+		pr, ar, pw, err := pipe(rc.ring)
 		if err != nil {
 			return runStats{}, err
 		}
-		sp := &stormPipe{id: i, osRead: pr, osWrite: pw}
+		sp := &stormPipe{id: i, file: ar, osRead: pr, osWrite: pw}
 		rc.closeFile("storm pipe write end", onceCloser(pw))
-		if rc.ring != nil {
-			f, err := rc.ring.NewFile(pr)
-			pr.Close()
-			if err != nil {
-				return runStats{}, err
-			}
-			sp.file, sp.osRead = f, nil
-			rc.closeFile("storm pipe read end", f)
+		if ar != nil {
+			rc.closeFile("storm pipe read end", ar)
 		} else {
 			rc.closeFile("storm pipe read end", pr)
 		}
@@ -306,16 +300,200 @@ func stormReaderStd(w *worker, sp *stormPipe, buf []byte) error {
 	return sp.osRead.SetReadDeadline(time.Time{})
 }
 
+// cancelIdle is how long the canceller of the idle cancel-latency
+// workloads sleeps, on a timer, between the read's start and its cancel.
+// (With nothing else to run, Go's scheduler may sleep up to 1 ms for it:
+// the netpoller waits in milliseconds. The read is blocked either way.)
+const cancelIdle = 200 * time.Microsecond
+
+// pastDeadline is a deadline in the past: setting it wakes a blocked call.
+var pastDeadline = time.Unix(1, 0)
+
+// cancelCycle is one way to block a read and cancel it from another
+// goroutine (see runCancelLatency).
+type cancelCycle struct {
+	// arm prepares the next read, in the canceller before the go-ahead:
+	// a fresh context, or the deadline cleared.
+	arm func() error
+	// block is the reader's blocking call. It calls ready just before it
+	// blocks (after starting the op, for the Op API).
+	block func(ready func()) (int, error)
+	// cancel is the canceller's cancel.
+	cancel func()
+	// check says what is wrong with a cancelled read's outcome.
+	check func(n int, err error) error
+}
+
+// runCancelLatency measures cancel latency as users see it: a reader
+// goroutine blocks reading an empty pipe; the canceller goroutine, which
+// gave it the go-ahead, sleeps on a timer (idle, not spinning: its thread
+// may sleep too) for about 200 µs, then cancels; the latency is from the
+// cancel call to the blocked call's return, both read on one monotonic
+// clock. aio cancels with a context given to ReadContext (op false) or
+// with Op.Cancel on a StartRead whose Op.Wait blocks the reader (op
+// true); the standard library sets a read deadline in the past on an
+// *os.File pipe from the canceller, the same way for both.
+//
+// Every read must end cancelled, with no byte. For aio the ring's
+// counters must agree: with the Op API every read was submitted and
+// cancelled; with a context, every read that reached the ring's
+// mechanisms ended cancelled (a read whose context ended before it
+// started, if the reader was slow to run, never reaches them: counted as
+// canceled_before_start).
+func runCancelLatency(rc *runCtx, op bool) (runStats, error) {
+	pp, err := rc.newPipe()
+	if err != nil {
+		return runStats{}, err
+	}
+	var buf [64]byte
+	var c cancelCycle
+	switch {
+	case rc.ring == nil:
+		r := pp.osR
+		c = cancelCycle{
+			arm: func() error {
+				if err := r.SetReadDeadline(time.Time{}); err != nil {
+					return &notApplicable{reason: fmt.Sprintf("pipes have no deadlines here: %v", err)}
+				}
+				return nil
+			},
+			block:  func(ready func()) (int, error) { ready(); return r.Read(buf[:]) },
+			cancel: func() { r.SetReadDeadline(pastDeadline) },
+			check: func(n int, err error) error {
+				if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+					return fmt.Errorf("read on an empty pipe past its deadline: n=%d, err=%v; want os.ErrDeadlineExceeded", n, err)
+				}
+				return nil
+			},
+		}
+	case op:
+		f := pp.aioR
+		var cur *aio.Op // the reader's op: set before ready, read by the canceller after it
+		c = cancelCycle{
+			arm: func() error { return nil },
+			block: func(ready func()) (int, error) {
+				o, err := f.StartRead(buf[:])
+				cur = o
+				ready()
+				if err != nil {
+					return 0, fmt.Errorf("StartRead: %w", err)
+				}
+				return o.Wait()
+			},
+			cancel: func() {
+				if cur != nil {
+					cur.Cancel()
+				}
+			},
+			check: func(n int, err error) error {
+				if n != 0 || !errors.Is(err, aio.ErrCanceled) {
+					return fmt.Errorf("read on an empty pipe, Op.Cancel from another goroutine: n=%d, err=%v; want ErrCanceled", n, err)
+				}
+				return nil
+			},
+		}
+	default:
+		f := pp.aioR
+		var ctx context.Context
+		var cancel context.CancelFunc
+		c = cancelCycle{
+			arm: func() error {
+				ctx, cancel = context.WithCancel(context.Background())
+				return nil
+			},
+			block:  func(ready func()) (int, error) { ready(); return f.ReadContext(ctx, buf[:]) },
+			cancel: func() { cancel() },
+			check: func(n int, err error) error {
+				if n != 0 || !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("ReadContext on an empty pipe, context cancelled from another goroutine: n=%d, err=%v; want context.Canceled", n, err)
+				}
+				return nil
+			},
+		}
+	}
+
+	var before aio.Stats
+	if rc.ring != nil {
+		before = rc.ring.Stats()
+	}
+	st, err := runIdleCancel(rc, c)
+	if err != nil || rc.ring == nil {
+		return st, err
+	}
+	s := rc.ring.Stats()
+	submitted, canceled := s.Submitted-before.Submitted, s.Canceled-before.Canceled
+	switch {
+	case op && canceled != st.ops:
+		err = fmt.Errorf("ring stats: Canceled %d, but %d reads were cancelled", canceled, st.ops)
+	case !op && (canceled != submitted || submitted > st.ops):
+		err = fmt.Errorf("ring stats: %d reads submitted and %d cancelled, for %d reads that all ended cancelled", submitted, canceled, st.ops)
+	}
+	if !op {
+		st.extra = map[string]float64{"canceled_before_start": float64(st.ops - submitted)}
+	}
+	return st, err
+}
+
+// runIdleCancel runs c's cycles (see runCancelLatency): worker 0 is the
+// canceller, worker 1 the reader.
+func runIdleCancel(rc *runCtx, c cancelCycle) (runStats, error) {
+	type result struct {
+		n    int
+		err  error
+		done time.Duration
+	}
+	goAhead := make(chan struct{})
+	started := make(chan struct{}, 1)
+	results := make(chan result, 1) // the reader never waits to deliver
+	ready := func() { started <- struct{}{} }
+	return rc.runWorkers(2, nil, func(w *worker) error {
+		if w.id == 1 { // the reader: one blocking read per go-ahead
+			for {
+				select {
+				case <-w.stopCh:
+					return nil
+				case <-goAhead:
+				}
+				n, err := c.block(ready)
+				results <- result{n, err, w.now()}
+			}
+		}
+		for !w.stopped() {
+			if err := c.arm(); err != nil {
+				return err
+			}
+			select {
+			case goAhead <- struct{}{}:
+			case <-w.stopCh:
+				return nil
+			}
+			<-started
+			time.Sleep(cancelIdle)
+			t0 := w.now()
+			c.cancel()
+			res := <-results
+			w.hist.record(res.done - t0)
+			w.ops++
+			if err := c.check(res.n, res.err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // cancelSettle is how long a cancel-latency cycle lets its read block
 // before cancelling it.
 const cancelSettle = 10 * time.Microsecond
 
-// runCancelLatency measures the time from a cancel request to the
+// runCancelLatencySpin measures the time from a cancel request to the
 // completion being observed, for a read blocked on an empty pipe: start
-// the read, let it block, cancel, wait. With aio that is Op.Cancel then
+// the read, spin 10 µs, cancel, wait. With aio that is Op.Cancel then
 // Op.Wait in one goroutine; the standard library's nearest equivalent is
 // a goroutine blocked in Read and SetReadDeadline(past) from another.
-func runCancelLatency(rc *runCtx) (runStats, error) {
+// The spinning keeps the canceller's thread awake, which flatters every
+// implementation: see runCancelLatency for what users see.
+func runCancelLatencySpin(rc *runCtx) (runStats, error) {
 	pp, err := rc.newPipe()
 	if err != nil {
 		return runStats{}, err
@@ -381,7 +559,7 @@ func runCancelLatency(rc *runCtx) (runStats, error) {
 			}
 			w.spin(cancelSettle)
 			t0 := w.now()
-			r.SetReadDeadline(time.Unix(1, 0))
+			r.SetReadDeadline(pastDeadline)
 			res := <-results
 			w.hist.record(res.done - t0)
 			w.ops++

@@ -28,11 +28,12 @@ type pipePair struct {
 	osR  *os.File  // the read end, when it is a plain os.File
 }
 
-// newPipe makes a pipe. For aio both ends are adopted by the ring and the
-// os.File originals closed at once, so that closing the aio write end
-// really ends the stream. Both ends are closed (once) when the run is over.
+// newPipe makes a pipe (see pipe). For aio both ends are adopted by the
+// ring and the os.File originals closed at once, so that closing the aio
+// write end really ends the stream. Both ends are closed (once) when the
+// run is over.
 func (rc *runCtx) newPipe() (*pipePair, error) {
-	pr, pw, err := os.Pipe()
+	pr, ar, pw, err := pipe(rc.ring)
 	if err != nil {
 		return nil, err
 	}
@@ -42,12 +43,7 @@ func (rc *runCtx) newPipe() (*pipePair, error) {
 		rc.closeFile("pipe write end", onceCloser(pp.w))
 		return pp, nil
 	}
-	defer pr.Close()
 	defer pw.Close()
-	ar, err := rc.ring.NewFile(pr)
-	if err != nil {
-		return nil, err
-	}
 	aw, err := rc.ring.NewFile(pw)
 	if err != nil {
 		ar.Close()

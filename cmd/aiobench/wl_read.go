@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -33,8 +34,13 @@ func runReadAt(rc *runCtx, callers int, extraFlags int) (runStats, error) {
 	if err != nil {
 		return runStats{}, err
 	}
+	return readAtWorkers(rc, f, uint64(rc.env.blocks), callers)
+}
+
+// readAtWorkers runs callers goroutines doing random 4 KiB ReadAt calls
+// on f, a file of blocks blocks of the pattern, every block verified.
+func readAtWorkers(rc *runCtx, f io.ReaderAt, blocks uint64, callers int) (runStats, error) {
 	bufs := alignedBlocks(callers)
-	blocks := uint64(rc.env.blocks)
 	p := rc.env.pattern
 	return rc.runWorkers(callers, nil, func(w *worker) error {
 		buf := bufs[w.id]
@@ -167,8 +173,8 @@ const opBatch = 16
 
 // directIOUsable says why O_DIRECT reads cannot measure a disk here, if so.
 func directIOUsable(e *env) error {
-	if directIOErr != nil {
-		return directIOErr
+	if errDirectIO != nil {
+		return errDirectIO
 	}
 	if e.ramFS {
 		return fmt.Errorf("%s is a RAM file system: O_DIRECT reads would not reach a disk (use -dir)", e.dir)

@@ -139,6 +139,11 @@ func (s *echoServer) shutdown(clientsClosed bool) error {
 // echo must equal what was sent (each message carries its connection and
 // sequence number), and at the end the byte counts of both sides agree.
 func runTCPEcho(rc *runCtx, conns int) (runStats, error) {
+	// Both ends of every connection are this process's, beside the
+	// listener, the ring and the files of the runtime and the tool.
+	if err := ensureFileLimit(uint64(2*conns + 256)); err != nil {
+		return runStats{}, err
+	}
 	srv, err := rc.startEchoServer(conns)
 	if err != nil {
 		return runStats{}, err

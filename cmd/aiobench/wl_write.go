@@ -53,7 +53,7 @@ func runWriteSync(rc *runCtx) (runStats, error) {
 			}
 			if pending++; pending == syncEvery {
 				if err := f.Sync(); err != nil {
-					return fmt.Errorf("Sync: %v", err)
+					return fmt.Errorf("sync: %v", err)
 				}
 				pending = 0
 			}
@@ -62,7 +62,7 @@ func runWriteSync(rc *runCtx) (runStats, error) {
 		}
 		if pending > 0 {
 			if err := f.Sync(); err != nil {
-				return fmt.Errorf("Sync: %v", err)
+				return fmt.Errorf("sync: %v", err)
 			}
 		}
 		return nil

@@ -17,19 +17,21 @@ import (
 // workload is one line group of the table: something done the same way by
 // every implementation.
 type workload struct {
-	name     string  // for -only and the table
-	title    string  // one line: what is measured, and how the baseline does it
-	weight   float64 // a run lasts weight * -duration
-	cached   bool    // reads the data file and needs it resident
-	noRatio  bool    // the ops/s of its implementations are not comparable
-	needs    needs   // files the environment must prepare
+	name     string                  // for -only and the table
+	title    string                  // one line: what is measured, and how the baseline does it
+	titleFor func(cfg config) string // if set, the title, for titles that depend on flags
+	weight   float64                 // a run lasts weight * -duration
+	cached   bool                    // reads the data file and needs it resident
+	noRatio  bool                    // the ops/s of its implementations are not comparable
+	latRatio bool                    // the latencies are what it measures: show p50 and p99 against std's
+	needs    needs                   // files the environment must prepare
 	fio      []fioJob
 	run      func(rc *runCtx) (runStats, error)
 	opsUnits string // what one op is, for the details
 }
 
 // needs says which files a workload uses, so the environment creates only those.
-type needs struct{ dataFile, writeFile bool }
+type needs struct{ dataFile, writeFile, coldFile bool }
 
 // workloadList returns the suite in the order it runs.
 func workloadList() []*workload {
@@ -62,6 +64,15 @@ func workloadList() []*workload {
 			opsUnits: "one verified 4 KiB read from the disk",
 		},
 		{
+			name: "cold-32",
+			titleFor: func(cfg config) string {
+				return fmt.Sprintf("4 KiB random buffered ReadAt of a %s file evicted from the page cache before each run (fsync, posix_fadvise DONTNEED, checked with mincore), 32 goroutines (std: os.File)", fmtBytes(cfg.coldSize))
+			},
+			weight: 1, needs: needs{coldFile: true},
+			run:      func(rc *runCtx) (runStats, error) { return runCold(rc, 32) },
+			opsUnits: "one verified 4 KiB read, from the disk unless an earlier read of the run brought its page in",
+		},
+		{
 			name: "write-fsync", title: "4 KiB random writes, fsync after every 16th, depth 1",
 			weight: 1, needs: needs{writeFile: true},
 			run:      runWriteSync,
@@ -80,10 +91,31 @@ func workloadList() []*workload {
 			opsUnits: "one read, whatever its outcome",
 		},
 		{
-			name: "cancel-latency", title: "read blocked on an empty pipe: Cancel() to completion observed (std: SetReadDeadline)",
-			weight: 0.4, noRatio: true,
-			run:      runCancelLatency,
+			name:   "cancel-latency",
+			title:  "read blocked on an empty pipe, cancelled by an idle goroutine (sleeps ~200 µs on a timer first): aio a context (ReadContext), std SetReadDeadline(past) on an *os.File",
+			weight: 1, noRatio: true, latRatio: true,
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, false) },
+			opsUnits: "one cancelled read; latency is from the cancel call to the blocked call's return",
+		},
+		{
+			name:   "cancel-latency-op",
+			title:  "as cancel-latency, aio with the Op API: Op.Cancel from the idle goroutine, Op.Wait blocked in the reader (std: the same deadline)",
+			weight: 1, noRatio: true, latRatio: true,
+			run:      func(rc *runCtx) (runStats, error) { return runCancelLatency(rc, true) },
+			opsUnits: "one cancelled read; latency is from the cancel call to Wait's return",
+		},
+		{
+			name:   "cancel-latency-spin",
+			title:  "read blocked on an empty pipe, the canceller SPINS 10 µs first (its thread stays awake): aio Op.Cancel then Wait in one goroutine, std SetReadDeadline(past) beside a blocked Read",
+			weight: 0.4, noRatio: true, latRatio: true,
+			run:      runCancelLatencySpin,
 			opsUnits: "one cancelled read; latency is cancel to completion",
+		},
+		{
+			name: "tcp-echo-1", title: "64-byte echo over 1 loopback TCP connection (std: net)",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1) },
+			opsUnits: "one verified round trip",
 		},
 		{
 			name: "tcp-echo", title: "64-byte echo over 64 loopback TCP connections, server and clients alike (std: net)",
@@ -92,10 +124,16 @@ func workloadList() []*workload {
 			opsUnits: "one verified round trip on one connection",
 		},
 		{
-			name: "tcp-echo-1", title: "64-byte echo over 1 loopback TCP connection (std: net)",
+			name: "tcp-echo-1000", title: "64-byte echo over 1000 loopback TCP connections, a goroutine each, server and clients alike (std: net)",
 			weight:   1,
-			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1) },
-			opsUnits: "one verified round trip",
+			run:      func(rc *runCtx) (runStats, error) { return runTCPEcho(rc, 1000) },
+			opsUnits: "one verified round trip on one connection",
+		},
+		{
+			name: "http", title: "net/http Server, 128-byte responses to 64 keep-alive clients (std net/http clients in the process, a connection each); aio: on a Ring.Listen listener, std: net.Listen",
+			weight:   1,
+			run:      func(rc *runCtx) (runStats, error) { return runHTTP(rc, 64) },
+			opsUnits: "one GET, its body verified",
 		},
 	}
 }
@@ -106,7 +144,7 @@ func pendingWorkloads() map[string]string { return nil }
 
 // impl is one implementation under test.
 type impl struct {
-	Name    string `json:"name"`              // "aio-uring", "aio-portable", "std"
+	Name    string `json:"name"`              // "aio-uring", "aio-portable", "aio-iocp", "std"
 	Backend string `json:"backend,omitempty"` // the aio backend; "" for the standard library
 	Err     string `json:"unavailable,omitempty"`
 }
@@ -146,7 +184,9 @@ type runCtx struct {
 	label    string // "read-1/aio-uring round 2", for messages
 
 	begin, end sample
-	closers    []func()
+	// The ring's counters at begin and end (aio only), for the mech column.
+	ringBegin, ringEnd aio.Stats
+	closers            []func()
 }
 
 // fail records an invariant failure of this run.
@@ -204,14 +244,14 @@ type worker struct {
 	rng    *rand.Rand
 	stop   *atomic.Bool
 	stopCh <-chan struct{} // closed when the run ends
-	base   time.Time       // shared by all workers of the run
+	base   clockBase       // shared by all workers of the run
 }
 
 // stopped reports whether the run has ended.
 func (w *worker) stopped() bool { return w.stop.Load() }
 
 // now is the time since the run's base: one monotonic clock read.
-func (w *worker) now() time.Duration { return time.Since(w.base) }
+func (w *worker) now() time.Duration { return since(w.base) }
 
 // spin busy-waits for d.
 func (w *worker) spin(d time.Duration) {
@@ -231,7 +271,7 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 	allDone := make(chan struct{})
 	errs := make([]error, n)
 	workers := make([]*worker, n)
-	base := time.Now()
+	base := newClockBase()
 	for i := range workers {
 		workers[i] = &worker{
 			id: i, hist: new(histogram), stop: &stop, stopCh: stopCh, base: base,
@@ -253,10 +293,15 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 		})
 	}
 	go func() { wg.Wait(); close(allDone) }()
+
+	if rc.ring != nil {
+		rc.ringBegin = rc.ring.Stats()
+	}
+	rc.begin = takeSample()
+	// The timer starts after the sample: on a loaded machine taking it
+	// (ReadMemStats stops the world) can outlast a short run.
 	timer := time.NewTimer(rc.duration)
 	defer timer.Stop()
-
-	rc.begin = takeSample()
 	close(start)
 	select {
 	case <-timer.C:
@@ -275,6 +320,9 @@ func (rc *runCtx) runWorkers(n int, onStop func(), body func(w *worker) error) (
 		return runStats{}, errHung
 	}
 	rc.end = endSample()
+	if rc.ring != nil {
+		rc.ringEnd = rc.ring.Stats()
+	}
 
 	st := runStats{hist: new(histogram)}
 	for _, w := range workers {

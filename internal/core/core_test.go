@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,11 +165,16 @@ func TestSubmitSeesClosingAndCancels(t *testing.T) {
 
 func TestRefs(t *testing.T) {
 	var c Refs
-	if !c.Acquire() || !c.Acquire() {
-		t.Fatal("Acquire failed on an open Refs")
+	for i := range 2 {
+		if !c.Acquire() {
+			t.Fatalf("Acquire %d failed on an open Refs", i+1)
+		}
 	}
-	if !c.StartClose() || c.StartClose() {
-		t.Fatal("StartClose must succeed exactly once")
+	if !c.StartClose() {
+		t.Fatal("the first StartClose failed")
+	}
+	if c.StartClose() {
+		t.Fatal("a second StartClose succeeded: StartClose must succeed exactly once")
 	}
 	if c.Acquire() {
 		t.Fatal("Acquire succeeded after StartClose")
@@ -346,4 +352,116 @@ func TestMore(t *testing.T) {
 	mustPanic(t, "More for a single-shot op", func() { tb.More(r, 3) })
 	d.complete(tb, r.ID(), 3)
 	tb.Put(r)
+}
+
+// TestFreeListConcurrent: records come from a lock-free stack; under
+// concurrent Get and Put no record is ever handed to two holders at
+// once, and every record handed out comes back.
+func TestFreeListConcurrent(t *testing.T) {
+	tab := NewTable()
+	const workers, rounds = 8, 20000
+	var inUse sync.Map // *Record -> struct{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			held := make([]*Record, 0, 4)
+			for i := range rounds {
+				r := tab.Get()
+				if _, dup := inUse.LoadOrStore(r, struct{}{}); dup {
+					t.Errorf("record %d handed out twice at once", r.Index)
+					return
+				}
+				held = append(held, r)
+				if len(held) == cap(held) || i == rounds-1 {
+					for _, h := range held {
+						inUse.Delete(h)
+						tab.Put(h)
+					}
+					held = held[:0]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := len(*tab.records.Load())
+	seen := map[uint32]bool{}
+	for h := uint32(tab.free.Load()); h != 0; h = (*tab.records.Load())[h-1].nextFree.Load() {
+		if seen[h] {
+			t.Fatalf("free list has a cycle at record %d", h-1)
+		}
+		seen[h] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d records made, %d back on the free list", n, len(seen))
+	}
+	t.Logf("%d records served %d gets", n, workers*rounds)
+}
+
+// TestCheckWrite: with Check on, a write whose buffer changed between
+// submission and completion panics at the completion, after the owner
+// was told (nothing is left in flight), naming the operation and where
+// it was submitted; an unchanged one does not.
+func TestCheckWrite(t *testing.T) {
+	tb, d := newFake()
+	tb.Check = true
+	submit := func(buf []byte) *Record {
+		r := tb.Get()
+		r.Kind, r.FD, r.Buf = KindWrite, 7, buf
+		if err := tb.Submit(r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	buf := []byte("hello, world")
+	r := submit(buf)
+	d.complete(tb, r.ID(), int32(len(buf)))
+	<-r.Wake
+	tb.Put(r)
+
+	r = submit(buf)
+	buf[0] = 'J'
+	var msg string
+	func() {
+		defer func() { msg, _ = recover().(string) }()
+		d.complete(tb, r.ID(), int32(len(buf)))
+	}()
+	for _, want := range []string{"a write of 12 bytes on fd 7", "changed while the operation was in flight", "TestCheckWrite"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("panic %q lacks %q", msg, want)
+		}
+	}
+	if !r.Completed() || tb.Stats().InFlight != 0 {
+		t.Error("the write was not completed before the panic")
+	}
+	<-r.Wake
+	tb.Put(r)
+	// Reads are not checked (the kernel writes their buffers).
+	r = tb.Get()
+	r.Kind, r.Buf = KindRead, buf
+	if err := tb.Submit(r); err != nil {
+		t.Fatal(err)
+	}
+	buf[1] = 'X'
+	d.complete(tb, r.ID(), 1)
+}
+
+// BenchmarkCheckCost is what Check adds to each write: the checksum at
+// submission and at completion, and the stack of the submitter.
+func BenchmarkCheckCost(b *testing.B) {
+	for _, size := range []int{4 << 10, 64 << 10} {
+		b.Run(map[int]string{4 << 10: "4KiB", 64 << 10: "64KiB"}[size], func(b *testing.B) {
+			r := &Record{Kind: KindWrite, Buf: make([]byte, size)}
+			pcs := make([]uintptr, 32)
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				r.sumWrite()
+				runtime.Callers(4, pcs)
+				if r.checkWrite() != "" {
+					b.Fatal("mismatch")
+				}
+			}
+		})
+	}
 }

@@ -56,10 +56,15 @@ type BufferRegistrar interface {
 }
 
 // BufferHold is told when the kernel no longer uses a record's buffer
-// (see Record.Hold). Unhold runs on the completing goroutine and must not
-// block.
+// (see Record.Hold), in two steps around the owner's notification:
+// Unhold before it, so that an owner who releases the buffer as soon as
+// it sees the completion finds it free at once; and Done after it, with
+// Unhold's answer: recycle means the buffer was released while in flight
+// and is to be recycled now, only once its operation is observably
+// complete. Both run on the completing goroutine and must not block.
 type BufferHold interface {
-	Unhold(slot uint32)
+	Unhold(slot uint32) (recycle bool)
+	Done(slot uint32, recycle bool)
 }
 
 // DirectDoer is implemented by drivers that can do some operations at
@@ -75,4 +80,20 @@ type BufferHold interface {
 // it needs no record, since nothing is left in flight.
 type DirectDoer interface {
 	TryNow(kind Kind, fd int, handle any, buf []byte, off int64, flags int) (res int32, ok bool)
+}
+
+// WaitHinter is implemented by drivers that want to know when a program
+// starts waiting for an operation (the simulator: it decides an
+// operation's outcome at the moment the program can observe it, so that
+// outcomes follow from the sequence of calls and not from timing).
+// Waiting is told the identifier of the use waited for (stale ones must
+// be ignored) and whether the waiter can still cancel it (a context or a
+// deadline). It runs on the waiting goroutine before it blocks, may
+// complete operations (Table.Complete) itself, and must not block on one.
+//
+// WaitingFD is told that the program waits for every write in flight on
+// fd (a sync, waiting at its barrier for the writes before it).
+type WaitHinter interface {
+	Waiting(r *Record, id uint64, cancellable bool)
+	WaitingFD(fd int)
 }

@@ -33,6 +33,11 @@ const (
 	kindCount
 )
 
+// FsyncDatasync in a KindFsync record's Flags asks for fdatasync: the
+// data, and only the metadata needed to read it back. It is
+// IORING_FSYNC_DATASYNC's bit, which every backend reads.
+const FsyncDatasync = 1
+
 var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot"}
 
 func (k Kind) String() string {
@@ -101,6 +106,12 @@ type Record struct {
 	FileRefs *Refs
 	RingRefs *Refs
 
+	// Barrier, when set, counts this operation as a write its file's syncs
+	// must wait for (see Barrier): from submission until its owner has
+	// been told of its completion.
+	Barrier      *Barrier
+	barrierEpoch uint64
+
 	// Notify, when set, is called at completion; otherwise Wake receives
 	// one token. Set by the caller before Submit.
 	Notify Notifier
@@ -122,7 +133,7 @@ type Record struct {
 	Fixed    bool
 	BufIndex uint16
 
-	// Hold, when set, is told (Unhold(HoldSlot)) once the kernel is done
+	// Hold, when set, is told (Unhold, Done: see BufferHold) once the kernel is done
 	// with Buf: at completion, after the owner was notified, or when
 	// the submission fails. A buffer pool recycles Buf only then.
 	Hold     BufferHold
@@ -132,11 +143,15 @@ type Record struct {
 	// per-op state here). The core does not touch it.
 	DriverData any
 
-	Index uint32
-	table *Table
-	state atomic.Uint64
-	pin   runtime.Pinner
-	stack []uintptr // where it was submitted, when leak tracking is on
+	Index    uint32
+	nextFree atomic.Uint32 // the free record below this one, index plus one (see Table.Get)
+	table    *Table
+	state    atomic.Uint64
+	pin      runtime.Pinner
+	stack    []uintptr // where it was submitted, when leak tracking or Check is on
+
+	sum    uint32 // the write buffer's checksum at submission (Check)
+	summed bool   // sum is set
 }
 
 // Gen returns the record's current generation.

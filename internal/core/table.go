@@ -3,7 +3,6 @@ package core
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -14,19 +13,48 @@ import (
 // flight is reachable from it, with its buffers, until completion.
 type Table struct {
 	Driver Driver
+	// Hinter is Driver as a WaitHinter, if it is one (set with Driver);
+	// Waiting costs one nil check without it.
+	Hinter WaitHinter
+	// Check turns on checked ownership for write buffers: each is
+	// checksummed at submission and again at completion, and a mismatch
+	// panics naming the operation and where it was submitted (see
+	// checkWrite). Set before the first Submit.
+	Check bool
 
-	mu      sync.Mutex
-	free    []uint32
+	mu      sync.Mutex                // serialises growth only
+	free    atomic.Uint64             // the free records: a lock-free stack (see Get)
 	records atomic.Pointer[[]*Record] // append-only; published after growth
 
 	submitted, completed, canceled, racesLost atomic.Uint64
 	direct                                    atomic.Uint64 // done at once (CountDirect): submitted and completed
+	readyAtOnce                               atomic.Uint64 // readiness calls done at once (CountReadiness)
+	// Calls without a record that took a while, by mechanism: begun
+	// (BeginCall) and ended (EndCall).
+	begun, ended [mechCount]atomic.Uint64
 }
 
-// Stats are a table's counters.
+// Mech is a mechanism that serves an operation without a record (see the
+// aio package's mechanism.go).
+type Mech uint8
+
+const (
+	// MechDirect: the caller's own system call, done at once or waiting
+	// in the kernel in the caller's thread (a write os.File would make).
+	MechDirect Mech = iota
+	// MechReadiness: the caller's non-blocking system call, parking in
+	// Go's netpoller while it would wait.
+	MechReadiness
+	mechCount
+)
+
+// Stats are a table's counters. Direct, Readiness and Driver say which
+// mechanism served the operations submitted (see the aio package's
+// mechanism.go); they add up to Submitted.
 type Stats struct {
 	Submitted, Completed, Canceled, InFlight uint64
 	CancelRacesLost                          uint64
+	Direct, Readiness, Driver                uint64
 }
 
 // NewTable returns an empty table; set Driver before the first Submit.
@@ -38,24 +66,45 @@ func NewTable() *Table {
 }
 
 // Get hands out a record for a new operation, with a new generation.
+//
+// The free records form a stack with no lock, so that no lock is taken
+// per operation: free holds a tag (bumped by every change, so that a
+// record popped and pushed back meanwhile never makes a stale
+// compare-and-swap succeed) and the top record's index plus one (0: the
+// stack is empty); each free record's nextFree holds the one below it.
+// Only growth takes mu.
 func (t *Table) Get() *Record {
-	t.mu.Lock()
 	var r *Record
-	if n := len(t.free); n > 0 {
-		r = (*t.records.Load())[t.free[n-1]]
-		t.free = t.free[:n-1]
-	} else {
-		recs := *t.records.Load()
-		r = &Record{Index: uint32(len(recs)), table: t, Wake: make(chan struct{}, 1)}
-		recs = append(recs, r) // may copy: readers keep using the old slice, whose entries are the same
-		t.records.Store(&recs)
+	for {
+		h := t.free.Load()
+		top := uint32(h)
+		if top == 0 {
+			r = t.grow()
+			break
+		}
+		cand := (*t.records.Load())[top-1]
+		next := cand.nextFree.Load()
+		if t.free.CompareAndSwap(h, (h>>32+1)<<32|uint64(next)) {
+			r = cand
+			break
+		}
 	}
-	t.mu.Unlock()
 	s := r.state.Load()
 	if s&stSubmitted != 0 && s&stCompleted == 0 {
 		r.inconsistent("handed out while in flight", s)
 	}
 	r.state.Store(uint64(uint32(s>>genShift)+1) << genShift)
+	return r
+}
+
+// grow makes a new record.
+func (t *Table) grow() *Record {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	recs := *t.records.Load()
+	r := &Record{Index: uint32(len(recs)), table: t, Wake: make(chan struct{}, 1)}
+	recs = append(recs, r) // may copy: readers keep using the old slice, whose entries are the same
+	t.records.Store(&recs)
 	return r
 }
 
@@ -68,10 +117,16 @@ func (t *Table) Put(r *Record) {
 	}
 	r.Buf, r.Path, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, nil, nil, nil, nil
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
+	r.summed = false
+	r.Barrier = nil
 	r.stack = r.stack[:0]
-	t.mu.Lock()
-	t.free = append(t.free, r.Index)
-	t.mu.Unlock()
+	for {
+		h := t.free.Load()
+		r.nextFree.Store(uint32(h))
+		if t.free.CompareAndSwap(h, (h>>32+1)<<32|uint64(r.Index+1)) {
+			return
+		}
+	}
 }
 
 // Lookup finds the record a driver identifier names. An identifier that
@@ -146,11 +201,17 @@ func (t *Table) prepare(r *Record) Prepared {
 	if s&(stSubmitted|stCompleted|stCancelRequested) != 0 {
 		r.inconsistent("submitted twice", s)
 	}
-	if trackStacks.Load() {
+	if trackStacks.Load() || t.Check {
 		r.stack = append(r.stack[:0], make([]uintptr, 32)...)
 		r.stack = r.stack[:runtime.Callers(4, r.stack)]
 	}
+	if t.Check {
+		r.sumWrite()
+	}
 	r.pinBuffers()
+	if r.Barrier != nil { // a sync called from now on waits for this write
+		r.barrierEpoch = r.Barrier.Enter()
+	}
 	// Set before the kernel can see the request: its completion must find it.
 	r.state.Store(s | stSubmitted)
 	live.Add(1)
@@ -163,10 +224,15 @@ func (t *Table) revert(r *Record, p Prepared) {
 	t.submitted.Add(^uint64(0))
 	live.Add(-1)
 	r.pin.Unpin()
+	r.summed = false
 	r.state.Store(p.state)
 	if h := r.Hold; h != nil { // the kernel never saw Buf
 		r.Hold, r.Fixed = nil, false
-		h.Unhold(r.HoldSlot)
+		h.Done(r.HoldSlot, h.Unhold(r.HoldSlot))
+	}
+	if b := r.Barrier; b != nil {
+		r.Barrier = nil
+		b.Exit(r.barrierEpoch)
 	}
 }
 
@@ -208,6 +274,10 @@ func (t *Table) Cancel(r *Record, gen uint32) bool {
 // held and wakes its owner. Drivers call it exactly once per submission.
 func (t *Table) Complete(r *Record, res int32) {
 	raceAcquire(r)
+	var violation string
+	if r.summed {
+		violation = r.checkWrite()
+	}
 	r.Res = res
 	for {
 		s := r.state.Load()
@@ -228,16 +298,27 @@ func (t *Table) Complete(r *Record, res int32) {
 	r.pin.Unpin()
 	fileRefs, ringRefs, notify := r.FileRefs, r.RingRefs, r.Notify
 	hold, holdSlot := r.Hold, r.HoldSlot
+	barrier, epoch := r.Barrier, r.barrierEpoch
+	var recycle bool
+	if hold != nil { // the kernel is done with the buffer (see BufferHold)
+		recycle = hold.Unhold(holdSlot)
+	}
 	// From here on the owner may recycle r at any moment.
 	if notify != nil {
 		notify.Complete(r)
 	} else {
 		r.Wake <- struct{}{}
 	}
-	// After the owner was told, so that a pool hands the buffer to
-	// someone else only once its operation is observably complete.
+	// After the owner was told, so that a pool hands a buffer released in
+	// flight to someone else only once its operation is observably
+	// complete.
 	if hold != nil {
-		hold.Unhold(holdSlot)
+		hold.Done(holdSlot, recycle)
+	}
+	// After the owner was told: a sync that waited for this write finds
+	// it observably complete (an Op's Completed true).
+	if barrier != nil {
+		barrier.Exit(epoch)
 	}
 	// Released only after the owner was told: a Close that sees the refs
 	// drained finds every operation on them observably complete (an
@@ -248,11 +329,68 @@ func (t *Table) Complete(r *Record, res int32) {
 	if ringRefs != nil {
 		ringRefs.Release()
 	}
+	if violation != "" {
+		// After the completion, so that nothing waits for it forever if
+		// the panic is recovered.
+		panic(violation)
+	}
 }
 
-// CountDirect counts an operation a driver did at once, without a record
-// (DirectDoer): submitted and completed in one step.
+// Waiting tells the driver, if it wants to know (WaitHinter), that the
+// calling goroutine is about to wait for the use gen of r. cancellable
+// says whether the waiter may still cancel it. Stale or completed uses
+// are not reported.
+func (t *Table) Waiting(r *Record, gen uint32, cancellable bool) {
+	if t.Hinter == nil {
+		return
+	}
+	s := r.state.Load()
+	if uint32(s>>genShift) != gen || s&stSubmitted == 0 || s&stCompleted != 0 {
+		return
+	}
+	t.Hinter.Waiting(r, idOf(r.Index, gen), cancellable)
+}
+
+// WaitingWrites tells the driver, if it wants to know (WaitHinter), that
+// the calling goroutine is about to wait for every write in flight on fd.
+func (t *Table) WaitingWrites(fd int) {
+	if t.Hinter != nil {
+		t.Hinter.WaitingFD(fd)
+	}
+}
+
+// CountDirect counts an operation done at once, without a record (a
+// DirectDoer's, or a caller's own non-blocking system call): submitted
+// and completed in one step.
 func (t *Table) CountDirect() { t.direct.Add(1) }
+
+// CountReadiness counts a call of the readiness path done at once (its
+// non-blocking system call did not have to wait): submitted and
+// completed in one step.
+func (t *Table) CountReadiness() { t.readyAtOnce.Add(1) }
+
+// BeginCall counts a call without a record that its caller waits for
+// itself, by mechanism m (in Go's netpoller, or in the kernel in its own
+// thread): submitted now, in flight (and a leak if it never ends) until
+// EndCall.
+func (t *Table) BeginCall(m Mech) {
+	live.Add(1)
+	t.begun[m].Add(1)
+}
+
+// EndCall counts the completion of a call begun with BeginCall(m), with
+// the kernel's result; cancelRequested says whether a cancel was asked
+// for (a result other than -ECANCELED then counts as a race the cancel
+// lost).
+func (t *Table) EndCall(m Mech, res int32, cancelRequested bool) {
+	if res == -int32(ecanceled) {
+		t.canceled.Add(1)
+	} else if cancelRequested {
+		t.racesLost.Add(1)
+	}
+	t.ended[m].Add(1)
+	live.Add(-1)
+}
 
 // More delivers one result of a multishot operation that stays in flight
 // (the kernel said more will come). Drivers call it before the record's
@@ -272,15 +410,23 @@ func (t *Table) More(r *Record, res int32) {
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
-	d := t.direct.Load()
-	c := t.completed.Load() + d
-	s := t.submitted.Load() + d
+	// Completions are read before submissions, so that a completion
+	// racing with the reads is never counted without its submission.
+	atOnce := t.direct.Load() + t.readyAtOnce.Load()
+	c := t.completed.Load() + t.ended[MechDirect].Load() + t.ended[MechReadiness].Load() + atOnce
+	direct := t.direct.Load() + t.begun[MechDirect].Load()
+	readiness := t.readyAtOnce.Load() + t.begun[MechReadiness].Load()
+	driver := t.submitted.Load()
+	s := max(driver+direct+readiness, c)
 	return Stats{
 		Submitted:       s,
 		Completed:       c,
 		Canceled:        t.canceled.Load(),
 		InFlight:        s - c,
 		CancelRacesLost: t.racesLost.Load(),
+		Direct:          direct,
+		Readiness:       readiness,
+		Driver:          driver,
 	}
 }
 
@@ -294,17 +440,8 @@ func (t *Table) InFlight() []string {
 			continue
 		}
 		desc := fmt.Sprintf("op %d gen %d state %#x", r.Index, s>>genShift, s&0xff)
-		if stk := r.stack; len(stk) > 0 {
-			var b strings.Builder
-			frames := runtime.CallersFrames(stk)
-			for {
-				f, more := frames.Next()
-				fmt.Fprintf(&b, "\n\t%s\n\t\t%s:%d", f.Function, f.File, f.Line)
-				if !more {
-					break
-				}
-			}
-			desc += " submitted at:" + b.String()
+		if at := FormatStack(r.stack); at != "" {
+			desc += " submitted at:" + at
 		}
 		out = append(out, desc)
 	}

@@ -12,11 +12,11 @@
 // its operations run:
 //
 //   - Port: an overlapped handle (FILE_FLAG_OVERLAPPED) that no completion
-//     port has yet (Ring.Open's handles, and most handles a program opens
-//     itself for us) is associated with the ring's port. Operations are
-//     ReadFile/WriteFile with an OVERLAPPED and complete from the reaper,
-//     a goroutine that dequeues packets in batches with
-//     GetQueuedCompletionStatusEx.
+//     port has yet (Ring.Open's handles, disk files Ring.NewFile reopened,
+//     and most handles a program opens itself for us) is associated with
+//     the ring's port. Operations are ReadFile/WriteFile with an
+//     OVERLAPPED and complete from the reaper, a goroutine that dequeues
+//     packets in batches with GetQueuedCompletionStatusEx.
 //   - Event: an overlapped handle already bound to another port. A file
 //     object belongs to one port for life, and an overlapped handle wrapped
 //     by os.NewFile is bound to the Go runtime's own port before
@@ -26,10 +26,37 @@
 //     OVERLAPPED's hEvent, so no packet reaches the other port, and a
 //     goroutine waits for the event.
 //   - Blocking: a synchronous handle (no FILE_FLAG_OVERLAPPED: os.Pipe,
-//     os.Open, consoles). Every operation runs a blocking call on a
-//     goroutine locked to its thread; a cancel is CancelSynchronousIo on
-//     that thread, repeated until the call has returned, and an operation
-//     whose cancel came before its call started never starts.
+//     consoles). Every operation runs a blocking call on a goroutine
+//     locked to its thread; a cancel is CancelSynchronousIo on that
+//     thread, repeated until the call has returned, and an operation whose
+//     cancel came before its call started never starts.
+//
+// # Adopted handles
+//
+// A handle's mode is fixed by its file object (overlapped or not, on
+// which port), and Ring.NewFile's duplicate shares the caller's, which
+// must stay as it was. But a disk file (FILE_TYPE_DISK) can be opened
+// again: package aio (prepareFD, mechanism_windows.go) has Reopen make
+// the File's handle with ReOpenFile, a new file object for the same file,
+// overlapped, with the caller's access rights (FileAccessInformation: no
+// more than the caller had), its caching flags (write-through for O_SYNC,
+// no buffering, sequential, random) and its position, shared for reading,
+// writing and deleting (the caller's share mode cannot be queried, and
+// sharing all never conflicts with another open). It runs in port mode,
+// whatever mode os.Open (synchronous) or os.NewFile (bound to the
+// runtime's port) left the caller's handle in. Being its own file object,
+// it has its own position from then on (the caller's os.File keeps its
+// own, unmoved by the File's I/O), and a byte-range lock taken through
+// the caller's handle (LockFileEx) binds it as it binds another opener.
+//
+// The rest keep the duplicate, and with it the caller's file object:
+// pipes (os.Pipe's are anonymous, and opening a named pipe again
+// connects another instance, not the same stream), consoles and other
+// character devices, sockets, and disk files ReOpenFile refuses (one
+// opened without sharing, one whose DACL no longer grants what the handle
+// holds, one being deleted). Those run in the mode their file object
+// allows: blocking for a synchronous handle, event for an overlapped one
+// bound elsewhere.
 //
 // Fsync (FlushFileBuffers), Open (CreateFile with FILE_FLAG_OVERLAPPED,
 // not inheritable) and Close (CloseHandle) are blocking calls on a
@@ -60,8 +87,8 @@
 // completes; operations at the position that are in flight together may
 // overlap (use offsets for concurrent I/O, as with os.File). Positional
 // operations leave it alone, as pread and pwrite do. Writes at the
-// position to a handle Ring.Open opened with O_APPEND go to the end of the
-// file. Pipes, consoles and sockets have no offsets.
+// position to a handle opened with O_APPEND (by Ring.Open, or by whoever
+// gave it append access without write access) go to the end of the file. Pipes, consoles and sockets have no offsets.
 //
 // # Completion
 //
@@ -101,6 +128,10 @@
 //	ERROR_PIPE_NOT_CONNECTED (reads)              0 bytes: io.EOF above
 //	ERROR_MORE_DATA, WSAEMSGSIZE (reads)          the bytes read (a message cut short)
 //	ERROR_BROKEN_PIPE, ERROR_NO_DATA (writes)     EPIPE
+//	ERROR_NETNAME_DELETED, WSAECONNRESET,
+//	ERROR_CONNECTION_ABORTED, WSAECONNABORTED,
+//	ERROR_UNEXP_NET_ERR (accepts)                 ECONNABORTED (the connection died before it
+//	                                              was accepted; the listener accepts the next)
 //	ERROR_NETNAME_DELETED                         WSAECONNRESET
 //	ERROR_CONNECTION_ABORTED                      WSAECONNABORTED
 //	ERROR_CONNECTION_REFUSED,
@@ -109,9 +140,9 @@
 //	ERROR_ACCESS_DENIED (read, write, fsync),
 //	ERROR_INVALID_HANDLE                          EBADF
 //
-// ENOENT, EBADF, EPIPE and ECANCELED are the errnos package syscall
-// invents on Windows; they match fs.ErrNotExist and friends as the native
-// codes do.
+// ENOENT, EBADF, EPIPE, ECONNABORTED and ECANCELED are the errnos package
+// syscall invents on Windows; they match fs.ErrNotExist and friends as the
+// native codes do.
 //
 // On systems other than Windows, New returns an error wrapping
 // errors.ErrUnsupported.

@@ -74,7 +74,7 @@ type file struct {
 	mode       mode
 	skip       bool         // port: FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set
 	seekable   bool         // FILE_TYPE_DISK: offsets mean something
-	appendOnly bool         // opened by Open with O_APPEND: position writes go to the end
+	appendOnly bool         // O_APPEND (Open's flag, or append-only access): position writes go to the end
 	socket     bool         // a SOCKET (then never seekable, never blocking)
 	sotype     int          // socket: SOCK_STREAM, SOCK_DGRAM, ...
 	family     atomic.Int32 // socket: its address family, once an accept needed it
@@ -255,6 +255,11 @@ func (d *Driver) Attach(fd int) (any, error) {
 		delete(d.appendFresh, h)
 	}
 	d.appendMu.Unlock()
+	if f.seekable && !f.appendOnly {
+		// A handle someone else opened with O_APPEND (os.OpenFile's, or
+		// Reopen's of one) has the access that says so.
+		f.appendOnly = appendOnly(h)
+	}
 	return f, nil
 }
 

@@ -23,6 +23,17 @@ func result(k core.Kind, n uint32, err error) int32 {
 		errno = syscall.EINVAL
 	}
 	reading := k == core.KindRead || k == core.KindRecv || k == core.KindRecvmsg
+	if k == core.KindAccept {
+		switch errno {
+		case windows.ERROR_NETNAME_DELETED, windows.WSAECONNRESET,
+			windows.ERROR_CONNECTION_ABORTED, windows.WSAECONNABORTED, windows.ERROR_UNEXP_NET_ERR:
+			// The connection died before AcceptEx took it (Wine says so
+			// with ERROR_UNEXP_NET_ERR: its getpeername on the new
+			// socket failed with ENOTCONN): accept(2)'s ECONNABORTED,
+			// which the listener answers with the next accept.
+			return -int32(syscall.ECONNABORTED)
+		}
+	}
 	switch errno {
 	case windows.ERROR_OPERATION_ABORTED, windows.ERROR_ALERTED: // ALERTED: Wine's abandoned I/O (see completePacket)
 		if n > 0 { // bytes moved before the cancel took: they count

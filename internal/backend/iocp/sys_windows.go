@@ -12,6 +12,7 @@ var (
 	kernel32                        = windows.NewLazySystemDLL("kernel32.dll")
 	procGetQueuedCompletionStatusEx = kernel32.NewProc("GetQueuedCompletionStatusEx")
 	procCancelSynchronousIo         = kernel32.NewProc("CancelSynchronousIo")
+	procReOpenFile                  = kernel32.NewProc("ReOpenFile")
 )
 
 // overlappedEntry is OVERLAPPED_ENTRY. The kernel writes Overlapped, a
@@ -51,18 +52,49 @@ const soType = 0x1008
 
 // NtQueryInformationFile classes.
 const (
+	fileAccessInformation                   = 8
 	fileModeInformation                     = 16
 	fileIoCompletionNotificationInformation = 41
 )
 
 // isSynchronous reports whether h was opened without FILE_FLAG_OVERLAPPED.
 func isSynchronous(h windows.Handle) (bool, error) {
-	var mode uint32 // FILE_MODE_INFORMATION
-	var iosb windows.IO_STATUS_BLOCK
-	if err := windows.NtQueryInformationFile(h, &iosb, (*byte)(unsafe.Pointer(&mode)), 4, fileModeInformation); err != nil {
+	mode, err := fileMode(h)
+	if err != nil {
 		return false, err
 	}
 	return mode&(windows.FILE_SYNCHRONOUS_IO_ALERT|windows.FILE_SYNCHRONOUS_IO_NONALERT) != 0, nil
+}
+
+// fileMode returns the file object's mode (FILE_MODE_INFORMATION:
+// FILE_SYNCHRONOUS_IO_NONALERT, FILE_WRITE_THROUGH, ...).
+func fileMode(h windows.Handle) (uint32, error) {
+	var mode uint32
+	var iosb windows.IO_STATUS_BLOCK
+	err := windows.NtQueryInformationFile(h, &iosb, (*byte)(unsafe.Pointer(&mode)), 4, fileModeInformation)
+	return mode, err
+}
+
+// grantedAccess returns the access rights h was opened with
+// (FILE_ACCESS_INFORMATION).
+func grantedAccess(h windows.Handle) (uint32, error) {
+	var access uint32
+	var iosb windows.IO_STATUS_BLOCK
+	err := windows.NtQueryInformationFile(h, &iosb, (*byte)(unsafe.Pointer(&access)), 4, fileAccessInformation)
+	return access, err
+}
+
+// reOpenFile is ReOpenFile: a new handle, on a new file object, for the
+// file h is open on.
+func reOpenFile(h windows.Handle, access, share, flags uint32) (windows.Handle, error) {
+	if err := procReOpenFile.Find(); err != nil {
+		return 0, err
+	}
+	r, _, e := syscall.SyscallN(procReOpenFile.Addr(), uintptr(h), uintptr(access), uintptr(share), uintptr(flags))
+	if windows.Handle(r) == windows.InvalidHandle {
+		return 0, e
+	}
+	return windows.Handle(r), nil
 }
 
 // completionModes returns the file object's completion notification modes

@@ -1,4 +1,4 @@
-//go:build (linux && !386 && !s390x) || darwin || freebsd || netbsd || dragonfly
+//go:build (linux && !386 && !s390x) || freebsd || netbsd || dragonfly
 
 package portable
 

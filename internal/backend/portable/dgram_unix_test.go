@@ -30,6 +30,9 @@ func inet4Raw(port int) []byte {
 func udpSocket(t *testing.T, d *Driver) (fd int, h *fileState, raw []byte) {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err == nil {
+		err = unix.SetNonblock(fd, true) // as the library's own sockets are
+	}
 	if err != nil {
 		t.Skip(err)
 	}

@@ -25,11 +25,14 @@
 // # Descriptor modes
 //
 // O_NONBLOCK belongs to the open file description, which every duplicate
-// of a descriptor shares. Attach sets it on pollable descriptors (those
-// from os.Pipe and package net already have it) and leaves it set: a
-// blocking os.File sharing the description (os.NewFile of a descriptor
-// from unix.Pipe2, say) then sees EAGAIN from its own reads. Clearing the
-// flag again behind an attached File, for example by calling Fd on an
-// *os.File from os.Pipe that shares its description, makes the backend's
-// reads block a thread and their cancels wait for data; do not do that.
+// of a descriptor shares with whoever else holds it: the shell that
+// started the program, for a terminal; the parent, for an inherited pipe.
+// The driver never changes it. A non-blocking stream (aio's own sockets
+// and pipes, os.Pipe's, net's) parks in the netpoller as above; a
+// blocking one runs on a worker that waits in poll(2) on the descriptor
+// and on a cancel pipe of its own, so that a cancel wakes it at once, and
+// transfers on a socket with MSG_DONTWAIT, so that they never block. (A
+// pipe's or terminal's read after poll says it is readable may still
+// block if another reader takes the data first; on Linux the aio package
+// reopens such descriptors privately, so they never come here blocking.)
 package portable

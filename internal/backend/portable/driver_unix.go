@@ -38,8 +38,9 @@ func Available() error { return nil }
 // Lock order: op.mu before pool.mu or direction.mu; nobody holds a lock
 // while calling Table.Complete.
 type Driver struct {
-	table  *core.Table
-	noWait bool
+	table    *core.Table
+	complete func(r *core.Record, res int32) // table.Complete, or Options.Complete
+	noWait   bool
 
 	opsMu sync.Mutex
 	ops   atomic.Pointer[[]*op] // by record index; grows, never shrinks
@@ -82,11 +83,19 @@ type op struct {
 	// pathPoll: the result found by io, owned by the op's goroutine.
 	res  int32
 	ioFn func(fd uintptr) bool // o.io, made once so parking does not allocate
+
+	// A pipe whose write end a cancel writes to, waking a worker that
+	// waits in poll(2) for a blocking stream (execPolled); made at the
+	// first such wait, under mu, closed with the driver. -1: none yet.
+	wakeR, wakeW int
 }
 
 // New returns a driver for t.
 func New(t *core.Table, opts Options) (core.Driver, error) {
-	d := &Driver{table: t, noWait: opts.NoWait && noWaitSupported}
+	d := &Driver{table: t, complete: t.Complete, noWait: opts.NoWait && noWaitSupported}
+	if opts.Complete != nil {
+		d.complete = opts.Complete
+	}
 	ops := make([]*op, 0)
 	d.ops.Store(&ops)
 	workers := opts.Workers
@@ -134,7 +143,7 @@ func (d *Driver) opFor(r *core.Record) *op {
 	grown := make([]*op, max(int(r.Index)+1, 2*len(ops), 64))
 	copy(grown, ops)
 	for i := len(ops); i < len(grown); i++ {
-		o := &op{fd: -1}
+		o := &op{fd: -1, wakeR: -1, wakeW: -1}
 		o.ioFn = o.io
 		grown[i] = o
 	}
@@ -152,10 +161,10 @@ func (d *Driver) Submit(r *core.Record) error {
 	}
 	switch r.Kind {
 	case core.KindNop:
-		d.table.Complete(r, 0)
+		d.complete(r, 0)
 		return nil
 	case core.KindShutdown: // never blocks
-		d.table.Complete(r, exec(r))
+		d.complete(r, exec(r))
 		return nil
 	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindAccept, core.KindConnect,
 		core.KindSendmsg, core.KindRecvmsg:
@@ -168,7 +177,7 @@ func (d *Driver) Submit(r *core.Record) error {
 		}
 		if r.Kind == core.KindRead && d.noWait && fs != nil && len(r.Buf) > 0 && !fs.noWaitRefused.Load() {
 			if res, ok := readNoWait(r.FD, r.Buf, r.Off, fs); ok {
-				d.table.Complete(r, res)
+				d.complete(r, res)
 				return nil
 			}
 		}
@@ -212,10 +221,14 @@ func (d *Driver) run(o *op) {
 		if d.beforeExec != nil {
 			d.beforeExec(r)
 		}
-		res = exec(r)
+		if fs, _ := r.Handle.(*fileState); fs != nil && (fs.blocking || fs.pollable) && waitsForReadiness(r.Kind) {
+			res = d.execPolled(o, r, fs)
+		} else {
+			res = exec(r)
+		}
 	}
 	o.retire()
-	d.table.Complete(r, res)
+	d.complete(r, res)
 }
 
 // retire ends the current use: cancels from now on find no id.
@@ -270,10 +283,14 @@ func (d *Driver) cancelLocked(o *op) {
 			r := o.r
 			o.id = 0
 			o.mu.Unlock()
-			d.table.Complete(r, -int32(unix.ECANCELED))
+			d.complete(r, -int32(unix.ECANCELED))
 			return
 		}
-		// Running (or popped and about to see cancelled): it completes itself.
+		// Running (or popped and about to see cancelled): it completes
+		// itself; one waiting in poll(2) is woken to see it.
+		if o.wakeW >= 0 {
+			unix.Write(o.wakeW, []byte{1})
+		}
 	case pathPoll:
 		o.pf.kick(o)
 	}
@@ -288,7 +305,34 @@ func (d *Driver) Close() error {
 	}
 	d.pool.close()
 	d.parked.Wait()
+	for _, o := range *d.ops.Load() {
+		if o.wakeR >= 0 {
+			unix.Close(o.wakeR)
+			unix.Close(o.wakeW)
+		}
+	}
 	return nil
+}
+
+// Exec runs r's operation as one blocking system call in the calling
+// goroutine, as a worker does (retrying EINTR), and returns the kernel's
+// result: a count or descriptor, or -errno. It is how the simulator
+// (internal/backend/sim) executes what it schedules, so that every kind
+// of operation this backend knows works there too. On a pollable
+// descriptor a transfer would block the caller: use Submit for those.
+func Exec(r *core.Record) int32 { return exec(r) }
+
+// Describe tells what Attach found fd to be, from its handle: pollable
+// (its transfers wait in the netpoller) or disk (a regular file,
+// directory or block device: its operations never wait for a peer).
+// Anything else (a character device the netpoller refused, say) is
+// neither and its operations go to the workers.
+func Describe(handle any) (pollable, disk bool) {
+	fs, _ := handle.(*fileState)
+	if fs == nil {
+		return false, false
+	}
+	return fs.pollable, fs.disk
 }
 
 // exec runs r's blocking syscall on a worker, retrying EINTR. (Socket
@@ -319,7 +363,7 @@ func execOnce(r *core.Record) (int, error) {
 		}
 		return unix.Write(r.FD, r.Buf)
 	case core.KindFsync:
-		if r.Flags&fsyncDatasync != 0 {
+		if r.Flags&core.FsyncDatasync != 0 {
 			return 0, fdatasync(r.FD)
 		}
 		return 0, fsync(r.FD)
@@ -344,10 +388,6 @@ func execOnce(r *core.Record) (int, error) {
 	}
 	return attempt(r.FD, r)
 }
-
-// fsyncDatasync in Record.Flags asks KindFsync for fdatasync (the same
-// bit as IORING_FSYNC_DATASYNC).
-const fsyncDatasync = 1
 
 // errnoRes turns a syscall error into a negative result.
 func errnoRes(err error) int32 {

@@ -512,11 +512,14 @@ func TestWriteCancel(t *testing.T) {
 }
 
 // TestAttachKinds: what goes to the netpoller and what to the workers.
+// A stream is the netpoller's if it is non-blocking already; a blocking
+// one (an adopted terminal or inherited pipe) keeps its flags and goes
+// to the workers, which wait for it in poll(2).
 func TestAttachKinds(t *testing.T) {
 	d, _ := newTestDriver(t, Options{}, nil)
 	f := tempFile(t, 1)
-	if attach(t, d, int(f.Fd())).pollable {
-		t.Error("a regular file is pollable")
+	if h := attach(t, d, int(f.Fd())); h.pollable || h.blocking {
+		t.Error("a regular file is a stream")
 	}
 	var p [2]int
 	if err := unix.Pipe(p[:]); err != nil {
@@ -524,12 +527,15 @@ func TestAttachKinds(t *testing.T) {
 	}
 	defer unix.Close(p[0])
 	defer unix.Close(p[1])
-	if !attach(t, d, p[0]).pollable {
-		t.Error("a blocking pipe is not pollable")
+	if h := attach(t, d, p[0]); h.pollable || !h.blocking {
+		t.Error("a blocking pipe is not a blocking stream")
 	}
-	fl, _ := unix.FcntlInt(uintptr(p[0]), unix.F_GETFL, 0)
-	if fl&unix.O_NONBLOCK == 0 {
-		t.Error("Attach did not make the pipe's description non-blocking")
+	if fl, _ := unix.FcntlInt(uintptr(p[0]), unix.F_GETFL, 0); fl&unix.O_NONBLOCK != 0 {
+		t.Error("Attach made the pipe's shared description non-blocking")
+	}
+	unix.SetNonblock(p[1], true)
+	if !attach(t, d, p[1]).pollable {
+		t.Error("a non-blocking pipe is not pollable")
 	}
 	s, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
@@ -537,8 +543,15 @@ func TestAttachKinds(t *testing.T) {
 	}
 	defer unix.Close(s[0])
 	defer unix.Close(s[1])
-	if !attach(t, d, s[0]).pollable {
-		t.Error("a socket is not pollable")
+	if h := attach(t, d, s[0]); h.pollable || !h.blocking || !h.socket {
+		t.Error("a blocking socket is not a blocking socket stream")
+	}
+	if fl, _ := unix.FcntlInt(uintptr(s[0]), unix.F_GETFL, 0); fl&unix.O_NONBLOCK != 0 {
+		t.Error("Attach made the socket's shared description non-blocking")
+	}
+	unix.SetNonblock(s[1], true)
+	if !attach(t, d, s[1]).pollable {
+		t.Error("a non-blocking socket is not pollable")
 	}
 	if runtime.GOOS == "linux" {
 		null, err := os.Open(os.DevNull)
@@ -622,7 +635,7 @@ func TestKinds(t *testing.T) {
 		t.Fatalf("fsync = %d", res)
 	}
 	r = tab.Get()
-	r.Kind, r.FD, r.Handle, r.Flags = core.KindFsync, fd, h, fsyncDatasync
+	r.Kind, r.FD, r.Handle, r.Flags = core.KindFsync, fd, h, core.FsyncDatasync
 	tab.Submit(r)
 	if res := wait(tab, r); res != 0 {
 		t.Fatalf("fdatasync = %d", res)
@@ -677,7 +690,12 @@ func TestTryNow(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
-	rfd := int(pr.Fd())
+	rc, err := pr.SyscallConn() // not Fd, which would make the pipe blocking
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rfd int
+	rc.Control(func(s uintptr) { rfd = int(s) })
 	h := attach(t, d, rfd)
 	buf := make([]byte, 16)
 	if res, ok := d.TryNow(core.KindRead, rfd, h, buf, -1, 0); ok {

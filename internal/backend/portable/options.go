@@ -1,6 +1,10 @@
 package portable
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/waitforit/aio/internal/core"
+)
 
 // Options configure a Driver.
 type Options struct {
@@ -11,6 +15,10 @@ type Options struct {
 	// submitting goroutine before they go to a worker (Linux only; ignored
 	// elsewhere).
 	NoWait bool
+	// Complete, when set, is told each completion instead of
+	// Table.Complete: the simulator runs a portable driver underneath and
+	// decides itself when its completions are delivered.
+	Complete func(r *core.Record, res int32)
 }
 
 // DefaultWorkers is the worker bound when Options.Workers is 0: four per

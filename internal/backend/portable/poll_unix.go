@@ -22,10 +22,26 @@ type fileState struct {
 	// EAGAIN on this file; its reads go straight to the workers.
 	noWaitRefused atomic.Bool
 
+	// pollable: a non-blocking stream. Its operations park in the
+	// netpoller, on a duplicate of the descriptor made at the first wait
+	// (register), so that a File whose blocking calls never use the
+	// driver (aio's readiness path) costs no duplicate.
 	pollable bool
-	f        *os.File // our duplicate of the descriptor, in the netpoller
-	rc       syscall.RawConn
-	dirs     [2]direction
+	// disk: a regular file, directory or block device.
+	disk bool
+	// blocking: a stream whose open file description is blocking and not
+	// ours (an adopted terminal, pipe or socket): its flags are never
+	// changed, and its operations run on workers that wait in poll(2)
+	// with a cancel descriptor (see execPolled). socket: it is a socket,
+	// whose transfers can be made non-blocking per call (MSG_DONTWAIT).
+	blocking, socket bool
+
+	fd      int
+	regOnce sync.Once
+	regOK   bool
+	f       *os.File // our duplicate of the descriptor, in the netpoller
+	rc      syscall.RawConn
+	dirs    [2]direction
 }
 
 const (
@@ -74,66 +90,65 @@ type direction struct {
 var pastDeadline = time.Unix(1, 0)
 
 // Attach classifies fd: regular files, directories and block devices use
-// the workers; anything else the netpoller accepts (pipes, sockets, ttys,
-// eventfds, ...) gets a non-blocking duplicate registered there.
+// the workers; a non-blocking stream (pipe, socket, tty, eventfd, ...)
+// the netpoller; a blocking stream, workers waiting in poll(2). Attach
+// never changes a descriptor's flags: O_NONBLOCK belongs to the open file
+// description, which every duplicate shares with whoever else holds it.
 func (d *Driver) Attach(fd int) (any, error) {
 	var st unix.Stat_t
 	if err := ignoringEINTR(func() error { return unix.Fstat(fd, &st) }); err != nil {
 		return nil, os.NewSyscallError("fstat", err)
 	}
-	switch uint32(st.Mode) & unix.S_IFMT {
+	typ := uint32(st.Mode) & unix.S_IFMT
+	switch typ {
 	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
-		return &fileState{}, nil
+		return &fileState{fd: fd, disk: true}, nil
 	}
-	return attachPollable(fd)
-}
-
-func attachPollable(fd int) (*fileState, error) {
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	// O_NONBLOCK is a property of the open file description, shared with
-	// every duplicate (see the package comment).
-	setNonblock := flags&unix.O_NONBLOCK == 0
-	if setNonblock {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_NONBLOCK); err != nil {
-			return nil, os.NewSyscallError("fcntl", err)
+	fs := &fileState{fd: fd, socket: typ == unix.S_IFSOCK}
+	if flags&unix.O_NONBLOCK != 0 {
+		fs.pollable = true
+		for i := range fs.dirs {
+			fs.dirs[i].over.L = &fs.dirs[i].mu
 		}
-	}
-	restore := func() {
-		if setNonblock {
-			unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
-		}
-	}
-	dup, err := dupCloexec(fd)
-	if err != nil {
-		restore()
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	// The descriptor is non-blocking, so os.NewFile tries the netpoller;
-	// only a File the poller took supports deadlines.
-	f := os.NewFile(uintptr(dup), "aio-portable")
-	if f.SetReadDeadline(time.Time{}) != nil {
-		f.Close()
-		restore() // nobody relies on it: the poller refused the descriptor
-		return &fileState{}, nil
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	fs := &fileState{pollable: true, f: f, rc: rc}
-	for i := range fs.dirs {
-		fs.dirs[i].over.L = &fs.dirs[i].mu
+	} else {
+		fs.blocking = true
 	}
 	return fs, nil
 }
 
+// register puts a duplicate of the descriptor in the netpoller, once. It
+// reports false if the netpoller refused it (a device without poll
+// support): its operations then go to the workers, waiting in poll(2).
+func (fs *fileState) register() bool {
+	fs.regOnce.Do(func() {
+		dup, err := dupCloexec(fs.fd)
+		if err != nil {
+			return
+		}
+		// The descriptor is non-blocking, so os.NewFile tries the
+		// netpoller; only a File the poller took supports deadlines.
+		f := os.NewFile(uintptr(dup), "aio-portable")
+		if f.SetReadDeadline(time.Time{}) != nil {
+			f.Close()
+			return
+		}
+		rc, err := f.SyscallConn()
+		if err != nil {
+			f.Close()
+			return
+		}
+		fs.f, fs.rc, fs.regOK = f, rc, true
+	})
+	return fs.regOK
+}
+
 // Detach releases fd's state. Every operation on fd has completed.
 func (d *Driver) Detach(fd int, handle any) {
-	if fs, _ := handle.(*fileState); fs != nil && fs.pollable {
+	if fs, _ := handle.(*fileState); fs != nil && fs.f != nil {
 		fs.f.Close() // our duplicate: leaves the poller, closes
 	}
 }
@@ -142,8 +157,11 @@ func (d *Driver) Detach(fd int, handle any) {
 // wait; otherwise a goroutine parks it in the netpoller.
 func (d *Driver) submitPoll(r *core.Record, fs *fileState) error {
 	if res, again := ioOnce(r.FD, r, true); !again {
-		d.table.Complete(r, res)
+		d.complete(r, res)
 		return nil
+	}
+	if !fs.register() {
+		return d.submitPool(r) // the workers wait for it in poll(2)
 	}
 	o := d.opFor(r)
 	dir := uint8(dirRead) // read, recv, recvmsg, accept: wait to read
@@ -165,7 +183,7 @@ func (d *Driver) park(o *op, r *core.Record, fs *fileState) {
 	defer d.parked.Done() // after Complete: Close waits for this
 	res := fs.wait(o)
 	o.retire()
-	d.table.Complete(r, res)
+	d.complete(r, res)
 }
 
 // wait runs o's syscall in the netpoller until it completes or is
@@ -253,6 +271,14 @@ func (o *op) io(fd uintptr) bool {
 	return true
 }
 
+// TryOnce tries r's transfer (or accept, or connect) once on its
+// descriptor, which Attach found pollable and made non-blocking, without
+// waiting: again reports that it would have to wait, and then nothing was
+// transferred. A connect is started, and a later Submit of r finds it
+// under way. (The simulator tries operations nobody waits for yet this
+// way, and hands them to Submit only when somebody does.)
+func TryOnce(r *core.Record) (res int32, again bool) { return ioOnce(r.FD, r, true) }
+
 // ioOnce tries r's operation on the non-blocking fd, retrying EINTR; again
 // means it would block. first is true for the attempt in Submit: a
 // connect is started then and only checked afterwards.
@@ -282,5 +308,110 @@ func ignoringEINTR(fn func() error) error {
 		if err := fn(); err != unix.EINTR {
 			return err
 		}
+	}
+}
+
+// waitsForReadiness reports whether kind waits for a stream to become
+// readable or writable (and so can wait in poll(2) instead of in the
+// system call itself).
+func waitsForReadiness(kind core.Kind) bool {
+	switch kind {
+	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindRecvmsg, core.KindSendmsg, core.KindAccept:
+		return true
+	}
+	return false
+}
+
+// execPolled runs r on a worker for a stream the netpoller cannot have
+// (a blocking one whose flags are not ours, or a device the poller
+// refused): it waits in poll(2) for the descriptor and for o's cancel
+// pipe, so that a cancel wakes it at once, and makes the system call
+// once the descriptor is ready. A socket's transfers are tried first
+// with MSG_DONTWAIT and never block; a pipe's or a terminal's read after
+// POLLIN may still block if another reader takes the data first (Linux
+// avoids this by reopening such descriptors privately: see aio.NewFile).
+func (d *Driver) execPolled(o *op, r *core.Record, fs *fileState) int32 {
+	o.mu.Lock()
+	if o.wakeR < 0 {
+		var p [2]int
+		if err := unix.Pipe(p[:]); err != nil {
+			o.mu.Unlock()
+			return errnoRes(err)
+		}
+		for _, fd := range p {
+			unix.CloseOnExec(fd)
+			unix.SetNonblock(fd, true)
+		}
+		o.wakeR, o.wakeW = p[0], p[1]
+	}
+	wakeR := o.wakeR
+	o.mu.Unlock()
+	var events int16 = unix.POLLIN
+	switch r.Kind {
+	case core.KindWrite, core.KindSend, core.KindSendmsg:
+		events = unix.POLLOUT
+	}
+	noWait := fs.socket && r.Kind != core.KindAccept
+	ready := false
+	var drain [16]byte
+	for {
+		if o.cancelled.Load() {
+			for { // a stale wake-up must not end the next wait
+				if n, _ := unix.Read(wakeR, drain[:]); n <= 0 {
+					break
+				}
+			}
+			return -int32(unix.ECANCELED)
+		}
+		if noWait || ready || fs.pollable {
+			res, again := attemptPolled(r, noWait)
+			if !again {
+				return res
+			}
+		}
+		pfd := []unix.PollFd{{Fd: int32(r.FD), Events: events}, {Fd: int32(wakeR), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, -1); err != nil && err != unix.EINTR {
+			return errnoRes(err)
+		}
+		ready = pfd[0].Revents != 0
+	}
+}
+
+// attemptPolled makes r's system call once for execPolled: with
+// MSG_DONTWAIT for a socket's transfers (noWait), where again means it
+// would block.
+func attemptPolled(r *core.Record, noWait bool) (res int32, again bool) {
+	flags := r.Flags
+	if noWait {
+		flags |= unix.MSG_DONTWAIT
+	}
+	for {
+		var n int
+		var err error
+		switch {
+		case noWait && (r.Kind == core.KindRead || r.Kind == core.KindRecv):
+			n, _, err = unix.Recvfrom(r.FD, r.Buf, flags)
+		case noWait && (r.Kind == core.KindWrite || r.Kind == core.KindSend):
+			n, err = unix.SendmsgN(r.FD, r.Buf, nil, nil, flags)
+		case noWait && r.Kind == core.KindRecvmsg:
+			var addrLen int
+			n, addrLen, err = recvfrom(r.FD, r.Buf, r.Addr, flags)
+			if err == nil {
+				r.AddrLen = addrLen
+			}
+		case noWait && r.Kind == core.KindSendmsg:
+			n, err = sendto(r.FD, r.Buf, r.Addr, flags)
+		default:
+			n, err = attempt(r.FD, r)
+		}
+		switch {
+		case err == nil:
+			return int32(n), false
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN || err == unix.EWOULDBLOCK:
+			return 0, true
+		}
+		return errnoRes(err), false
 	}
 }

@@ -62,6 +62,20 @@ func connectStart(fd int, raw []byte) (res int32, again bool) {
 	}
 }
 
+// ConnectStart starts a connect to the raw sockaddr on the non-blocking
+// fd, for the aio package's readiness path: 0 (connected), EINPROGRESS
+// (wait until writable), or the error.
+func ConnectStart(fd int, raw []byte) syscall.Errno {
+	res, again := connectStart(fd, raw)
+	switch {
+	case again:
+		return unix.EINPROGRESS
+	case res < 0:
+		return syscall.Errno(-res)
+	}
+	return 0
+}
+
 // connectCheck tells whether a connect in progress has finished: SO_ERROR
 // has its outcome, and a socket with a peer is connected. The netpoller
 // may wake us before either, hence again.
@@ -137,4 +151,49 @@ func parseSockaddr(b []byte) (unix.Sockaddr, error) {
 func netPort(p *uint16) int {
 	b := (*[2]byte)(unsafe.Pointer(p))
 	return int(b[0])<<8 | int(b[1])
+}
+
+// Attempt makes kind's system call once on fd, which is non-blocking,
+// for a caller that waits in Go's netpoller itself (the aio package's
+// readiness path): a read, write, recv, send, recvmsg (the source's raw
+// sockaddr into addr, its length returned), sendmsg (to the raw sockaddr
+// addr, empty: the connected peer) or accept (a new socket with flags).
+// EAGAIN means it would wait. It allocates nothing for the transfers.
+func Attempt(kind core.Kind, fd int, buf []byte, flags int, addr []byte) (n, addrLen int, errno syscall.Errno) {
+	var err error
+	switch kind {
+	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend:
+		if len(buf) > 0 {
+			return transferNowN(kind, fd, buf, flags)
+		}
+		if kind == core.KindSend { // an empty datagram
+			n, err = sendto(fd, nil, nil, flags)
+		} else {
+			n, _, err = recvfrom(fd, nil, nil, flags)
+		}
+	case core.KindRecvmsg:
+		n, addrLen, err = recvfrom(fd, buf, addr, flags)
+	case core.KindSendmsg:
+		n, err = sendto(fd, buf, addr, flags)
+	case core.KindAccept:
+		n, err = accept(fd, flags)
+	default:
+		panic("aio: inconsistent op kind " + kind.String())
+	}
+	if err != nil {
+		if e, ok := err.(syscall.Errno); ok {
+			return 0, 0, e
+		}
+		return 0, 0, unix.EIO
+	}
+	return n, addrLen, 0
+}
+
+// transferNowN is transferNow with Attempt's results.
+func transferNowN(kind core.Kind, fd int, buf []byte, flags int) (int, int, syscall.Errno) {
+	n, errno := transferNow(kind, fd, buf, flags)
+	if errno != 0 {
+		return 0, 0, errno
+	}
+	return n, 0, 0
 }

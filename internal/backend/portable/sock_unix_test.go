@@ -64,12 +64,15 @@ func TestParseSockaddr(t *testing.T) {
 	}
 }
 
-// socket returns a new blocking stream socket attached to d (Attach makes
-// it non-blocking, as the library's own sockets are).
+// socket returns a new non-blocking stream socket (as the library's own
+// sockets are) attached to d.
 func socket(t *testing.T, d *Driver, family int) (int, *fileState) {
 	t.Helper()
 	fd, err := unix.Socket(family, unix.SOCK_STREAM, 0)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })

@@ -3,8 +3,6 @@
 package portable
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/waitforit/aio/internal/core"
@@ -16,38 +14,39 @@ import (
 // only), or a read, write, receive or send on a pollable descriptor,
 // which this driver made non-blocking (see attachPollable). Otherwise
 // (ok false) the operation is submitted: to the workers or the netpoller.
-// Like the page-cache fast path in Submit, it is off with
-// Options.NoWait false (AIO_PORTABLE_NOWAIT=0).
+// A regular file's write is never tried: TryNow reports EOPNOTSUPP, the
+// kernel's answer for ext4's buffered writes under RWF_NOWAIT, so that
+// the caller makes it itself. Like the page-cache fast path in Submit, it
+// is all off with Options.NoWait false (AIO_PORTABLE_NOWAIT=0).
 func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int64, flags int) (int32, bool) {
 	fs, _ := handle.(*fileState)
 	if !d.noWait || fs == nil || len(buf) == 0 {
 		return 0, false
 	}
 	if !fs.pollable {
-		if kind == core.KindRead && !fs.noWaitRefused.Load() {
+		switch {
+		case fs.blocking:
+		case kind == core.KindRead && !fs.noWaitRefused.Load():
 			return readNoWait(fd, buf, off, fs)
+		case kind == core.KindWrite:
+			// A regular file's write cannot be tried without waiting here:
+			// say so, and the caller writes in its own thread (see the aio
+			// package's mechanism.go) instead of handing it to a worker.
+			return -int32(unix.EOPNOTSUPP), false
 		}
 		return 0, false
 	}
-	var trap uintptr
 	switch kind {
 	case core.KindRead, core.KindWrite:
 		if off >= 0 {
 			return 0, false // a position on a stream: let the submission say why not
 		}
-		trap = unix.SYS_READ
-		if kind == core.KindWrite {
-			trap = unix.SYS_WRITE
-		}
 		flags = 0
-	case core.KindRecv:
-		trap = unix.SYS_RECVFROM
-	case core.KindSend:
-		trap = unix.SYS_SENDTO
+	case core.KindRecv, core.KindSend:
 	default:
 		return 0, false
 	}
-	n, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags), 0, 0)
+	n, errno := transferNow(kind, fd, buf, flags)
 	switch errno {
 	case 0:
 		return int32(n), true

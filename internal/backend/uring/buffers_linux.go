@@ -31,12 +31,6 @@ func (d *Driver) RegisterBuffer(p []byte) (uint16, error) {
 	}
 	d.regMu.Lock()
 	defer d.regMu.Unlock()
-	// Under sqMu: Close cannot close the ring's descriptor meanwhile.
-	d.sqMu.Lock()
-	defer d.sqMu.Unlock()
-	if d.closed {
-		return 0, os.ErrClosed
-	}
 	if !d.regTable {
 		if err := d.registerTableLocked(); err != nil {
 			return 0, err
@@ -53,12 +47,17 @@ func (d *Driver) RegisterBuffer(p []byte) (uint16, error) {
 	if idx < 0 {
 		return 0, fmt.Errorf("io_uring: all %d registered buffer slots in use: %w", maxRegistered, errors.ErrUnsupported)
 	}
-	iov := unix.Iovec{Base: &p[0]}
-	iov.SetLen(len(p))
-	up := abi.RsrcUpdate2{Offset: uint32(idx), Data: uint64(uintptr(unsafe.Pointer(&iov))), Nr: 1}
-	_, err := d.ring.Register(abi.RegisterBuffersUpdate, unsafe.Pointer(&up), uint32(unsafe.Sizeof(up)))
-	runtime.KeepAlive(&iov) // up.Data holds it as a number only
-	if err != nil {
+	err := d.call(func() error {
+		iov := unix.Iovec{Base: &p[0]}
+		iov.SetLen(len(p))
+		up := abi.RsrcUpdate2{Offset: uint32(idx), Data: uint64(uintptr(unsafe.Pointer(&iov))), Nr: 1}
+		_, err := d.ring.Register(abi.RegisterBuffersUpdate, unsafe.Pointer(&up), uint32(unsafe.Sizeof(up)))
+		runtime.KeepAlive(&iov) // up.Data holds it as a number only
+		return err
+	})
+	if err == os.ErrClosed {
+		return 0, err
+	} else if err != nil {
 		return 0, os.NewSyscallError("io_uring_register(BUFFERS_UPDATE)", err)
 	}
 	d.regUsed[idx] = true
@@ -68,15 +67,20 @@ func (d *Driver) RegisterBuffer(p []byte) (uint16, error) {
 // registerTableLocked creates the empty buffer table: sparse (5.19+), or
 // on older kernels (5.13+) as entries with no memory.
 func (d *Driver) registerTableLocked() error {
-	reg := abi.RsrcRegister{Nr: maxRegistered, Flags: abi.RsrcRegisterSparse}
-	_, err := d.ring.Register(abi.RegisterBuffers2, unsafe.Pointer(&reg), uint32(unsafe.Sizeof(reg)))
-	if errors.Is(err, unix.EINVAL) {
-		var empty [maxRegistered]unix.Iovec
-		reg = abi.RsrcRegister{Nr: maxRegistered, Data: uint64(uintptr(unsafe.Pointer(&empty[0])))}
-		_, err = d.ring.Register(abi.RegisterBuffers2, unsafe.Pointer(&reg), uint32(unsafe.Sizeof(reg)))
-		runtime.KeepAlive(&empty)
-	}
-	if err != nil {
+	err := d.call(func() error {
+		reg := abi.RsrcRegister{Nr: maxRegistered, Flags: abi.RsrcRegisterSparse}
+		_, err := d.ring.Register(abi.RegisterBuffers2, unsafe.Pointer(&reg), uint32(unsafe.Sizeof(reg)))
+		if errors.Is(err, unix.EINVAL) {
+			var empty [maxRegistered]unix.Iovec
+			reg = abi.RsrcRegister{Nr: maxRegistered, Data: uint64(uintptr(unsafe.Pointer(&empty[0])))}
+			_, err = d.ring.Register(abi.RegisterBuffers2, unsafe.Pointer(&reg), uint32(unsafe.Sizeof(reg)))
+			runtime.KeepAlive(&empty)
+		}
+		return err
+	})
+	if err == os.ErrClosed {
+		return err
+	} else if err != nil {
 		return os.NewSyscallError("io_uring_register(BUFFERS2)", err)
 	}
 	return nil
@@ -92,16 +96,16 @@ func (d *Driver) UnregisterBuffer(idx uint16) {
 		panic(fmt.Sprintf("aio: inconsistent io_uring buffer table: entry %d not registered", idx))
 	}
 	d.regUsed[idx] = false
-	d.sqMu.Lock() // Close cannot close the ring's descriptor meanwhile
-	defer d.sqMu.Unlock()
-	if d.closed {
-		return
-	}
-	var iov unix.Iovec
-	up := abi.RsrcUpdate2{Offset: uint32(idx), Data: uint64(uintptr(unsafe.Pointer(&iov))), Nr: 1}
-	_, err := d.ring.Register(abi.RegisterBuffersUpdate, unsafe.Pointer(&up), uint32(unsafe.Sizeof(up)))
-	runtime.KeepAlive(&iov)
-	if err != nil {
+	err := d.call(func() error {
+		var iov unix.Iovec
+		up := abi.RsrcUpdate2{Offset: uint32(idx), Data: uint64(uintptr(unsafe.Pointer(&iov))), Nr: 1}
+		_, err := d.ring.Register(abi.RegisterBuffersUpdate, unsafe.Pointer(&up), uint32(unsafe.Sizeof(up)))
+		runtime.KeepAlive(&iov)
+		return err
+	})
+	if err == os.ErrClosed {
+		return // closing the ring released every registration
+	} else if err != nil {
 		panic(fmt.Sprintf("aio: inconsistent io_uring buffer table: unregistering entry %d: %v", idx, err))
 	}
 }

@@ -19,7 +19,6 @@ import (
 // user_data values that name no record: record indexes never reach them.
 const (
 	udCancel = 0xFFFF_FFFF // result of an ASYNC_CANCEL we issued
-	udStop   = 0xFFFF_FFFE // the NOP that tells the reaper to exit
 )
 
 // opcodes the driver needs for each kind of operation.
@@ -52,120 +51,219 @@ type msgState struct {
 	iov unix.Iovec
 }
 
+// Mode is how requests reach the kernel; see Driver.
+type Mode uint8
+
+const (
+	// ModeOwner: one library-owned thread enters the ring
+	// (SINGLE_ISSUER|DEFER_TASKRUN) and reaps it. The default.
+	ModeOwner Mode = iota
+	// ModeOwnerTaskrun: as ModeOwner without DEFER_TASKRUN: the kernel
+	// runs completions' task work on the owner's thread whenever it
+	// likes, waking it if it sleeps. For measurements.
+	ModeOwnerTaskrun
+	// ModeSQPoll: the kernel's SQ polling thread takes requests from the
+	// ring; the owner only reaps (and wakes the poller when it sleeps).
+	// For measurements.
+	ModeSQPoll
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeOwner:
+		return "owner"
+	case ModeOwnerTaskrun:
+		return "owner-taskrun"
+	case ModeSQPoll:
+		return "sqpoll"
+	}
+	return fmt.Sprintf("mode(%d)", m)
+}
+
+// ParseMode reads a Mode's name ("" is ModeOwner).
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "owner":
+		return ModeOwner, nil
+	case "owner-taskrun":
+		return ModeOwnerTaskrun, nil
+	case "sqpoll":
+		return ModeSQPoll, nil
+	}
+	return 0, fmt.Errorf("io_uring: unknown driver mode %q", s)
+}
+
 // Driver is one io_uring instance driven for a core.Table.
 //
-// Submission: any goroutine writes its SQE under sqMu, publishes it, and
-// then (without sqMu) enters until the kernel has consumed it, whether by
-// its own io_uring_enter or by another goroutine's: each enter takes
-// everything published so far. When completions have just woken other
-// goroutines that are likely to submit too, the submitter yields once
-// before entering, and those that publish meanwhile leave their SQEs to
-// it (see submitLocked): with 32 callers, about one enter per 10 reads.
-// Nobody ever waits for a goroutine that is not runnable. A full SQ makes
-// a submitter enter to make room, never fail.
+// # Who enters the ring
 //
-// Blocking reads, writes, sends and receives may skip the ring (see
-// TryNow): they are tried at once, without waiting (RWF_NOWAIT,
-// MSG_DONTWAIT), and go through the ring only if they would wait.
+// io_uring ties every request to the thread that entered it: its task
+// work runs there, its io-wq workers are that thread's, and when that
+// thread exits the kernel cancels (or fails) what it still holds. In Go a
+// thread exits when a goroutine that locked it returns, so a request
+// entered by whatever goroutine happened to submit could be cancelled by
+// nobody's Cancel. Hence one rule: only the owner enters the ring. The
+// owner is a goroutine of the driver locked to its thread for the ring's
+// whole life; it exits (and its thread with it) only after every request
+// has completed and the ring is closed.
 //
-// Reaping: a submitter dispatches the completions already there after its
-// enter (cached reads complete inline), if the CQ is free. Everything else
-// is reaped by a goroutine that reads the ring's eventfd through Go's
-// netpoller. The eventfd is disabled (IORING_CQ_EVENTFD_DISABLED) while
-// the kernel holds nothing, so inline completions wake nobody; a
-// submitter that leaves requests in the kernel enables it (see watch).
-// cqMu serialises CQ consumers.
+// The ring is SINGLE_ISSUER|DEFER_TASKRUN: the kernel keeps completions'
+// task work until the owner asks for it, instead of interrupting some
+// thread, so the owner runs it in its own loop, batched.
+//
+// # Submitting
+//
+// Any goroutine writes its SQEs under sqMu and publishes them, then pokes
+// the owner if it sleeps. A full SQ makes a submitter wait (sqFree) until
+// the owner has entered, never fail.
+//
+// # The owner's loop
+//
+// Enter everything published (with GETEVENTS: the kernel runs the
+// deferred task work, posting completions), dispatch every completion,
+// run requested calls (registrations must come from the issuer), and
+// repeat while there is work. Then sleep, by a protocol that loses no
+// wake-up: enable the ring's eventfd (the kernel signals it when task
+// work arrives), set sleeping, look for work once more, and only then
+// wait. Submitters poke after publishing; a watcher goroutine reads the
+// eventfd through Go's netpoller and pokes too. Since sleeping is set
+// before the last look and read after the publish (all sequentially
+// consistent), either the owner sees the work or the poker sees it
+// sleeping.
 type Driver struct {
 	ring  *abi.Ring
 	table *core.Table
 	probe *abi.Probe
+	mode  Mode
 
 	sqMu     sync.Mutex
-	closed   bool           // Close has begun; no more SQEs (under sqMu)
-	flushing bool           // a submitter has yielded and will enter everything published (under sqMu)
-	entering sync.WaitGroup // goroutines that may touch the ring outside sqMu; added to under sqMu while !closed
+	sqFree   sync.Cond     // broadcast by the owner after an enter, while sqWait > 0
+	sqWait   atomic.Int32  // submitters waiting for SQ space
+	closed   bool          // Close has begun; no more SQEs (under sqMu)
+	sleeping atomic.Bool   // the owner is (about to be) asleep; a poker clears it
+	wake     chan struct{} // the owner's sleep ends on a token
+	calls    callQueue     // functions the owner runs for other goroutines
+	stop     atomic.Bool   // Close: the owner exits once the ring is idle
+	exited   chan struct{} // closed when the owner has released the ring
 
-	// enterMu lets one goroutine at a time into io_uring_enter to submit.
-	// Submitters that come while it is held find their SQEs consumed by
-	// the enter in progress (it submits everything published) and skip
-	// theirs; without it they spin in the kernel on the ring's own lock.
-	enterMu sync.Mutex
-
-	cqMu  sync.Mutex
-	batch []abi.CQE // CQEs copied out under cqMu
-	// woken estimates the goroutines that completions have just woken and
-	// that have not submitted again yet: while there are some, a submitter
-	// yields before entering so that theirs ride along (see submitLocked).
-	woken atomic.Int64
 	// finals counts the final CQEs consumed (modulo 2^32, as the SQ head
 	// counts SQEs consumed by the kernel): every SQE we write has exactly
 	// one, so the difference is what the kernel holds (see inKernel).
-	finals   atomic.Uint32
-	efd      *os.File // the ring's eventfd, read through Go's netpoller
-	stopSeen atomic.Bool
-	reaped   chan struct{} // closed when the reaper has exited
+	finals atomic.Uint32
+	batch  []abi.CQE // CQEs copied out by the owner
+	efd    *os.File  // the ring's eventfd, read by the watcher through Go's netpoller
 
 	disabled    [256]bool // opcodes hidden from Supported, for tests
 	noMultishot bool      // multishot accept hidden from Supported, for tests
 
-	submitEnters atomic.Uint64 // io_uring_enter calls made to submit
+	submitEnters atomic.Uint64 // io_uring_enter calls that submitted
+	ownerWakes   atomic.Uint64 // times the owner was woken from its sleep
 	fixedOps     atomic.Uint64 // operations submitted on registered buffers
 
 	regMu    sync.Mutex
 	regTable bool                // the (sparse) buffer table is registered
 	regUsed  [maxRegistered]bool // its entries in use
 
-	// The registered-file table (see Attach), under regMu and sqMu.
+	// The registered-file table (see Attach), under regMu.
 	fileTable    bool
 	fileFree     []uint32 // free slots
 	noFixedFiles bool     // the kernel refused the table, or tests
 
-	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by reapers
+	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by the owner
 }
 
-// New sets up a ring of (at least) entries SQEs for t.
+// New sets up a ring of (at least) entries SQEs for t, owned by a new
+// locked thread, in the mode AIO_URING_MODE names (default: owner).
 func New(entries int, t *core.Table) (core.Driver, error) {
+	mode, err := ParseMode(os.Getenv("AIO_URING_MODE"))
+	if err != nil {
+		return nil, err
+	}
+	return NewMode(entries, t, mode)
+}
+
+// NewMode is New in the given mode.
+func NewMode(entries int, t *core.Table, mode Mode) (core.Driver, error) {
 	if entries <= 0 {
 		entries = 256
 	}
-	var p abi.Params
-	p.Flags = abi.SetupClamp | abi.SetupSubmitAll
-	ring, err := abi.Setup(uint32(entries), &p)
-	if errors.Is(err, unix.EINVAL) { // kernels before 5.18 lack SUBMIT_ALL
-		p = abi.Params{Flags: abi.SetupClamp}
-		ring, err = abi.Setup(uint32(entries), &p)
+	d := &Driver{table: t, mode: mode, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	d.sqFree.L = &d.sqMu
+	ready := make(chan error, 1)
+	go d.own(uint32(entries), ready)
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	go d.watch()
+	return d, nil
+}
+
+// setup creates the ring on the calling (owner's) thread: with
+// SINGLE_ISSUER that thread becomes the only one allowed to enter it or
+// register with it.
+func (d *Driver) setup(entries uint32) error {
+	// Newest first; older kernels refuse (EINVAL) what they lack, and
+	// the owner works without it: without DEFER_TASKRUN (before 6.1) the
+	// kernel runs task work on the owner's thread itself.
+	flags := []uint32{
+		abi.SetupClamp | abi.SetupSubmitAll | abi.SetupSingleIssuer | abi.SetupDeferTaskrun | abi.SetupTaskrunFlag,
+		abi.SetupClamp | abi.SetupSubmitAll | abi.SetupSingleIssuer, // before 6.1
+		abi.SetupClamp | abi.SetupSubmitAll,                         // before 6.0
+		abi.SetupClamp,                                              // before 5.18
+	}
+	switch d.mode {
+	case ModeOwnerTaskrun:
+		flags = flags[1:]
+	case ModeSQPoll:
+		flags = []uint32{abi.SetupClamp | abi.SetupSubmitAll | abi.SetupSQPoll}
+	}
+	var ring *abi.Ring
+	var err error
+	for _, f := range flags {
+		p := abi.Params{Flags: f}
+		if f&abi.SetupSQPoll != 0 {
+			p.SQThreadIdle = sqPollIdleMillis
+		}
+		ring, err = abi.Setup(entries, &p)
+		if !errors.Is(err, unix.EINVAL) {
+			break
+		}
 	}
 	if err != nil {
-		return nil, os.NewSyscallError("io_uring_setup", err)
+		return os.NewSyscallError("io_uring_setup", err)
 	}
 	if ring.Params.Features&abi.FeatNodrop == 0 {
 		ring.Close()
-		return nil, fmt.Errorf("io_uring: kernel lacks IORING_FEAT_NODROP, completions could be lost: %w", errors.ErrUnsupported)
+		return fmt.Errorf("io_uring: kernel lacks IORING_FEAT_NODROP, completions could be lost: %w", errors.ErrUnsupported)
 	}
 	probe, err := ring.Probe()
 	if err != nil {
 		ring.Close()
-		return nil, os.NewSyscallError("io_uring_register(PROBE)", err)
+		return os.NewSyscallError("io_uring_register(PROBE)", err)
 	}
 	for _, op := range []uint8{abi.OpNop, abi.OpAsyncCancel} {
 		if !probe.Supported(op) {
 			ring.Close()
-			return nil, fmt.Errorf("io_uring: kernel lacks %s: %w", abi.OpName(op), errors.ErrUnsupported)
+			return fmt.Errorf("io_uring: kernel lacks %s: %w", abi.OpName(op), errors.ErrUnsupported)
 		}
 	}
 	efd, err := newEventfd(ring)
 	if err != nil {
 		ring.Close()
-		return nil, err
+		return err
 	}
-	d := &Driver{ring: ring, table: t, probe: probe, efd: efd, reaped: make(chan struct{})}
-	go d.reaper()
-	return d, nil
+	d.ring, d.probe, d.efd = ring, probe, efd
+	d.ring.SetEventfdEnabled(false) // enabled only while the owner sleeps
+	return nil
 }
 
+// sqPollIdleMillis is how long the SQ polling thread spins for new
+// requests before it sleeps (ModeSQPoll).
+const sqPollIdleMillis = 1
+
 // newEventfd registers a non-blocking eventfd with the ring: the kernel
-// adds to it whenever it posts completions, and the reaper reads it
-// through Go's netpoller, as net.Conn reads a socket.
+// adds to it when it posts completions or queues task work for the owner
+// (while not disabled), and the watcher reads it through Go's netpoller.
 func newEventfd(ring *abi.Ring) (*os.File, error) {
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
@@ -179,11 +277,16 @@ func newEventfd(ring *abi.Ring) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "io_uring-eventfd"), nil
 }
 
-// SubmitEnters is the number of io_uring_enter calls made to submit:
-// with many concurrent submitters it stays well below the number of
-// operations, because SQEs published while one goroutine is entering ride
-// along in its next call.
+// SubmitEnters is the number of io_uring_enter calls that submitted: with
+// many concurrent submitters it stays well below the number of
+// operations, because the owner enters everything published at once.
 func (d *Driver) SubmitEnters() uint64 { return d.submitEnters.Load() }
+
+// OwnerWakes is the number of times the owner was woken from its sleep.
+func (d *Driver) OwnerWakes() uint64 { return d.ownerWakes.Load() }
+
+// Mode is the driver's mode.
+func (d *Driver) Mode() Mode { return d.mode }
 
 // Name is "uring".
 func (d *Driver) Name() string { return "uring" }
@@ -210,7 +313,7 @@ func (d *Driver) DisableMultishot() { d.noMultishot = true }
 // it. For tests of the unsupported-operation path.
 func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true }
 
-// Submit writes r's SQE and makes sure it is entered.
+// Submit writes r's SQE and pokes the owner.
 func (d *Driver) Submit(r *core.Record) error {
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
@@ -219,12 +322,12 @@ func (d *Driver) Submit(r *core.Record) error {
 		return os.ErrClosed
 	}
 	d.prepLocked(sqe, r)
-	d.submitLocked(true)
+	d.publishLocked()
 	return nil
 }
 
-// SubmitBatch writes the SQEs of recs and enters them together: one
-// io_uring_enter for the lot (more only if they overfill the SQ).
+// SubmitBatch writes the SQEs of recs and pokes the owner once, so that
+// one io_uring_enter takes them all (more only if they overfill the SQ).
 func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
 	d.sqMu.Lock()
 	for i, r := range recs {
@@ -233,13 +336,13 @@ func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
 			if i == 0 {
 				d.sqMu.Unlock()
 			} else {
-				d.submitLocked(false) // the ones already written
+				d.publishLocked() // the ones already written
 			}
 			return i, os.ErrClosed
 		}
 		d.prepLocked(sqe, r)
 	}
-	d.submitLocked(false)
+	d.publishLocked()
 	return len(recs), nil
 }
 
@@ -353,57 +456,62 @@ func (d *Driver) control(prep func(*abi.SQE)) {
 	}
 	prep(sqe)
 	sqe.UserData = udCancel
-	d.submitLocked(false)
+	d.publishLocked()
 }
 
-// submitLocked publishes the SQE just written, enters until the kernel has
-// consumed it, dispatches completions that are already there (a cached
-// read completes inline; a cancelled request's completion is often posted
-// before the enter returns) and makes sure the reaper watches for the
-// rest. Called with sqMu held; returns with it released.
-//
-// Batching: a submitter that finds goroutines woken by recent completions
-// still to come back (they are runnable and likely to submit too) becomes
-// the flusher: it yields once, letting the runnable goroutines publish
-// theirs, and then enters everything in one call. Submitters that find a flusher scheduled
-// only publish: the flusher is runnable by construction (it yielded, it
-// does not wait for anything) and takes their SQEs, because it reads the
-// tail under sqMu after clearing flushing. Control requests (cancels)
-// never wait for a flusher.
-func (d *Driver) submitLocked(batch bool) {
+// publishLocked makes the SQEs written so far visible and pokes the
+// owner. Called with sqMu held; returns with it released.
+func (d *Driver) publishLocked() {
 	d.ring.Publish()
-	others := false
-	if batch {
-		// One fewer woken goroutine still to come back with a submission.
-		if w := d.woken.Add(-1); w < 0 {
-			d.woken.Store(0)
-		} else {
-			others = w > 0
+	d.sqMu.Unlock()
+	d.poke()
+}
+
+// sqeLocked returns a free SQE, waiting for the owner to make room while
+// the SQ is full, or nil once the driver is closed. Called with sqMu
+// held, which it may drop and retake.
+//
+// No wake-up is lost: a waiter announces itself (sqWait) before it looks
+// for room the last time, and the owner looks at sqWait after each enter
+// (which is what makes room). Either the owner sees the waiter and
+// broadcasts (under sqMu, so not before the waiter waits), or the
+// waiter's last look comes after the enter and finds the room.
+func (d *Driver) sqeLocked() *abi.SQE {
+	for {
+		if d.closed {
+			return nil
+		}
+		if sqe := d.ring.GetSQE(); sqe != nil {
+			return sqe
+		}
+		// Full: everything in the SQ is written (under sqMu; a batch may
+		// not have published its first SQEs yet) and waits for the owner.
+		d.ring.Publish()
+		d.sqWait.Add(1)
+		if sqe := d.ring.GetSQE(); sqe != nil {
+			d.sqWait.Add(-1)
+			return sqe
+		}
+		d.poke()
+		d.sqFree.Wait()
+		d.sqWait.Add(-1)
+	}
+}
+
+// poke wakes the owner if it sleeps.
+func (d *Driver) poke() {
+	if d.sleeping.Load() && d.sleeping.CompareAndSwap(true, false) {
+		select {
+		case d.wake <- struct{}{}:
+		default:
 		}
 	}
-	if batch && d.flushing {
-		d.sqMu.Unlock()
-		return // the scheduled flusher enters it
-	}
-	d.entering.Add(1)
-	defer d.entering.Done()
-	if batch && others {
-		d.flushing = true
-		d.sqMu.Unlock()
-		runtime.Gosched()
-		d.sqMu.Lock()
-		d.flushing = false
-	}
-	mine := d.ring.Tail()
-	d.sqMu.Unlock()
-	d.enterUntil(mine)
-	d.reapInline()
-	d.watch()
 }
 
 // inKernel is the number of requests the kernel has consumed whose final
-// CQE nobody has consumed yet, or more, never less: finals is read first,
-// so consumptions and reaps that race with it can only make it larger.
+// CQE the owner has not consumed yet, or more, never less: finals is read
+// first, so consumptions and reaps that race with it can only make it
+// larger.
 func (d *Driver) inKernel() int32 {
 	f := d.finals.Load()
 	return int32(d.ring.SQHead() - f)
@@ -413,125 +521,138 @@ func (d *Driver) inKernel() int32 {
 // the kernel.
 func (d *Driver) InKernel() int { return int(d.inKernel()) }
 
-// watch makes sure requests left in the kernel after an enter and its
-// inline reap will be reaped: it enables the eventfd, so that their
-// completions wake the reaper, and then reaps what was posted while it was
-// disabled. The eventfd stays disabled while everything completes inline
-// (cached reads): a signal nobody needs still wakes a thread idle in
-// epoll_wait, which cost a cached read half its speed.
-func (d *Driver) watch() {
-	if d.inKernel() <= 0 || d.ring.EventfdEnabled() {
+// own is the owner's goroutine: it locks its thread for good, creates the
+// ring on it and runs the loop until Close. It returns (and its thread
+// exits) only after every request has completed and the ring is closed.
+func (d *Driver) own(entries uint32, ready chan<- error) {
+	runtime.LockOSThread() // never unlocked: nothing else may run on this thread
+	if err := d.setup(entries); err != nil {
+		ready <- err
 		return
 	}
-	d.ring.SetEventfdEnabled(true)
-	d.reapInline()
+	ready <- nil
+	d.loop()
+	d.calls.close()
+	d.ring.Close()
+	d.efd.Close() // the watcher's read fails and it returns
+	close(d.exited)
 }
 
-// enterUntil enters until the kernel has consumed every SQE before seq.
-func (d *Driver) enterUntil(seq uint32) {
-	if d.ring.Consumed(seq) {
-		return
-	}
-	d.enterMu.Lock()
-	defer d.enterMu.Unlock()
-	for !d.ring.Consumed(seq) {
-		d.submitEnters.Add(1)
-		if _, err := d.ring.Enter(d.ring.SQPending(), 0, 0, nil, 0); err != nil {
-			d.enterFailed(err)
-		}
-	}
-}
-
-// sqeLocked returns a free SQE, entering to make room while the SQ is
-// full, or nil once the driver is closed. Called with sqMu held, which it
-// may drop and retake.
-func (d *Driver) sqeLocked() *abi.SQE {
+// loop is the owner's work (see Driver).
+func (d *Driver) loop() {
 	for {
-		if d.closed {
-			return nil
+		d.enter()
+		d.reap()
+		d.calls.run()
+		if d.hasWork() {
+			continue
 		}
-		if sqe := d.ring.GetSQE(); sqe != nil {
-			return sqe
+		if d.stop.Load() && d.inKernel() <= 0 {
+			return
 		}
-		// Full: everything in the SQ is complete (written under sqMu; a
-		// batch may not have published its first SQEs yet) and waiting
-		// for an enter. Make it ours.
-		d.ring.Publish()
-		all := d.ring.Tail()
-		d.entering.Add(1)
-		d.sqMu.Unlock()
-		d.enterUntil(all)
-		d.entering.Done()
-		d.sqMu.Lock()
+		d.sleep()
 	}
 }
 
-// enterFailed handles a refused submission. EINTR: try again. EAGAIN (no
-// memory for requests right now) and EBUSY (completions waiting in the
-// overflow list): consume what we can, then back off briefly, since the
-// kernel gives us nothing to wait on. Anything else means the ring itself
-// is broken, and with it the promise that every op completes.
-func (d *Driver) enterFailed(err error) {
-	switch err {
-	case unix.EINTR:
-	case unix.EAGAIN, unix.EBUSY, unix.ENOMEM:
-		if !d.reap() {
-			time.Sleep(50 * time.Microsecond)
+// hasWork reports whether the owner has something to do without waiting:
+// SQEs to enter, completions to reap, task work for the kernel to run,
+// completions waiting in the kernel's overflow list, calls to run.
+func (d *Driver) hasWork() bool {
+	if pending := d.ring.SQPending(); pending > 0 && (d.mode != ModeSQPoll || d.ring.SQFlags()&abi.SQNeedWakeup != 0) {
+		return true // to enter, or to wake the kernel's poller
+	}
+	return d.ring.CQReady() > 0 || d.ring.SQFlags()&(abi.SQTaskrun|abi.SQCQOverflow) != 0 || d.calls.pending()
+}
+
+// sleep waits until a poke, losing none (see Driver).
+func (d *Driver) sleep() {
+	d.ring.SetEventfdEnabled(true)
+	d.sleeping.Store(true)
+	if d.hasWork() || d.stop.Load() {
+		if d.sleeping.CompareAndSwap(true, false) {
+			d.ring.SetEventfdEnabled(false)
+			return
 		}
-	default:
+		// A poker took it: its token is coming, take it now.
+	}
+	<-d.wake
+	d.ownerWakes.Add(1)
+	d.ring.SetEventfdEnabled(false)
+}
+
+// enter hands the kernel everything published and, with GETEVENTS, has it
+// run the task work deferred for us (which posts completions) and flush
+// its overflow list. In SQPOLL mode the kernel's thread takes the SQEs;
+// we only wake it when it sleeps.
+func (d *Driver) enter() {
+	var toSubmit, flags uint32
+	if d.mode == ModeSQPoll {
+		if d.ring.SQPending() > 0 && d.ring.SQFlags()&abi.SQNeedWakeup != 0 {
+			flags |= abi.EnterSQWakeup
+		}
+		if d.ring.SQFlags()&abi.SQCQOverflow != 0 {
+			flags |= abi.EnterGetevents
+		}
+		if flags == 0 {
+			d.wakeSubmitters()
+			return
+		}
+	} else {
+		toSubmit = d.ring.SQPending()
+		if toSubmit == 0 && d.ring.SQFlags()&(abi.SQTaskrun|abi.SQCQOverflow) == 0 {
+			d.wakeSubmitters()
+			return
+		}
+		flags = abi.EnterGetevents
+		if toSubmit > 0 {
+			d.submitEnters.Add(1)
+		}
+	}
+	for {
+		_, err := d.ring.Enter(toSubmit, 0, flags, nil, 0)
+		if err == nil {
+			break
+		}
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN, unix.EBUSY, unix.ENOMEM:
+			// No memory for requests right now, or completions wait in
+			// the overflow list: consume what we can and come back.
+			if d.reap() == 0 {
+				time.Sleep(50 * time.Microsecond)
+			}
+			toSubmit = d.ring.SQPending()
+			continue
+		}
 		panic(fmt.Sprintf("aio: inconsistent io_uring state: io_uring_enter: %v", err))
 	}
+	d.wakeSubmitters()
 }
 
-// reapInline dispatches completions that are already there, if no other
-// goroutine is consuming the CQ.
-//
-// Every holder of cqMu looks at the CQ again after unlocking (here and in
-// reap): a CQE posted while the eventfd was disabled, after the holder's
-// last look and while a submitter's TryLock failed, is seen by the holder.
-func (d *Driver) reapInline() {
-	for d.ring.CQReady() > 0 && d.cqMu.TryLock() {
-		d.reapLocked()
-		d.cqMu.Unlock()
+// wakeSubmitters lets submitters waiting for SQ space try again.
+func (d *Driver) wakeSubmitters() {
+	if d.sqWait.Load() > 0 {
+		d.sqMu.Lock()
+		d.sqFree.Broadcast()
+		d.sqMu.Unlock()
 	}
 }
 
-// reap dispatches every available completion; it reports whether there were any.
-func (d *Driver) reap() bool {
-	d.cqMu.Lock()
-	n := d.reapLocked()
-	d.cqMu.Unlock()
-	d.reapInline()
-	return n > 0
-}
-
-// reapLocked copies out, hands back and dispatches every ready CQE, and
-// flushes the kernel's overflow list into the CQ when it has one. Called
-// with cqMu held.
-func (d *Driver) reapLocked() int {
+// reap copies out, hands back and dispatches every ready CQE, and
+// returns how many. Only the owner calls it.
+func (d *Driver) reap() int {
 	total := 0
 	for {
 		n := d.ring.CQReady()
 		if n == 0 {
-			if d.ring.SQFlags()&abi.SQCQOverflow == 0 {
-				return total
-			}
-			// Completions wait in the kernel's overflow list (FEAT_NODROP):
-			// GETEVENTS moves them into the CQ we just emptied.
-			if _, err := d.ring.Enter(0, 0, abi.EnterGetevents, nil, 0); err != nil && err != unix.EINTR && err != unix.EBUSY && err != unix.EAGAIN {
-				panic(fmt.Sprintf("aio: inconsistent io_uring state: flushing overflow: %v", err))
-			}
-			if d.ring.CQReady() == 0 {
-				return total
-			}
-			continue
+			return total
 		}
 		d.batch = d.batch[:0]
 		for i := uint32(0); i < n; i++ {
 			d.batch = append(d.batch, *d.ring.PeekCQE(i))
 		}
 		d.ring.Advance(n) // the kernel may reuse those slots now
-		d.woken.Add(int64(n))
 		// A multishot request's CQEs flagged F_MORE are not its final one.
 		final := n
 		for i := range d.batch {
@@ -548,12 +669,8 @@ func (d *Driver) reapLocked() int {
 }
 
 func (d *Driver) dispatch(cqe *abi.CQE) {
-	switch cqe.UserData {
-	case udCancel:
+	if cqe.UserData == udCancel {
 		return // -ENOENT, -EALREADY, 0 or a count: the op's own CQE tells the outcome
-	case udStop:
-		d.stopSeen.Store(true)
-		return
 	}
 	r := d.table.Lookup(cqe.UserData)
 	if cqe.Flags&abi.CQEFMore != 0 {
@@ -567,77 +684,104 @@ func (d *Driver) dispatch(cqe *abi.CQE) {
 	d.table.Complete(r, cqe.Res)
 }
 
-// reaper dispatches completions nobody reaped inline. It waits for them
-// by reading the ring's eventfd through Go's netpoller, so it holds no
-// thread and no P while it waits (a goroutine in io_uring_enter(GETEVENTS)
-// keeps its P until sysmon takes it back, 20 us to 10 ms later, with the
-// goroutines it has just woken queued behind it), and a busy process finds
-// it ready on the scheduler's own netpoll instead of being interrupted.
-// The eventfd is a counter, so a completion posted between the reap and
-// the read is never missed: the read returns at once. It never submits.
-func (d *Driver) reaper() {
-	defer close(d.reaped)
+// watch reads the ring's eventfd through Go's netpoller, so it holds no
+// thread while it waits, and pokes the owner for each signal. The kernel
+// signals it only while the owner sleeps (the eventfd is disabled
+// otherwise). It returns when the owner closes the eventfd.
+func (d *Driver) watch() {
 	var buf [8]byte
 	for {
-		d.reap()
-		if d.stopSeen.Load() {
-			return
-		}
-		if d.inKernel() <= 0 {
-			// Nothing left to wait for: stop the signals until a
-			// submitter's watch needs them again. Look once more after
-			// disabling: a submitter whose watch saw the eventfd still
-			// enabled has left its requests to us.
-			d.ring.SetEventfdEnabled(false)
-			if d.inKernel() > 0 {
-				d.ring.SetEventfdEnabled(true)
-				continue
-			}
-		}
 		if _, err := d.efd.Read(buf[:]); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
 			panic(fmt.Sprintf("aio: inconsistent io_uring state: reading the eventfd: %v", err))
 		}
+		d.poke()
 	}
 }
 
-// Close stops the reaper and releases the ring. The core calls it only
-// when no operation is in flight.
-//
-// The stop must be seen by the reaper itself: if another goroutine reaped
-// the stop's completion while the reaper waited on the eventfd, nothing
-// would ever wake it. So Close first shuts everyone else out (closed: no
-// new SQE; entering.Wait: no goroutine still inside a submit or an inline
-// reap), then posts the stop without reaping inline, and signals the
-// eventfd itself in case it was disabled.
+// call runs fn on the owner's thread and returns its error: the kernel
+// accepts io_uring_register only from the ring's issuer. After Close it
+// returns os.ErrClosed without running fn.
+func (d *Driver) call(fn func() error) error {
+	c := &ownerCall{fn: fn, done: make(chan struct{})}
+	if !d.calls.push(c) {
+		return os.ErrClosed
+	}
+	d.poke()
+	<-c.done
+	return c.err
+}
+
+// Close stops the owner and releases the ring. The core calls it only
+// when no operation is in flight. Control requests (stale cancels) that
+// are still in the kernel are reaped by the owner before it closes the
+// ring; none are accepted from now on.
 func (d *Driver) Close() error {
 	d.sqMu.Lock()
 	if d.closed {
 		d.sqMu.Unlock()
 		return os.ErrClosed
 	}
-	d.closed = true // control requests (stale cancels) from now on are dropped
+	d.closed = true
+	d.sqFree.Broadcast()
 	d.sqMu.Unlock()
-	d.entering.Wait()
-	// Only this goroutine submits and only the reaper reaps from here on.
-	sqe := d.ring.GetSQE()
-	for sqe == nil {
-		d.enterUntil(d.ring.Tail())
-		sqe = d.ring.GetSQE()
+	d.stop.Store(true)
+	d.poke()
+	<-d.exited
+	return nil
+}
+
+// ownerCall is one function the owner runs for another goroutine.
+type ownerCall struct {
+	fn   func() error
+	err  error
+	done chan struct{}
+}
+
+// callQueue holds the calls waiting for the owner.
+type callQueue struct {
+	mu     sync.Mutex
+	q      []*ownerCall
+	n      atomic.Int32 // len(q), read without mu
+	closed bool
+}
+
+func (c *callQueue) push(oc *ownerCall) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
 	}
-	sqe.PrepNop()
-	sqe.UserData = udStop
-	d.ring.Publish()
-	d.enterUntil(d.ring.Tail())
-	// The stop's CQE may have been posted while the eventfd was disabled:
-	// enable it and signal it ourselves, so the reaper wakes (or does not
-	// sleep) and reaps it.
-	d.ring.SetEventfdEnabled(true)
-	one := [8]byte{1}
-	if _, err := d.efd.Write(one[:]); err != nil {
-		panic(fmt.Sprintf("aio: inconsistent io_uring state: signalling the eventfd: %v", err))
+	c.q = append(c.q, oc)
+	c.n.Store(int32(len(c.q)))
+	return true
+}
+
+func (c *callQueue) pending() bool { return c.n.Load() > 0 }
+
+// run runs every queued call, on the owner.
+func (c *callQueue) run() {
+	if !c.pending() {
+		return
 	}
-	<-d.reaped
-	err := d.ring.Close()
-	d.efd.Close()
-	return err
+	c.mu.Lock()
+	q := c.q
+	c.q = nil
+	c.n.Store(0)
+	c.mu.Unlock()
+	for _, oc := range q {
+		oc.err = oc.fn()
+		close(oc.done)
+	}
+}
+
+// close refuses later calls and runs the queued ones (the ring is still
+// open).
+func (c *callQueue) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.run()
 }

@@ -2,8 +2,11 @@ package uring
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	abi "github.com/waitforit/aio/internal/uring"
 )
@@ -20,19 +23,31 @@ const maxFixedFiles = 4096
 type fixedFile struct{ slot uint32 }
 
 // Attach registers fd in the ring's file table, creating the table (empty,
-// sparse) on first use. A nil handle means fd is used as it is.
+// sparse) on first use, if fd is a regular file or a block device: the
+// descriptors whose operations go through the ring. A nil handle means fd
+// is used as it is. Registration is a call on the owner's thread (the
+// ring's only issuer), so sockets and pipes, which a server makes by the
+// thousand and whose blocking calls do not use the ring, skip it.
 func (d *Driver) Attach(fd int) (any, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, nil // the operations will say what is wrong with fd
+	}
+	if m := st.Mode & unix.S_IFMT; m != unix.S_IFREG && m != unix.S_IFBLK {
+		return nil, nil
+	}
 	d.regMu.Lock()
 	defer d.regMu.Unlock()
-	d.sqMu.Lock() // Close cannot close the ring's descriptor meanwhile
-	defer d.sqMu.Unlock()
-	if d.closed || d.noFixedFiles {
+	if d.noFixedFiles {
 		return nil, nil
 	}
 	if !d.fileTable {
 		reg := abi.RsrcRegister{Nr: maxFixedFiles, Flags: abi.RsrcRegisterSparse}
-		if _, err := d.ring.Register(abi.RegisterFiles2, unsafe.Pointer(&reg), uint32(unsafe.Sizeof(reg))); err != nil {
-			d.noFixedFiles = true // before 5.19, or RLIMIT_NOFILE below the table
+		if err := d.call(func() error {
+			_, err := d.ring.Register(abi.RegisterFiles2, unsafe.Pointer(&reg), uint32(unsafe.Sizeof(reg)))
+			return err
+		}); err != nil {
+			d.noFixedFiles = true // before 5.19, RLIMIT_NOFILE below the table, or closed
 			return nil, nil
 		}
 		d.fileTable = true
@@ -63,23 +78,23 @@ func (d *Driver) Detach(fd int, handle any) {
 	}
 	d.regMu.Lock()
 	defer d.regMu.Unlock()
-	d.sqMu.Lock()
-	defer d.sqMu.Unlock()
-	if d.closed {
+	if err := d.setFileLocked(ff.slot, -1); err == os.ErrClosed {
 		return // closing the ring released the table
-	}
-	if err := d.setFileLocked(ff.slot, -1); err != nil {
+	} else if err != nil {
 		panic(fmt.Sprintf("aio: inconsistent io_uring file table: emptying slot %d: %v", ff.slot, err))
 	}
 	d.fileFree = append(d.fileFree, ff.slot)
 }
 
-// setFileLocked puts fd (-1: nothing) in slot. Called with regMu and sqMu.
+// setFileLocked puts fd (-1: nothing) in slot, on the owner's thread.
+// Called with regMu held.
 func (d *Driver) setFileLocked(slot uint32, fd int32) error {
-	up := abi.RsrcUpdate2{Offset: slot, Data: uint64(uintptr(unsafe.Pointer(&fd))), Nr: 1}
-	_, err := d.ring.Register(abi.RegisterFilesUpdate2, unsafe.Pointer(&up), uint32(unsafe.Sizeof(up)))
-	runtime.KeepAlive(&fd) // up.Data holds it as a number only
-	return err
+	return d.call(func() error {
+		up := abi.RsrcUpdate2{Offset: slot, Data: uint64(uintptr(unsafe.Pointer(&fd))), Nr: 1}
+		_, err := d.ring.Register(abi.RegisterFilesUpdate2, unsafe.Pointer(&up), uint32(unsafe.Sizeof(up)))
+		runtime.KeepAlive(&fd) // up.Data holds it as a number only
+		return err
+	})
 }
 
 // FixedSlot is the slot of a registered file (tests look for the method).

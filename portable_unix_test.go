@@ -1,3 +1,5 @@
+//go:build unix
+
 package aio_test
 
 import (
@@ -267,9 +269,6 @@ func TestPortableWriteCancel(t *testing.T) {
 // TestPortableCharDevices: character devices the netpoller refuses
 // (/dev/zero, /dev/null) go to the workers and work.
 func TestPortableCharDevices(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no /dev")
-	}
 	r := portableRing(t, aio.Config{})
 	zero, err := r.Open(context.Background(), "/dev/zero", os.O_RDONLY, 0)
 	if err != nil {

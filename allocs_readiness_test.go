@@ -1,0 +1,138 @@
+//go:build !race && linux
+
+package aio_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/waitforit/aio"
+)
+
+// TestZeroAllocsReadiness: on io_uring and on portable, blocking calls on
+// pipes and sockets (the readiness path: see mechanism.go) allocate
+// nothing per operation: a pipe's write and read, a TCP round trip, the
+// same with deadlines set before each call, and a read that has to wait
+// in the netpoller. (Built without -race, whose instrumentation
+// allocates.)
+func TestZeroAllocsReadiness(t *testing.T) {
+	for _, backend := range ringBackends { // uring where it exists, portable
+		t.Run(backend, func(t *testing.T) {
+			if p := aio.Probe(); backend == "uring" && p.Backend != "uring" {
+				t.Fatalf("io_uring unavailable here (%s): this test is for it", p.Reason)
+			}
+			r, err := aio.New(aio.Config{Backend: backend})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd, err := r.NewFile(pr)
+			pr.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			wr, err := r.NewFile(pw)
+			pw.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wr.Close()
+			ln, err := r.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			acc := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					t.Error(err)
+				}
+				acc <- c
+			}()
+			client, err := r.DialContext(context.Background(), "tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			server := <-acc
+			if server == nil {
+				t.FailNow()
+			}
+			defer server.Close()
+
+			msg, buf := []byte("sixty-four bytes, more or less, of a message that goes round."), make([]byte, 128)
+			check := func(what string, n int, err error) {
+				if err != nil || n != len(msg) {
+					t.Fatalf("%s = (%d, %v), want %d bytes", what, n, err, len(msg))
+				}
+			}
+			// A reader that waits: it parks in the netpoller until the
+			// writer's message arrives (a goroutine per run would allocate,
+			// so one lives for the whole test).
+			waitReq, waitDone := make(chan struct{}), make(chan error)
+			go func() {
+				for range waitReq {
+					n, err := server.Read(buf)
+					if err == nil && n != len(msg) {
+						err = os.ErrInvalid
+					}
+					waitDone <- err
+				}
+			}()
+			defer close(waitReq)
+			far := time.Now().Add(time.Hour)
+			cases := []struct {
+				name string
+				fn   func()
+			}{
+				{"pipe Write+Read", func() {
+					n, err := wr.Write(msg)
+					check("pipe write", n, err)
+					n, err = rd.Read(buf)
+					check("pipe read", n, err)
+				}},
+				{"TCP Write+Read", func() {
+					n, err := client.Write(msg)
+					check("tcp write", n, err)
+					n, err = server.Read(buf)
+					check("tcp read", n, err)
+				}},
+				{"TCP with deadlines", func() {
+					client.SetWriteDeadline(far)
+					n, err := client.Write(msg)
+					check("tcp write", n, err)
+					server.SetReadDeadline(far)
+					n, err = server.Read(buf)
+					check("tcp read", n, err)
+				}},
+				{"TCP read that waits", func() {
+					waitReq <- struct{}{}
+					for r.Stats().InFlight == 0 { // the read is in the netpoller
+						runtime.Gosched()
+					}
+					n, err := client.Write(msg)
+					check("tcp write", n, err)
+					if err := <-waitDone; err != nil {
+						t.Fatal(err)
+					}
+				}},
+			}
+			for _, c := range cases {
+				c.fn() // warm up
+				if n := testing.AllocsPerRun(200, c.fn); n != 0 {
+					t.Errorf("%s: %.1f allocations per run, want 0", c.name, n)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,8 @@
+//go:build !unix && !windows
+
+package aio
+
+// prepareFD: no readiness path here; the driver serves every operation.
+func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
+	return fd, nil, nil
+}
