@@ -65,6 +65,27 @@
 // one nobody waits for any more (a listener being closed) is closed by
 // the library.
 //
+// # Files and directories
+//
+// File has what programs call besides reads and writes, with os.File's
+// names and meanings and a context where the call may wait: Seek (Read
+// and Write use and advance the offset, ReadAt and WriteAt do not),
+// Stat, Truncate, SyncData, Allocate (fallocate), Advise (fadvise),
+// ReadDir, WriteString, ReadFrom and WriteTo. A directory opened with
+// Ring.Open can be read and synced (how a rename is made durable).
+// Ring has os's path functions: Stat, Lstat, Mkdir, MkdirAll, Rename,
+// Remove, RemoveAll, Link, Symlink, Readlink and ReadDir, with os's
+// errors (*fs.PathError, *os.LinkError, the same Op names). Ring.DirFS
+// is an fs.FS read through the ring, for testing/fstest, http.FileServerFS
+// and http.ServeContent; its WithContext view binds a request's context
+// to every read, and it refuses symbolic links that leave its directory,
+// as os.Root does. Each operation goes through the ring where the
+// kernel's io_uring has it and to worker threads otherwise (getdents,
+// readlink and lseek always); Probe().Routes and Ring.Routes list which.
+// They keep the contract above: a context that ends cancels what has not
+// started and still waits, and an operation that happened anyway (the
+// directory was made) reports its success.
+//
 // # Descriptors aio did not create
 //
 // Ring.NewFile adopts a duplicate of a descriptor someone else holds: a

@@ -19,8 +19,10 @@ import (
 const maxIO = 1 << 30
 
 // File is an open file descriptor whose I/O goes through a Ring. It
-// implements io.ReaderAt, io.WriterAt, io.Reader, io.Writer and io.Closer,
-// and is safe for concurrent use.
+// implements io.ReaderAt, io.WriterAt, io.Reader, io.Writer, io.Closer,
+// io.Seeker, io.StringWriter, io.ReaderFrom and io.WriterTo, has
+// os.File's Stat, Truncate, Sync, SyncData and ReadDir (file_fs.go), and
+// is safe for concurrent use.
 //
 // Buffer ownership, for every method that takes one: from the call until
 // the operation's completion the buffer belongs to the kernel. The
@@ -60,6 +62,8 @@ type File struct {
 	// them, instead of waiting for a kernel worker through the driver.
 	callerWrites atomic.Bool
 	regular      bool // a regular file or block device
+
+	fs fileFS // directory reading and what is known of the file's type (file_fs.go)
 }
 
 // tryEvery: after a miss, one call in tryEvery tries at once again.
@@ -72,7 +76,9 @@ func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: isRegular(fd)}
+	regular, dir := fdType(fd)
+	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: regular}
+	f.fs.kind.Store(dir) // ReadDir of a non-directory then submits nothing
 	if d, ok := r.driver.(core.DirectDoer); ok && poll == nil && !r.noDirect && !isDirectIO(fd) {
 		f.direct = d
 	}

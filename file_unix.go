@@ -30,14 +30,20 @@ func syscallMode(m os.FileMode) uint32 {
 	return o
 }
 
-// isRegular reports whether fd is a regular file or a block device.
-func isRegular(fd int) bool {
+// fdType reports whether fd is a regular file or a block device, and
+// whether it is a directory (kindDir, kindNotDir; kindUnknown if fstat
+// fails).
+func fdType(fd int) (regular bool, dir int32) {
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil {
-		return false
+		return false, kindUnknown
 	}
 	m := uint32(st.Mode) & unix.S_IFMT
-	return m == unix.S_IFREG || m == unix.S_IFBLK
+	dir = kindNotDir
+	if m == unix.S_IFDIR {
+		dir = kindDir
+	}
+	return m == unix.S_IFREG || m == unix.S_IFBLK, dir
 }
 
 // callerWrite is a blocking write made in the caller's thread, as

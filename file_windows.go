@@ -32,10 +32,11 @@ func dupFD(h uintptr) (int, error) {
 
 func syscallMode(m os.FileMode) uint32 { return uint32(m.Perm()) }
 
-// isRegular reports whether the handle is a disk file.
-func isRegular(fd int) bool {
+// fdType reports whether the handle is a disk file; whether it is a
+// directory is not known here (kindUnknown: ReadDir asks Stat).
+func fdType(fd int) (regular bool, dir int32) {
 	t, err := windows.GetFileType(windows.Handle(fd))
-	return err == nil && t == windows.FILE_TYPE_DISK
+	return err == nil && t == windows.FILE_TYPE_DISK, kindUnknown
 }
 
 // callerWrite is never called on Windows: the IOCP backend has no direct

@@ -32,7 +32,10 @@ import "github.com/waitforit/aio/internal/core"
 //	                      the file system anyway and a kernel worker
 //	                      would only add hops (File.callerWrites);
 //	                      O_DIRECT reads and writes, fsync, open,
-//	                      stat...: the driver.
+//	                      stat...: the driver (io_uring's: the ring
+//	                      where the kernel has the opcode, else its
+//	                      worker pool; see route in
+//	                      internal/backend/uring/workers_linux.go).
 //
 //	anything on "iocp"    the driver                                    the driver
 //	or "sim"              (an adopted disk file is reopened overlapped

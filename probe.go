@@ -32,7 +32,63 @@ type ProbeResult struct {
 	// Missing names the io_uring opcodes the library needs and the kernel
 	// lacks, when that is the reason.
 	Missing []string
+	// Routes says how the backend in Backend does each file system
+	// operation: through the ring with an io_uring opcode the kernel has,
+	// or on worker threads (io_uring has no getdents, readlink or lseek;
+	// older kernels lack some opcodes; the portable backend uses workers
+	// for all). Ring.Route says the same for one Ring.
+	Routes []Route
 }
+
+// Route is how a backend does one kind of operation.
+type Route struct {
+	Op      string // the system call: "statx", "mkdirat", "getdents", ...
+	Methods string // the methods that use it
+	Via     string // "IORING_OP_STATX", or "worker threads" and why
+}
+
+// fsRoutes are the file system operations Probe and Ring.Routes report,
+// with the methods that use each.
+var fsRoutes = []struct {
+	kind    core.Kind
+	op      string
+	methods string
+}{
+	{core.KindStat, "statx", "Ring.Stat, Ring.Lstat, File.Stat"},
+	{core.KindFsync, "fsync, fdatasync", "File.Sync, File.SyncData"},
+	{core.KindFtruncate, "ftruncate", "File.Truncate"},
+	{core.KindFallocate, "fallocate", "File.Allocate"},
+	{core.KindFadvise, "fadvise", "File.Advise"},
+	{core.KindSeek, "lseek", "File.Seek"},
+	{core.KindReadDir, "getdents", "File.ReadDir, Ring.ReadDir, DirFS"},
+	{core.KindOpenAt, "openat", "Ring.RemoveAll, DirFS (without openat2)"},
+	{core.KindOpenat2, "openat2", "DirFS"},
+	{core.KindMkdir, "mkdirat", "Ring.Mkdir, Ring.MkdirAll"},
+	{core.KindRename, "renameat", "Ring.Rename"},
+	{core.KindUnlink, "unlinkat", "Ring.Remove, Ring.RemoveAll"},
+	{core.KindLink, "linkat", "Ring.Link"},
+	{core.KindSymlink, "symlinkat", "Ring.Symlink"},
+	{core.KindReadlink, "readlinkat", "Ring.Readlink, DirFS"},
+}
+
+// routes lists how driver d does each file system operation.
+func routes(d core.Driver) []Route {
+	out := make([]Route, 0, len(fsRoutes))
+	for _, fr := range fsRoutes {
+		via := "worker threads"
+		if ok, op := d.Supported(fr.kind); !ok {
+			via = "unsupported: " + op
+		} else if rt, ok := d.(interface{ Route(core.Kind) string }); ok {
+			via = rt.Route(fr.kind)
+		}
+		out = append(out, Route{Op: fr.op, Methods: fr.methods, Via: via})
+	}
+	return out
+}
+
+// Routes says how r's backend does each file system operation (see
+// ProbeResult.Routes).
+func (r *Ring) Routes() []Route { return routes(r.driver) }
 
 // String describes the result in one line, for logs.
 func (p ProbeResult) String() string {
@@ -56,7 +112,7 @@ func Probe() ProbeResult { return probeOnce() }
 
 func probe() ProbeResult {
 	p := ProbeResult{Backend: "uring"}
-	p.Reason, p.Missing, p.Err = probeURing()
+	p.Reason, p.Missing, p.Routes, p.Err = probeURing()
 	switch {
 	case defaultBackend() != "":
 		p.Backend = defaultBackend() // Windows: completion ports, whatever the probe says
@@ -64,6 +120,10 @@ func probe() ProbeResult {
 		p.Backend = ""
 		if portable.Available() == nil {
 			p.Backend = "portable"
+			if d, err := portable.New(core.NewTable(), portable.Options{}); err == nil {
+				p.Routes = routes(d)
+				d.Close()
+			}
 		}
 	}
 	return p
@@ -77,10 +137,10 @@ var neededKinds = []core.Kind{
 	core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown,
 }
 
-func probeURing() (reason string, missing []string, err error) {
+func probeURing() (reason string, missing []string, rts []Route, err error) {
 	d, err := newURing(Config{Entries: 8}, core.NewTable())
 	if err != nil {
-		return explainURingError(err), nil, err
+		return explainURingError(err), nil, nil, err
 	}
 	defer d.Close()
 	for _, k := range neededKinds {
@@ -90,9 +150,9 @@ func probeURing() (reason string, missing []string, err error) {
 	}
 	if len(missing) > 0 {
 		list := strings.Join(missing, ", ")
-		return "the kernel's io_uring lacks " + list, missing, &UnsupportedError{Backend: "uring", Op: list}
+		return "the kernel's io_uring lacks " + list, missing, nil, &UnsupportedError{Backend: "uring", Op: list}
 	}
-	return "", nil, nil
+	return "", nil, routes(d), nil
 }
 
 // explainURingError says why setting up io_uring failed, with what the

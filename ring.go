@@ -77,7 +77,8 @@ type Ring struct {
 	closeMu sync.Mutex
 	closed  bool
 
-	noDirect bool // files made from now on submit every operation (tests)
+	noDirect  bool // files made from now on submit every operation (tests)
+	dirfsWalk bool // DirFSs made from now on resolve names themselves, without openat2 (tests)
 
 	poolMu sync.Mutex                    // serialises changes to pools
 	pools  atomic.Pointer[[]*BufferPool] // open buffer pools; nil while there are none

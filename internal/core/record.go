@@ -14,7 +14,7 @@ const (
 	KindNop      Kind = iota
 	KindRead          // read into Buf at Off (Off < 0: the file position / a stream)
 	KindWrite         // write Buf at Off (Off < 0: the file position / a stream)
-	KindFsync         // fsync(FD); Flags may ask for datasync
+	KindFsync         // fsync(FD); Flags FsyncDatasync asks for fdatasync
 	KindOpen          // openat(AT_FDCWD, Path, Flags, Mode); Res is the new fd
 	KindClose         // close(FD)
 	KindAccept        // accept4(FD, nil, nil, Flags); Res is the new socket
@@ -30,6 +30,24 @@ const (
 	// Res may itself be a socket. Only drivers that report it Supported
 	// take it.
 	KindAcceptMulti
+
+	// File system operations. Path and Path2 are
+	// NUL-terminated; FD is the directory they are relative to
+	// (AT_FDCWD for a plain path) or the file operated on.
+	KindStat      // statx/fstatat(FD, Path, Flags = AT_* flags) into Buf, which holds the OS's stat structure
+	KindFtruncate // ftruncate(FD, Off)
+	KindFallocate // fallocate(FD, Flags = mode, Off, Len)
+	KindFadvise   // posix_fadvise(FD, Off, Len, Flags = advice)
+	KindSeek      // lseek(FD, Off, Flags = whence); the new offset replaces Off
+	KindReadDir   // getdents(FD) into Buf; Res is the bytes of directory entries
+	KindOpenAt    // openat(FD, Path, Flags, Mode); Res is the new fd
+	KindOpenat2   // openat2(FD, Path, Buf = struct open_how) (Linux); Res is the new fd
+	KindMkdir     // mkdirat(FD, Path, Mode)
+	KindRename    // renameat(FD, Path, FD, Path2)
+	KindUnlink    // unlinkat(FD, Path, Flags = 0 or AT_REMOVEDIR)
+	KindLink      // linkat(FD, Path, FD, Path2, 0)
+	KindSymlink   // symlinkat(Path = target, FD, Path2 = new name)
+	KindReadlink  // readlinkat(FD, Path) into Buf; Res is the length
 	kindCount
 )
 
@@ -38,7 +56,8 @@ const (
 // IORING_FSYNC_DATASYNC's bit, which every backend reads.
 const FsyncDatasync = 1
 
-var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot"}
+var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot",
+	"stat", "ftruncate", "fallocate", "fadvise", "lseek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -88,12 +107,14 @@ type MoreNotifier interface {
 // changes and its generation changes on every reuse.
 type Record struct {
 	// Request, filled by the caller between Get and Submit.
-	Kind Kind
-	FD   int
-	Buf  []byte // owned by the operation from Submit until completion (KindConnect: the sockaddr)
-	Off  int64
-	Path []byte // NUL-terminated, for KindOpen
-	Addr []byte // raw sockaddr: KindSendmsg's destination, KindRecvmsg's room for the source
+	Kind  Kind
+	FD    int
+	Buf   []byte // owned by the operation from Submit until completion (KindConnect: the sockaddr)
+	Off   int64
+	Path  []byte // NUL-terminated, for KindOpen and the file system kinds
+	Path2 []byte // NUL-terminated: the second name of KindRename, KindLink, KindSymlink
+	Len   int64  // KindFallocate's and KindFadvise's length
+	Addr  []byte // raw sockaddr: KindSendmsg's destination, KindRecvmsg's room for the source
 	// AddrLen is KindRecvmsg's source address length, set by the driver
 	// before it calls Complete.
 	AddrLen int
@@ -205,6 +226,9 @@ func (r *Record) pinBuffers() {
 	}
 	if len(r.Path) > 0 {
 		r.pin.Pin(&r.Path[0])
+	}
+	if len(r.Path2) > 0 {
+		r.pin.Pin(&r.Path2[0])
 	}
 	if len(r.Addr) > 0 {
 		r.pin.Pin(&r.Addr[0])

@@ -69,6 +69,13 @@ const (
 	OpUringCmd
 	OpSendZC
 	OpSendmsgZC
+	OpReadMultishot // Linux 6.7
+	OpWaitid        // 6.7
+	OpFutexWait     // 6.7
+	OpFutexWake     // 6.7
+	OpFutexWaitv    // 6.7
+	OpFixedFdInstall
+	OpFtruncate // 6.9
 )
 
 var opNames = [...]string{
@@ -80,7 +87,8 @@ var opNames = [...]string{
 	"PROVIDE_BUFFERS", "REMOVE_BUFFERS", "TEE", "SHUTDOWN", "RENAMEAT",
 	"UNLINKAT", "MKDIRAT", "SYMLINKAT", "LINKAT", "MSG_RING", "FSETXATTR",
 	"SETXATTR", "FGETXATTR", "GETXATTR", "SOCKET", "URING_CMD", "SEND_ZC",
-	"SENDMSG_ZC",
+	"SENDMSG_ZC", "READ_MULTISHOT", "WAITID", "FUTEX_WAIT", "FUTEX_WAKE",
+	"FUTEX_WAITV", "FIXED_FD_INSTALL", "FTRUNCATE",
 }
 
 // OpName returns the kernel's name for an opcode, "IORING_OP_READ" for

@@ -72,6 +72,72 @@ func (e *SQE) PrepStatx(dirfd int32, path *byte, flags int, mask uint32, stx uns
 	e.OpFlags = uint32(flags)
 }
 
+// The path operations below take NUL-terminated paths relative to dirfd
+// (AT_FDCWD: the working directory). None of them accepts a registered
+// file (IOSQE_FIXED_FILE) as dirfd.
+
+// PrepOpenat2 prepares IORING_OP_OPENAT2; how points at a struct
+// open_how of howSize bytes.
+func (e *SQE) PrepOpenat2(dirfd int32, path *byte, how unsafe.Pointer, howSize uint32) {
+	e.prepRW(OpOpenat2, dirfd, unsafe.Pointer(path), howSize, uint64(uintptr(how)))
+}
+
+// PrepMkdirat prepares IORING_OP_MKDIRAT (Linux 5.15).
+func (e *SQE) PrepMkdirat(dirfd int32, path *byte, mode uint32) {
+	e.prepRW(OpMkdirat, dirfd, unsafe.Pointer(path), mode, 0)
+}
+
+// PrepRenameat prepares IORING_OP_RENAMEAT (5.11); flags are
+// renameat2's (RENAME_NOREPLACE, ...).
+func (e *SQE) PrepRenameat(olddirfd int32, oldpath *byte, newdirfd int32, newpath *byte, flags uint32) {
+	e.prepRW(OpRenameat, olddirfd, unsafe.Pointer(oldpath), uint32(newdirfd), uint64(uintptr(unsafe.Pointer(newpath))))
+	e.OpFlags = flags // rename_flags
+}
+
+// PrepUnlinkat prepares IORING_OP_UNLINKAT (5.11); flags 0 or AT_REMOVEDIR.
+func (e *SQE) PrepUnlinkat(dirfd int32, path *byte, flags uint32) {
+	e.prepRW(OpUnlinkat, dirfd, unsafe.Pointer(path), 0, 0)
+	e.OpFlags = flags // unlink_flags
+}
+
+// PrepLinkat prepares IORING_OP_LINKAT (5.15).
+func (e *SQE) PrepLinkat(olddirfd int32, oldpath *byte, newdirfd int32, newpath *byte, flags uint32) {
+	e.prepRW(OpLinkat, olddirfd, unsafe.Pointer(oldpath), uint32(newdirfd), uint64(uintptr(unsafe.Pointer(newpath))))
+	e.OpFlags = flags // hardlink_flags
+}
+
+// PrepSymlinkat prepares IORING_OP_SYMLINKAT (5.15): newpath, relative
+// to newdirfd, becomes a symbolic link to target.
+func (e *SQE) PrepSymlinkat(target *byte, newdirfd int32, newpath *byte) {
+	e.prepRW(OpSymlinkat, newdirfd, unsafe.Pointer(target), 0, uint64(uintptr(unsafe.Pointer(newpath))))
+}
+
+// PrepFallocate prepares IORING_OP_FALLOCATE (5.6): mode goes in len and
+// the length in addr, as liburing's io_uring_prep_fallocate does.
+func (e *SQE) PrepFallocate(fd int32, mode uint32, off, length uint64) {
+	e.prepRW(OpFallocate, fd, nil, mode, off)
+	e.Addr = length
+}
+
+// PrepFadvise prepares IORING_OP_FADVISE (5.6). Kernels before 6.7 take
+// the length from len (32 bits) and refuse a non-zero addr; later ones
+// take a 64-bit length from addr when it is set. A length that fits in
+// 32 bits goes in len, so every kernel takes it.
+func (e *SQE) PrepFadvise(fd int32, off, length uint64, advice uint32) {
+	e.prepRW(OpFadvise, fd, nil, 0, off)
+	if length <= 0xFFFF_FFFF {
+		e.Len = uint32(length)
+	} else {
+		e.Addr = length
+	}
+	e.OpFlags = advice // fadvise_advice
+}
+
+// PrepFtruncate prepares IORING_OP_FTRUNCATE (6.9) to size.
+func (e *SQE) PrepFtruncate(fd int32, size uint64) {
+	e.prepRW(OpFtruncate, fd, nil, 0, size)
+}
+
 // PrepCancel prepares IORING_OP_ASYNC_CANCEL of the request whose user_data
 // is target (flags 0), or with AsyncCancelAll of every such request.
 func (e *SQE) PrepCancel(target uint64, flags uint32) {

@@ -174,6 +174,35 @@ func (d *Driver) supported(k core.Kind) (bool, string) {
 		return true, "WSASendTo"
 	case core.KindRecvmsg:
 		return true, "WSARecvFrom"
+
+	// The file system operations are not done on Windows yet: each names
+	// the call that will do it.
+	case core.KindStat:
+		return false, "stat (GetFileInformationByHandleEx)"
+	case core.KindFtruncate:
+		return false, "ftruncate (SetFileInformationByHandle)"
+	case core.KindFallocate:
+		return false, "fallocate (SetFileInformationByHandle FileAllocationInfo)"
+	case core.KindFadvise:
+		return false, "fadvise"
+	case core.KindSeek:
+		return false, "seek (SetFilePointerEx)"
+	case core.KindReadDir:
+		return false, "readdir (GetFileInformationByHandleEx FileIdBothDirectoryInfo)"
+	case core.KindOpenAt, core.KindOpenat2:
+		return false, "openat (NtCreateFile with a root directory)"
+	case core.KindMkdir:
+		return false, "mkdir (CreateDirectory)"
+	case core.KindRename:
+		return false, "rename (MoveFileEx)"
+	case core.KindUnlink:
+		return false, "unlink (DeleteFile, RemoveDirectory)"
+	case core.KindLink:
+		return false, "link (CreateHardLink)"
+	case core.KindSymlink:
+		return false, "symlink (CreateSymbolicLink)"
+	case core.KindReadlink:
+		return false, "readlink (DeviceIoControl FSCTL_GET_REPARSE_POINT)"
 	}
 	return false, k.String()
 }

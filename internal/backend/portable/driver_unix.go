@@ -114,12 +114,24 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 	if int(k) < len(d.disabled) && d.disabled[k] {
 		return false, k.String()
 	}
+	return Supports(k)
+}
+
+// Supports reports whether the portable driver implements k on this
+// system, and names k.
+func Supports(k core.Kind) (bool, string) {
 	switch k {
 	case core.KindNop, core.KindRead, core.KindWrite, core.KindFsync, core.KindOpen, core.KindClose,
 		core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindShutdown:
 		return true, k.String()
 	case core.KindSendmsg, core.KindRecvmsg:
 		return dgramSupported, k.String()
+	case core.KindStat, core.KindFtruncate, core.KindFallocate, core.KindFadvise, core.KindSeek,
+		core.KindReadDir, core.KindOpenAt, core.KindMkdir, core.KindRename, core.KindUnlink,
+		core.KindLink, core.KindSymlink, core.KindReadlink:
+		return true, k.String()
+	case core.KindOpenat2:
+		return openat2Supported, k.String()
 	}
 	return false, k.String()
 }
@@ -163,7 +175,7 @@ func (d *Driver) Submit(r *core.Record) error {
 	case core.KindNop:
 		d.complete(r, 0)
 		return nil
-	case core.KindShutdown: // never blocks
+	case core.KindShutdown, core.KindSeek: // never block
 		d.complete(r, exec(r))
 		return nil
 	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindAccept, core.KindConnect,
@@ -181,7 +193,10 @@ func (d *Driver) Submit(r *core.Record) error {
 				return nil
 			}
 		}
-	case core.KindFsync, core.KindOpen, core.KindClose:
+	case core.KindFsync, core.KindOpen, core.KindClose,
+		core.KindStat, core.KindFtruncate, core.KindFallocate, core.KindFadvise, core.KindReadDir,
+		core.KindOpenAt, core.KindOpenat2, core.KindMkdir, core.KindRename, core.KindUnlink,
+		core.KindLink, core.KindSymlink, core.KindReadlink:
 	default:
 		return fmt.Errorf("portable backend: %v: %w", r.Kind, errors.ErrUnsupported)
 	}
@@ -191,7 +206,7 @@ func (d *Driver) Submit(r *core.Record) error {
 func (d *Driver) submitPool(r *core.Record) error {
 	o := d.opFor(r)
 	fd := r.FD
-	if r.Kind == core.KindOpen {
+	if r.Kind == core.KindOpen || fd < 0 { // no descriptor, or AT_FDCWD
 		fd = -1
 	}
 	o.mu.Lock()
@@ -242,18 +257,26 @@ func (o *op) retire() {
 // Cancel asks the operation r's use id to stop: a queued one completes
 // now with ECANCELED, a parked one is woken to complete so, a running
 // blocking syscall is left to finish.
-func (d *Driver) Cancel(r *core.Record, id uint64) {
+func (d *Driver) Cancel(r *core.Record, id uint64) { d.CancelOwned(r, id) }
+
+// CancelOwned is Cancel, reporting whether the use id was in flight in
+// this driver when asked: a driver that hands some operations to this
+// one (the io_uring driver's worker pool) learns whether the cancel was
+// its to make. It never reads r's request fields, which a stale id's
+// record may be changing.
+func (d *Driver) CancelOwned(r *core.Record, id uint64) bool {
 	ops := *d.ops.Load()
 	if int(r.Index) >= len(ops) {
-		return // never submitted to us
+		return false // never submitted to us
 	}
 	o := ops[r.Index]
 	o.mu.Lock()
 	if o.id != id {
 		o.mu.Unlock()
-		return // stale: that use has completed
+		return false // stale, or not ours: that use is not in flight here
 	}
 	d.cancelLocked(o)
+	return true
 }
 
 // CancelFD cancels every operation on fd.
@@ -385,8 +408,50 @@ func execOnce(r *core.Record) (int, error) {
 			return 0, err
 		}
 		return 0, nil
+
+	// File system operations. Paths arrive NUL-terminated (see core.Kind).
+	case core.KindStat:
+		return 0, statAt(r.FD, cstr(r.Path), r.Flags, r.Buf)
+	case core.KindFtruncate:
+		return 0, unix.Ftruncate(r.FD, r.Off)
+	case core.KindFallocate:
+		return 0, fallocate(r.FD, uint32(r.Flags), r.Off, r.Len)
+	case core.KindFadvise:
+		return 0, fadvise(r.FD, r.Off, r.Len, r.Flags)
+	case core.KindSeek:
+		off, err := unix.Seek(r.FD, r.Off, r.Flags)
+		if err == nil {
+			r.Off = off // the result (see core.KindSeek); read after Complete
+		}
+		return 0, err
+	case core.KindReadDir:
+		return unix.ReadDirent(r.FD, r.Buf)
+	case core.KindOpenAt:
+		return unix.Openat(r.FD, cstr(r.Path), r.Flags, r.Mode)
+	case core.KindOpenat2:
+		return openat2(r.FD, cstr(r.Path), r.Buf)
+	case core.KindMkdir:
+		return 0, unix.Mkdirat(r.FD, cstr(r.Path), r.Mode)
+	case core.KindRename:
+		return 0, unix.Renameat(r.FD, cstr(r.Path), r.FD, cstr(r.Path2))
+	case core.KindUnlink:
+		return 0, unix.Unlinkat(r.FD, cstr(r.Path), r.Flags)
+	case core.KindLink:
+		return 0, unix.Linkat(r.FD, cstr(r.Path), r.FD, cstr(r.Path2), 0)
+	case core.KindSymlink:
+		return 0, unix.Symlinkat(cstr(r.Path), r.FD, cstr(r.Path2))
+	case core.KindReadlink:
+		return readlinkat(r.FD, cstr(r.Path), r.Buf)
 	}
 	return attempt(r.FD, r)
+}
+
+// cstr is a record's NUL-terminated path as a Go string ("" for none).
+func cstr(p []byte) string {
+	if len(p) > 0 && p[len(p)-1] == 0 {
+		p = p[:len(p)-1]
+	}
+	return string(p)
 }
 
 // errnoRes turns a syscall error into a negative result.

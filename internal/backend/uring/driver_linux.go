@@ -170,6 +170,8 @@ type Driver struct {
 	noFixedFiles bool     // the kernel refused the table, or tests
 
 	msgs atomic.Pointer[[]*msgState] // by record index; grown under sqMu, read by the owner
+
+	workers workerPool // what the ring cannot do (see route, workers_linux.go)
 }
 
 // New sets up a ring of (at least) entries SQEs for t, owned by a new
@@ -293,6 +295,9 @@ func (d *Driver) Name() string { return "uring" }
 
 // Supported reports whether the kernel has the opcode for k.
 func (d *Driver) Supported(k core.Kind) (bool, string) {
+	if ok, op, fs := d.supportedFS(k); fs {
+		return ok, op
+	}
 	if int(k) >= len(kindOpcode) {
 		return false, k.String()
 	}
@@ -315,6 +320,9 @@ func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[kindOpcode[k]] = true }
 
 // Submit writes r's SQE and pokes the owner.
 func (d *Driver) Submit(r *core.Record) error {
+	if d.onWorkers(r) {
+		return d.submitWorkers(r)
+	}
 	d.sqMu.Lock()
 	sqe := d.sqeLocked()
 	if sqe == nil {
@@ -329,6 +337,9 @@ func (d *Driver) Submit(r *core.Record) error {
 // SubmitBatch writes the SQEs of recs and pokes the owner once, so that
 // one io_uring_enter takes them all (more only if they overfill the SQ).
 func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
+	if d.anyOnWorkers(recs) {
+		return d.submitEach(recs)
+	}
 	d.sqMu.Lock()
 	for i, r := range recs {
 		sqe := d.sqeLocked()
@@ -405,9 +416,11 @@ func (d *Driver) prepLocked(sqe *abi.SQE, r *core.Record) {
 			sqe.PrepRecvmsg(int32(r.FD), unsafe.Pointer(&m.hdr), uint32(r.Flags))
 		}
 	default:
-		panic("aio: inconsistent op kind " + r.Kind.String())
+		if !d.prepFS(sqe, r) {
+			panic("aio: inconsistent op kind " + r.Kind.String())
+		}
 	}
-	if ff, ok := r.Handle.(*fixedFile); ok && r.Kind != core.KindNop && r.Kind != core.KindOpen && r.Kind != core.KindClose {
+	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
 		sqe.Fd, sqe.Flags = int32(ff.slot), sqe.Flags|abi.SQEFixedFile
 	}
 	sqe.UserData = r.ID()
@@ -433,16 +446,21 @@ func (d *Driver) msgLocked(i uint32) *msgState {
 
 // Cancel asks the kernel to cancel the request with user_data id.
 func (d *Driver) Cancel(r *core.Record, id uint64) {
+	if d.cancelWorkers(r, id) {
+		return
+	}
 	d.control(func(sqe *abi.SQE) { sqe.PrepCancel(id, 0) })
 }
 
 // CancelFD asks the kernel to cancel every request on fd.
 func (d *Driver) CancelFD(fd int) {
+	d.cancelWorkersFD(fd)
 	d.control(func(sqe *abi.SQE) { sqe.PrepCancelFD(int32(fd), abi.AsyncCancelAll) })
 }
 
 // CancelAll asks the kernel to cancel every request of the ring.
 func (d *Driver) CancelAll() {
+	d.cancelWorkersAll()
 	d.control(func(sqe *abi.SQE) { sqe.PrepCancelAny() })
 }
 
@@ -727,6 +745,7 @@ func (d *Driver) Close() error {
 	d.closed = true
 	d.sqFree.Broadcast()
 	d.sqMu.Unlock()
+	d.closeWorkers()
 	d.stop.Store(true)
 	d.poke()
 	<-d.exited
