@@ -797,8 +797,36 @@ func testRingCloseWaits(t *testing.T, s *suite) {
 			ops = append(ops, op)
 		}
 	}
+	// Blocking calls waiting on a pipe and on a connection: Ring.Close
+	// cancels them too, and returns only once they have completed.
+	blocked := make(chan error, 2)
+	bp, _ := pipe(t, r)
+	bc, _ := tcpPair(t, r)
+	inFlight := r.Stats().InFlight
+	go func() {
+		_, err := bp.Read(make([]byte, 8))
+		blocked <- err
+	}()
+	go func() {
+		_, err := bc.Read(make([]byte, 8))
+		blocked <- err
+	}()
+	waitInFlight(t, r, inFlight+2)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if st := r.Stats(); st.InFlight != 0 {
+		t.Errorf("Ring.Close returned with operations in flight: %+v", st)
+	}
+	for range 2 {
+		select {
+		case err := <-blocked:
+			if !errors.Is(err, os.ErrClosed) && !errors.Is(err, net.ErrClosed) {
+				t.Errorf("a blocked call ended by Ring.Close = %v, want an error matching os.ErrClosed (net.ErrClosed)", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("a blocking call on a pipe or a connection still waits 10s after Ring.Close")
+		}
 	}
 	for i, op := range ops {
 		if !isDone(op) {
@@ -1214,9 +1242,15 @@ func testBadInput(t *testing.T, s *suite) {
 	if !untouched(buf) {
 		t.Error("bad input touched the buffer")
 	}
-	// A closed ring refuses everything.
+	// A closed ring refuses everything, on every kind of descriptor.
 	r2 := s.newRing(t, aio.Config{})
 	f2 := patternFile(t, r2, 4096)
+	p2, w2 := pipe(t, r2)
+	c2, s2 := tcpPair(t, r2)
+	// Data waiting, so that a read the closed ring wrongly lets through
+	// returns it rather than waiting for ever.
+	w2.Write([]byte("data waiting"))
+	s2.Write([]byte("data waiting"))
 	if err := r2.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -1225,13 +1259,28 @@ func testBadInput(t *testing.T, s *suite) {
 	wantPathErr(t, "ReadAt on a closed ring", err, os.ErrClosed)
 	_, err = f2.StartRead(buf)
 	wantPathErr(t, "StartRead on a closed ring", err, os.ErrClosed)
+	for _, c := range []struct {
+		what   string
+		closed error
+		call   func() (int, error)
+	}{
+		{"a pipe's Read", os.ErrClosed, func() (int, error) { return p2.Read(buf) }},
+		{"a pipe's StartRead", os.ErrClosed, func() (int, error) { _, err := p2.StartRead(buf); return 0, err }},
+		{"a Conn's Read", net.ErrClosed, func() (int, error) { return c2.Read(buf) }},
+		{"a Conn's Write", net.ErrClosed, func() (int, error) { return c2.Write(buf) }},
+		{"DialContext", net.ErrClosed, func() (int, error) {
+			_, err := r2.DialContext(context.Background(), "tcp", "127.0.0.1:1")
+			return 0, err
+		}},
+	} {
+		if n, err := c.call(); !errors.Is(err, c.closed) {
+			t.Errorf("%s on a closed ring = (%d, %v), want an error matching %v", c.what, n, err, c.closed)
+		}
+	}
 	_, err = r2.Open(context.Background(), f.Name(), os.O_RDONLY, 0)
 	wantPathErr(t, "Open on a closed ring", err, os.ErrClosed)
 	if _, err := r2.Listen("tcp", "127.0.0.1:0"); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Listen on a closed ring = %v, want net.ErrClosed", err)
-	}
-	if _, err := r2.DialContext(context.Background(), "tcp", "127.0.0.1:1"); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("DialContext on a closed ring = %v, want net.ErrClosed", err)
 	}
 	if st := r2.Stats(); st != closedAt {
 		t.Errorf("the closed ring's counters moved: %+v, then %+v", closedAt, st)
