@@ -222,7 +222,6 @@ func TestPortableSocketCancelRaces(t *testing.T) {
 	}
 }
 
-
 // TestPortableWriteCancel: a write parked on a full pipe is cancelled
 // having written nothing; what the pipe holds is exactly what the
 // completed writes reported.
