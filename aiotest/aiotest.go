@@ -15,8 +15,8 @@
 // and guard the whole test binary with Main, which fails the run if any
 // operation is still in flight when the tests end.
 //
-// Stress cases scale down under -short; AIOTEST_SCALE=N multiplies their
-// rounds for long soaks. A race case (an operation against its cancel, a
+// Stress cases scale down under -short and the race detector;
+// AIOTEST_SCALE=N multiplies their rounds for long soaks. A race case (an operation against its cancel, a
 // Close, a context) names the outcomes it must see: it waits until its
 // operation is in flight before it cancels, drives the race until each
 // named outcome has been observed (going on, up to a cap, past its
@@ -152,10 +152,13 @@ func Main(m *testing.M) {
 }
 
 // Scale returns n rounds for a stress case: n/10 under -short (at least
-// 10), times AIOTEST_SCALE when set.
+// 10), n/4 under the race detector (at least 10), times AIOTEST_SCALE
+// when set.
 func Scale(n int) int {
 	if testing.Short() {
 		n = max(n/10, 10)
+	} else if raceEnabled {
+		n = max(n/4, 10)
 	}
 	if v, err := strconv.Atoi(os.Getenv("AIOTEST_SCALE")); err == nil && v > 0 {
 		n *= v
