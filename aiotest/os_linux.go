@@ -3,6 +3,7 @@ package aiotest
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -94,3 +95,33 @@ func evict(name string) (resident int, err error) {
 
 // mapNoReserve: reserve address space without committing memory.
 const mapNoReserve = unix.MAP_NORESERVE
+
+// holdsTCPPort reports whether this process holds a TCP socket whose
+// local port is port (ok false where it cannot tell): a connection the
+// library accepted and kept, rather than one another process took.
+func holdsTCPPort(port int) (held, ok bool) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return false, false
+	}
+	mine := map[string]bool{}
+	for _, e := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+			mine[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[1], want) && mine[f[9]] {
+				return true, true
+			}
+		}
+	}
+	return false, true
+}
