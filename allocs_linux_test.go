@@ -4,6 +4,7 @@ package aio_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/waitforit/aio"
@@ -13,6 +14,8 @@ import (
 // Op API with a reused Op allocate nothing per operation, nor does a
 // buffer pool's Get and Release. (Built without
 // -race, whose instrumentation allocates; CI runs it separately.)
+var errShort = errors.New("short transfer")
+
 func TestZeroAllocsSteadyState(t *testing.T) {
 	r, f := uringFile(t, 1<<20)
 	ctx := context.Background()
@@ -25,35 +28,62 @@ func TestZeroAllocsSteadyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
+	// A call that fails early allocates nothing and proves nothing: each
+	// run checks its results, without allocating, and the first failure
+	// is reported after the count.
+	var failed error
+	check := func(n int, err error) { // every call here moves 4096 bytes
+		if failed == nil && err != nil {
+			failed = err
+		} else if failed == nil && n != 4096 {
+			failed = errShort
+		}
+	}
 	cases := []struct {
 		name string
 		fn   func()
 	}{
-		{"ReadAtContext", func() { f.ReadAtContext(ctx, buf, 4096) }},
-		{"WriteAtContext", func() { f.WriteAtContext(ctx, buf, 8192) }},
+		{"ReadAtContext", func() { check(f.ReadAtContext(ctx, buf, 4096)) }},
+		{"WriteAtContext", func() { check(f.WriteAtContext(ctx, buf, 8192)) }},
 		{"StartReadAtOp+Wait", func() {
-			f.StartReadAtOp(&o, buf, 0)
-			o.Wait()
+			if err := f.StartReadAtOp(&o, buf, 0); err != nil && failed == nil {
+				failed = err
+			}
+			check(o.Wait())
 		}},
 		{"Batch.StartReadAtOp+Submit+Wait", func() {
 			for i := range ops {
-				b.StartReadAtOp(&ops[i], f, buf, int64(i)*4096)
+				if err := b.StartReadAtOp(&ops[i], f, buf, int64(i)*4096); err != nil && failed == nil {
+					failed = err
+				}
 			}
-			b.Submit()
+			if err := b.Submit(); err != nil && failed == nil {
+				failed = err
+			}
 			for i := range ops {
-				ops[i].Wait()
+				check(ops[i].Wait())
 			}
 		}},
 		{"BufferPool.Get+ReadAtContext+Release", func() {
-			pb, _ := pool.Get(ctx)
-			f.ReadAtContext(ctx, pb.Bytes(), 4096)
+			pb, err := pool.Get(ctx)
+			if err != nil {
+				if failed == nil {
+					failed = err
+				}
+				return
+			}
+			check(f.ReadAtContext(ctx, pb.Bytes(), 4096))
 			pb.Release()
 		}},
 	}
 	for _, c := range cases {
+		failed = nil
 		c.fn() // warm up: records, slices and the batch grow once
 		if n := testing.AllocsPerRun(200, c.fn); n != 0 {
 			t.Errorf("%s: %.1f allocations per run, want 0", c.name, n)
+		}
+		if failed != nil {
+			t.Errorf("%s: %v", c.name, failed)
 		}
 	}
 }

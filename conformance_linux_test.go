@@ -15,5 +15,5 @@ func TestConformanceURing(t *testing.T) {
 			tb.Fatal(err)
 		}
 		return r
-	})
+	}, aiotest.WithDisableRead(aio.DisableReadForTest))
 }

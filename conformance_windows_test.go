@@ -18,5 +18,5 @@ func TestConformanceIOCP(t *testing.T) {
 			tb.Fatalf("Backend() = %q, want iocp", got)
 		}
 		return r
-	})
+	}, aiotest.WithDisableRead(aio.DisableReadForTest))
 }

@@ -187,6 +187,9 @@ func (pc *PacketConn) rawTo(addr net.Addr) ([]byte, error) {
 		}
 		return rawInet(pc.family, ap), nil
 	case *net.UnixAddr:
+		if pc.family != unix.AF_UNIX { // refused here, not by the kernel after a submission
+			return nil, unix.EAFNOSUPPORT
+		}
 		return rawUnix(a.Name)
 	case nil:
 		return nil, errMissingAddress

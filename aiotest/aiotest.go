@@ -15,8 +15,13 @@
 // and guard the whole test binary with Main, which fails the run if any
 // operation is still in flight when the tests end.
 //
-// Stress cases scale down under -short; AIOTEST_SCALE=N multiplies their
-// rounds for long soaks.
+// Stress cases scale down under -short and the race detector;
+// AIOTEST_SCALE=N multiplies their rounds for long soaks. A race case (an operation against its cancel, a
+// Close, a context) names the outcomes it must see: it waits until its
+// operation is in flight before it cancels, drives the race until each
+// named outcome has been observed (going on, up to a cap, past its
+// rounds), and fails naming any that never appeared. Every stress case
+// logs what it exercised: run with -v to see the counts.
 package aiotest
 
 import (
@@ -38,8 +43,8 @@ import (
 type NewRing func(tb testing.TB, cfg aio.Config) *aio.Ring
 
 // Run runs every conformance case against rings from newRing.
-func Run(t *testing.T, newRing NewRing) {
-	s := &suite{newRing: newRing}
+func Run(t *testing.T, newRing NewRing, opts ...Option) {
+	s := newSuite(newRing, opts)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, s) })
 	}
@@ -47,8 +52,8 @@ func Run(t *testing.T, newRing NewRing) {
 
 // RunPrefix runs the conformance cases whose names begin with prefix
 // ("Sockets/", say): for a backend variant that only changes those.
-func RunPrefix(t *testing.T, prefix string, newRing NewRing) {
-	s := &suite{newRing: newRing}
+func RunPrefix(t *testing.T, prefix string, newRing NewRing, opts ...Option) {
+	s := newSuite(newRing, opts)
 	n := 0
 	for _, c := range cases {
 		if strings.HasPrefix(c.name, prefix) {
@@ -61,7 +66,30 @@ func RunPrefix(t *testing.T, prefix string, newRing NewRing) {
 	}
 }
 
-type suite struct{ newRing NewRing }
+type suite struct {
+	newRing     NewRing
+	disableRead func(*aio.Ring) bool
+}
+
+func newSuite(newRing NewRing, opts []Option) *suite {
+	s := &suite{newRing: newRing}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// An Option gives the suite a way into a backend that the public API
+// does not offer.
+type Option func(*suite)
+
+// WithDisableRead gives the suite a way to make a ring's backend report
+// reads as unsupported, as a kernel without them would (the library's own
+// tests pass aio.DisableReadForTest): Rule9/UnsupportedOperation needs it
+// and is skipped without it. disable reports whether it could.
+func WithDisableRead(disable func(r *aio.Ring) bool) Option {
+	return func(s *suite) { s.disableRead = disable }
+}
 
 type testCase struct {
 	name string
@@ -79,14 +107,22 @@ func (s *suite) ring(t *testing.T, entries int) *aio.Ring {
 	t.Helper()
 	r := s.newRing(t, aio.Config{Entries: entries})
 	t.Cleanup(func() {
-		st := r.Stats()
-		if err := r.Close(); err != nil && !isClosedErr(err) {
-			t.Errorf("Ring.Close: %v", err)
+		// Bounded: a ring whose operations never complete (a lost
+		// completion) fails the case instead of hanging the run.
+		closed := make(chan error, 1)
+		go func() { closed <- r.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil && !isClosedErr(err) {
+				t.Errorf("Ring.Close: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Ring.Close has not returned after 30s: operations that never complete? %+v", r.Stats())
+			return
 		}
 		if st := r.Stats(); st.InFlight != 0 || st.Submitted != st.Completed {
 			t.Errorf("after Ring.Close: %+v, want nothing in flight", st)
 		}
-		_ = st
 	})
 	return r
 }
@@ -116,10 +152,13 @@ func Main(m *testing.M) {
 }
 
 // Scale returns n rounds for a stress case: n/10 under -short (at least
-// 10), times AIOTEST_SCALE when set.
+// 10), n/4 under the race detector (at least 10), times AIOTEST_SCALE
+// when set.
 func Scale(n int) int {
 	if testing.Short() {
 		n = max(n/10, 10)
+	} else if raceEnabled {
+		n = max(n/4, 10)
 	}
 	if v, err := strconv.Atoi(os.Getenv("AIOTEST_SCALE")); err == nil && v > 0 {
 		n *= v

@@ -32,7 +32,7 @@ func batchFile(t *testing.T, r *aio.Ring, size int) (*aio.File, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	closeAtEnd(t, f)
 	return f, data
 }
 
@@ -161,7 +161,7 @@ func testBatchClosedFile(t *testing.T, s *suite) {
 	g, data := batchFile(t, r, 4096)
 	base := r.Stats().Submitted
 	b := r.NewBatch()
-	bufF, bufG := make([]byte, 4096), make([]byte, 4096)
+	bufF, bufG := sentinel(4096), make([]byte, 4096)
 	opF, err := b.StartReadAt(f, bufF, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +178,9 @@ func testBatchClosedFile(t *testing.T, s *suite) {
 	}
 	if n, err := opF.Wait(); n != 0 || !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("op on the closed file = (%d, %v)", n, err)
+	}
+	if !untouched(bufF) {
+		t.Error("the op refused at Submit touched its buffer")
 	}
 	opF.Cancel() // no record behind it: must not panic
 	if n, err := opG.Wait(); n != 4096 || err != nil || !bytes.Equal(bufG, data) {
@@ -203,6 +206,8 @@ func testOpReuse(t *testing.T, s *suite) {
 			t.Fatalf("use %d = (%d, %v)", i, n, err)
 		}
 	}
+	resetSentinel(buf)
+	before := r.Stats()
 	if err := f.StartReadAtOp(&o, buf, -1); err == nil {
 		t.Fatal("negative offset accepted")
 	}
@@ -212,6 +217,9 @@ func testOpReuse(t *testing.T, s *suite) {
 	}
 	if err := f.StartReadAtOp(&o, buf, 0); err == nil {
 		t.Fatal("an Op waiting in a batch was reused")
+	}
+	if st := r.Stats(); st.Submitted != before.Submitted || !untouched(buf) {
+		t.Fatalf("refused reuses submitted %d operations or touched the buffer", st.Submitted-before.Submitted)
 	}
 	b.Submit()
 	if n, err := o.Wait(); n != 4096 || err != nil || !bytes.Equal(buf, data[4096:]) {
@@ -235,11 +243,12 @@ func testOpReuse(t *testing.T, s *suite) {
 	if n, err := po.Wait(); n != 1 || err != nil || pbuf[0] != 'x' {
 		t.Fatalf("pipe read = (%d, %v)", n, err)
 	}
+	resetSentinel(pbuf)
 	if err := rd.StartReadOp(&po, pbuf); err != nil {
 		t.Fatalf("reuse after completion: %v", err)
 	}
 	po.Cancel()
-	if _, err := po.Wait(); !errors.Is(err, aio.ErrCanceled) {
-		t.Fatalf("cancelled reused op = %v", err)
+	if n, err := po.Wait(); n != 0 || !errors.Is(err, aio.ErrCanceled) || !untouched(pbuf) {
+		t.Fatalf("cancelled reused op = (%d, %v), buffer %q", n, err, pbuf)
 	}
 }

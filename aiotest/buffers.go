@@ -29,7 +29,7 @@ func newPool(t *testing.T, r *aio.Ring, size, count int) *aio.BufferPool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	closeAtEnd(t, p)
 	return p
 }
 
@@ -136,18 +136,32 @@ func testPoolReleaseInFlight(t *testing.T, s *suite) {
 	if _, ok := p.TryGet(); ok {
 		t.Fatal("TryGet handed out a buffer whose read is in flight")
 	}
+	// A Get waits for the buffer: it may come back only once the read
+	// has completed, observably (Done closed), not at Release.
+	type got struct {
+		b      aio.Buffer
+		opDone bool
+		err    error
+	}
+	gets := make(chan got, 1)
+	go func() {
+		b, err := p.Get(context.Background())
+		gets <- got{b, isDone(op), err}
+	}()
 	if _, err := pw.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
+	}
+	g := <-gets
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	if !g.opDone {
+		t.Fatal("Get returned the buffer while the read into it was in flight")
 	}
 	if n, err := op.Wait(); n != 5 || err != nil {
 		t.Fatalf("read = (%d, %v), want 5 bytes", n, err)
 	}
-	b2 := getBuffer(t, p) // waits, if need be, for the completion to recycle it
-	select {
-	case <-op.Done():
-	default:
-		t.Fatal("buffer recycled before its operation's Done closed")
-	}
+	b2 := g.b
 	if !bytes.Equal(b2.Bytes()[:5], []byte("hello")) {
 		t.Fatalf("recycled buffer holds %q, want what the read wrote before completing", b2.Bytes()[:5])
 	}
@@ -161,11 +175,22 @@ func testPoolReleaseInFlight(t *testing.T, s *suite) {
 	if _, ok := p.TryGet(); ok {
 		t.Fatal("TryGet handed out a buffer whose read is in flight")
 	}
+	go func() {
+		b, err := p.Get(context.Background())
+		gets <- got{b, isDone(op), err}
+	}()
 	op.Cancel()
+	g = <-gets
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	if !g.opDone {
+		t.Fatal("Get returned the buffer while its cancelled read was still in flight")
+	}
 	if n, err := op.Wait(); !errors.Is(err, aio.ErrCanceled) || n != 0 {
 		t.Fatalf("cancelled read = (%d, %v), want ErrCanceled", n, err)
 	}
-	getBuffer(t, p).Release()
+	g.b.Release()
 }
 
 // A Buffer is valid from Get to Release only: a stale copy can neither
@@ -274,9 +299,10 @@ func testPoolCloseWaits(t *testing.T, s *suite) {
 // every byte written is read exactly once, in order.
 func testPoolCancelStorm(t *testing.T, s *suite) {
 	r := s.ring(t, 0)
+	gcs := gcPressure(t)
 	const workers, size = 4, 16
 	p := newPool(t, r, size, 3)
-	rounds := Scale(2000)
+	rounds := Scale(1000)
 
 	var mu sync.Mutex
 	lastOp := map[*byte]*aio.Op{} // by buffer: the last operation that used it
@@ -391,7 +417,8 @@ func testPoolCancelStorm(t *testing.T, s *suite) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d reads completed, %d cancelled, %d buffers released in flight", completed.Load(), canceled.Load(), early.Load())
+	t.Logf("%d reads completed, %d cancelled, %d buffers released in flight, %d garbage collections; %+v",
+		completed.Load(), canceled.Load(), early.Load(), gcs(), r.Stats())
 	if canceled.Load() == 0 || completed.Load() == 0 {
 		t.Errorf("want both outcomes: %d completed, %d cancelled", completed.Load(), canceled.Load())
 	}

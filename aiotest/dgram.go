@@ -19,6 +19,7 @@ func init() {
 	register("Datagrams/RoundTrip", testDatagramRoundTrip)
 	register("Datagrams/ReadFromCanceled", testReadFromCanceled)
 	register("Datagrams/CancelRacesSend", testDatagramCancelRaces)
+	register("Datagrams/CloseWaits", testDatagramCloseWaits)
 }
 
 func udpPair(t *testing.T, r *aio.Ring) (a, b *aio.PacketConn) {
@@ -32,10 +33,7 @@ func udpPair(t *testing.T, r *aio.Ring) (a, b *aio.PacketConn) {
 		pa.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		pa.Close()
-		pb.Close()
-	})
+	closeAtEnd(t, pa, pb)
 	return pa.(*aio.PacketConn), pb.(*aio.PacketConn)
 }
 
@@ -104,9 +102,8 @@ func testReadFromCanceled(t *testing.T, s *suite) {
 	a, b := udpPair(t, r)
 	buf := bytes.Repeat([]byte{0xEE}, 64)
 	ctx, cancel := context.WithCancel(context.Background())
-	base := r.Stats().Submitted
 	go func() {
-		waitSubmitted(t, r, base+1)
+		waitInFlight(t, r, 1)
 		cancel()
 	}()
 	n, from, err := b.ReadFromContext(ctx, buf)
@@ -130,72 +127,116 @@ func testReadFromCanceled(t *testing.T, s *suite) {
 	}
 }
 
-// testDatagramCancelRaces: a numbered datagram is sent while the pending
-// ReadFrom is cancelled; each datagram is received exactly once, by the
-// racing read or by the drain that follows a cancel.
+// testDatagramCancelRaces: a ReadFromContext waits in flight, then a
+// numbered datagram is sent while its context is cancelled, with the GC
+// running. Every outcome is observed (a cancel that lost the race too);
+// each datagram is received exactly once, by the racing read or by the
+// read that follows a cancel.
 func testDatagramCancelRaces(t *testing.T, s *suite) {
 	r := s.ring(t, 0)
+	gcs := gcPressure(t)
 	a, b := udpPair(t, r)
-	rounds := Scale(2000)
 	var bias raceBias
-	seen := make([]int, rounds)
-	var won, canceled int
+	seen := map[uint64]int{}
 	buf := make([]byte, 64)
 	record := func(p []byte) {
 		if len(p) != 8 {
 			t.Fatalf("datagram of %d bytes", len(p))
 		}
-		i := binary.LittleEndian.Uint64(p)
-		if i >= uint64(rounds) {
-			t.Fatalf("datagram %d out of range", i)
-		}
-		seen[i]++
+		seen[binary.LittleEndian.Uint64(p)]++
 	}
-	for i := range rounds {
+	x := drive(t, Scale(1000), []string{outCompleted, outRaceLost, outCanceled}, func(i int) string {
 		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		lost := r.Stats().CancelRacesLost
 		var n int
 		var err error
 		done := make(chan struct{})
-		base := r.Stats().Submitted
 		go func() {
 			n, _, err = b.ReadFromContext(ctx, buf)
 			close(done)
 		}()
-		waitSubmitted(t, r, base+1) // race the read in flight, not its start
+		waitInFlight(t, r, 1) // race the read in flight, not its start
 		msg := binary.LittleEndian.AppendUint64(nil, uint64(i))
-		wg := bias.race(func() {
+		bias.race(func() {
 			if _, err := a.WriteTo(msg, b.LocalAddr()); err != nil {
 				t.Error(err)
 			}
-		}, cancel)
+		}, cancel).Wait()
 		<-done
-		wg.Wait()
-		cancel()
 		switch {
 		case err == nil:
-			won++
 			bias.observe(false)
 			record(buf[:n])
-		case errors.Is(err, context.Canceled) && n == 0:
-			canceled++
+			return raceOutcome(r, lost)
+		case errors.Is(err, context.Canceled) && errors.Is(err, aio.ErrCanceled) && n == 0:
 			bias.observe(true)
-			// The datagram is queued on the socket: it goes to the next read.
-			n, _, err := b.ReadFrom(buf)
+			// The datagram is queued on the socket: it goes to the next
+			// read (unless the cancelled read took it: then this fails).
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			n, _, err := b.ReadFromContext(ctx, buf)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("round %d: the datagram a cancelled read left: %v", i, err)
 			}
 			record(buf[:n])
-		default:
-			t.Fatalf("round %d: ReadFromContext = (%d, %v)", i, n, err)
+			return outCanceled
+		}
+		t.Fatalf("round %d: ReadFromContext = (%d, %v)", i, n, err)
+		return ""
+	})
+	for i := range uint64(x.rounds) {
+		if seen[i] != 1 {
+			t.Fatalf("datagram %d received %d times", i, seen[i])
 		}
 	}
-	for i, c := range seen {
-		if c != 1 {
-			t.Fatalf("datagram %d received %d times", i, c)
-		}
+	t.Logf("%d garbage collections", gcs())
+}
+
+// testDatagramCloseWaits: PacketConn.Close with reads in flight cancels
+// them and returns only once they have completed (rule 6); the blocked
+// calls and every later call fail with net.ErrClosed, submitting
+// nothing.
+func testDatagramCloseWaits(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	a, b := udpPair(t, r)
+	errs := make(chan error, 2)
+	buf := sentinel(64)
+	go func() {
+		_, _, err := b.ReadFrom(buf)
+		errs <- err
+	}()
+	waitInFlight(t, r, 1)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d rounds: %d reads won, %d cancelled", rounds, won, canceled)
-	if won == 0 || canceled == 0 {
-		t.Errorf("want both outcomes: %d won, %d cancelled", won, canceled)
+	if st := r.Stats(); st.InFlight != 0 {
+		t.Errorf("PacketConn.Close returned with operations in flight: %+v", st)
+	}
+	if err := <-errs; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("blocked ReadFrom after Close = %v, want net.ErrClosed", err)
+	}
+	if !untouched(buf) {
+		t.Error("the cancelled read wrote its buffer")
+	}
+	before := r.Stats()
+	if _, _, err := b.ReadFrom(buf); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ReadFrom after Close = %v", err)
+	}
+	if _, err := b.WriteTo(buf, a.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WriteTo after Close = %v", err)
+	}
+	if _, err := b.Write(buf); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Write after Close = %v", err)
+	}
+	if after := r.Stats(); after.Submitted != before.Submitted || !untouched(buf) {
+		t.Errorf("calls on a closed PacketConn submitted %d operations", after.Submitted-before.Submitted)
+	}
+	// The other end is unaffected.
+	if _, err := a.WriteTo([]byte("x"), a.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := a.ReadFrom(buf); n != 1 || err != nil {
+		t.Fatalf("ReadFrom on the other socket = (%d, %v)", n, err)
 	}
 }

@@ -15,6 +15,7 @@ package aiotest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -86,10 +87,7 @@ func openPipe(t testing.TB, r *aio.Ring, flag int) (*aio.File, *os.File) {
 func pipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
 	t.Helper()
 	af, pw := openPipe(t, r, os.O_RDONLY)
-	t.Cleanup(func() {
-		af.Close()
-		pw.Close()
-	})
+	closeAtEnd(t, af, pw)
 	return af, pw
 }
 
@@ -105,9 +103,50 @@ func aioPipe(t *testing.T, r *aio.Ring) (rd, wr *aio.File) {
 		rd.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		rd.Close()
-		wr.Close()
-	})
+	closeAtEnd(t, rd, wr)
 	return rd, wr
+}
+
+// writePipe returns the write end of a fresh pipe as an aio.File (opened
+// through r) and the read end as an *os.File; both are closed at the end
+// of the test.
+func writePipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
+	t.Helper()
+	wr, pr := openPipe(t, r, os.O_WRONLY)
+	closeAtEnd(t, wr, pr)
+	return wr, pr
+}
+
+// pipeWithDrain returns the read end of a fresh pipe as an aio.File
+// (Ring.NewFile of the pipe's server end, so in event mode), the server
+// end itself as an *os.File (to read what is left once the aio.File is
+// closed) and a synchronous client end to write to; all are closed at the
+// end of the test.
+func pipeWithDrain(t *testing.T, r *aio.Ring) (rd *aio.File, drain, w *os.File) {
+	t.Helper()
+	h, name := namedPipe(t)
+	namep, _ := windows.UTF16PtrFromString(name)
+	c, err := windows.CreateFile(namep, windows.GENERIC_WRITE, 0, nil, windows.OPEN_EXISTING, 0, 0)
+	if err != nil {
+		windows.CloseHandle(h)
+		t.Fatal(err)
+	}
+	connected(t, h)
+	srv := os.NewFile(uintptr(h), name)
+	w = os.NewFile(uintptr(c), name)
+	rd, err = r.NewFile(srv)
+	if err != nil {
+		srv.Close()
+		w.Close()
+		t.Fatal(err)
+	}
+	closeAtEnd(t, rd, srv, w)
+	return rd, srv, w
+}
+
+// socketFile: a socket cannot be made an *os.File on Windows
+// ((*net.TCPConn).File is not implemented).
+func socketFile(t *testing.T, r *aio.Ring) (*aio.File, net.Conn, bool) {
+	t.Log("a socket cannot be a File on Windows")
+	return nil, nil, false
 }

@@ -659,18 +659,6 @@ func testTransferDeadline(t *testing.T, s *suite) {
 	})
 }
 
-// waitInFlight waits (bounded) until r has an operation in flight.
-func waitInFlight(t *testing.T, r *aio.Ring) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Stats().InFlight == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the transfer never waited")
-		}
-		runtime.Gosched()
-	}
-}
-
 // testTransferClose: a Close of either side ends a transfer that waits,
 // with an error matching the closed side's, after its bytes.
 func testTransferClose(t *testing.T, s *suite) {
@@ -690,7 +678,7 @@ func testTransferClose(t *testing.T, s *suite) {
 			n, err := cl.ReadFrom(f)
 			out <- res{n, err}
 		}()
-		waitInFlight(t, r)
+		waitInFlight(t, r, 1)
 		cl.Close()
 		o := <-out
 		if !errors.Is(o.err, net.ErrClosed) || o.n >= size {
@@ -710,7 +698,7 @@ func testTransferClose(t *testing.T, s *suite) {
 			_, err := pp.dst.ReadFrom(pp.src)
 			out <- err
 		}()
-		waitInFlight(t, r)
+		waitInFlight(t, r, 1)
 		pp.src.Close()
 		if err := <-out; !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("ReadFrom with its source closed: %v, want net.ErrClosed", err)
@@ -726,7 +714,7 @@ func testTransferClose(t *testing.T, s *suite) {
 			_, err := cl.ReadFrom(g)
 			out <- err
 		}()
-		waitInFlight(t, r)
+		waitInFlight(t, r, 1)
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -740,10 +728,7 @@ func testTransferClose(t *testing.T, s *suite) {
 // with bytes left in a splice pipe among them, closing the connections,
 // the files and the ring leaves as many descriptors open as before.
 func testTransferDescriptors(t *testing.T, s *suite) {
-	fds0, ok := openFDs()
-	if !ok {
-		t.Skip("no /proc/self/fd here: nothing to count")
-	}
+	leaks := handleLeakCheck(t)
 	r := s.newRing(t, aio.Config{})
 	ln, err := r.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -788,7 +773,5 @@ func testTransferDescriptors(t *testing.T, s *suite) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if fds, _ := openFDs(); fds != fds0 {
-		t.Errorf("%d descriptors open after closing everything, %d before", fds, fds0)
-	}
+	leaks("after closing everything")
 }

@@ -28,12 +28,12 @@ func bufAddr(p []byte) unsafe.Pointer {
 
 // PrepRead prepares IORING_OP_READ of p at off (off = ^uint64(0): the file position).
 func (e *SQE) PrepRead(fd int32, p []byte, off uint64) {
-	e.prepRW(OpRead, fd, bufAddr(p), uint32(len(p)), off)
+	e.prepRW(OpRead, fd, bufAddr(p), shrink(OpRead, uint32(len(p))), off)
 }
 
 // PrepWrite prepares IORING_OP_WRITE of p at off (off = ^uint64(0): the file position).
 func (e *SQE) PrepWrite(fd int32, p []byte, off uint64) {
-	e.prepRW(OpWrite, fd, bufAddr(p), uint32(len(p)), off)
+	e.prepRW(OpWrite, fd, bufAddr(p), shrink(OpWrite, uint32(len(p))), off)
 }
 
 // PrepReadv prepares IORING_OP_READV; iov and every buffer it points to must stay pinned.
@@ -191,13 +191,13 @@ func (e *SQE) PrepConnect(fd int32, sa []byte) {
 
 // PrepRecv prepares IORING_OP_RECV into p with recv(2) flags.
 func (e *SQE) PrepRecv(fd int32, p []byte, flags uint32) {
-	e.prepRW(OpRecv, fd, bufAddr(p), uint32(len(p)), 0)
+	e.prepRW(OpRecv, fd, bufAddr(p), shrink(OpRecv, uint32(len(p))), 0)
 	e.OpFlags = flags
 }
 
 // PrepSend prepares IORING_OP_SEND of p with send(2) flags.
 func (e *SQE) PrepSend(fd int32, p []byte, flags uint32) {
-	e.prepRW(OpSend, fd, bufAddr(p), uint32(len(p)), 0)
+	e.prepRW(OpSend, fd, bufAddr(p), shrink(OpSend, uint32(len(p))), 0)
 	e.OpFlags = flags
 }
 

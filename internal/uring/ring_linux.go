@@ -35,6 +35,11 @@ type Ring struct {
 // Setup creates a ring with io_uring_setup(2) and maps its memory. p.Flags
 // selects setup flags; on return p holds what the kernel filled in.
 func Setup(entries uint32, p *Params) (*Ring, error) {
+	if f := setupFault.Load(); f != nil {
+		if err := (*f)(entries, p); err != nil {
+			return nil, err
+		}
+	}
 	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(p)), 0)
 	if errno != 0 {
 		return nil, errno
@@ -201,6 +206,11 @@ func (r *Ring) Overflow() uint32 { return atomic.LoadUint32(r.cqOverfl) }
 
 // Enter calls io_uring_enter(2). It does not retry EINTR.
 func (r *Ring) Enter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize uintptr) (int, error) {
+	if f := enterFault.Load(); f != nil {
+		if err := (*f)(r, toSubmit, minComplete, flags); err != nil {
+			return 0, err
+		}
+	}
 	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.Fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
 	if errno != 0 {
 		return int(n), errno

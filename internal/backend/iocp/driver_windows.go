@@ -64,6 +64,8 @@ type Driver struct {
 	goroutines sync.WaitGroup // blocking calls, event waits and cancel retries
 	closed     atomic.Bool
 	reaped     chan struct{} // closed when the reaper has exited
+
+	disabled [32]bool // kinds hidden from Supported, for tests (DisableOpcode)
 }
 
 // file is the driver's state for one attached handle (core.Record.Handle).
@@ -140,6 +142,19 @@ func (d *Driver) Name() string { return "iocp" }
 
 // Supported reports whether the driver implements k, naming the call.
 func (d *Driver) Supported(k core.Kind) (bool, string) {
+	ok, name := d.supported(k)
+	if ok && int(k) < len(d.disabled) && d.disabled[k] {
+		ok = false
+	}
+	return ok, name
+}
+
+// DisableOpcode hides k from Supported, as if the system could not do
+// it. For tests of the unsupported-operation path; call it before any
+// operation of kind k is started.
+func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[k] = true }
+
+func (d *Driver) supported(k core.Kind) (bool, string) {
 	switch k {
 	case core.KindNop:
 		return true, "PostQueuedCompletionStatus"

@@ -52,6 +52,8 @@ type Driver struct {
 	// beforeExec, when set (by tests), runs on the worker just before it
 	// starts a blocking syscall for r.
 	beforeExec func(r *core.Record)
+
+	disabled [32]bool // kinds hidden from Supported, for tests (DisableOpcode)
 }
 
 // Where an operation in flight is.
@@ -108,7 +110,12 @@ func New(t *core.Table, opts Options) (core.Driver, error) {
 func (d *Driver) Name() string { return "portable" }
 
 // Supported reports whether the driver implements k.
-func (d *Driver) Supported(k core.Kind) (bool, string) { return Supports(k) }
+func (d *Driver) Supported(k core.Kind) (bool, string) {
+	if int(k) < len(d.disabled) && d.disabled[k] {
+		return false, k.String()
+	}
+	return Supports(k)
+}
 
 // Supports reports whether the portable driver implements k on this
 // system, and names k.
@@ -128,6 +135,11 @@ func Supports(k core.Kind) (bool, string) {
 	}
 	return false, k.String()
 }
+
+// DisableOpcode hides k from Supported, as if the system could not do
+// it. For tests of the unsupported-operation path; call it before any
+// operation of kind k is started.
+func (d *Driver) DisableOpcode(k core.Kind) { d.disabled[k] = true }
 
 // opFor returns the op of r's index, creating ops up to it.
 func (d *Driver) opFor(r *core.Record) *op {

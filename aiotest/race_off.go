@@ -1,0 +1,5 @@
+//go:build !race
+
+package aiotest
+
+const raceEnabled = false
