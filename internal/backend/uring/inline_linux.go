@@ -2,6 +2,7 @@ package uring
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -118,6 +119,12 @@ func (d *Driver) enterInline(ring *abi.Ring, recs []*core.Record, res []int32) {
 		_, err := ring.Enter(toSubmit, uint32(len(recs)-got), abi.EnterGetevents, nil, 0)
 		switch err {
 		case nil, unix.EINTR:
+		case unix.EAGAIN, unix.EBUSY:
+			// The kernel is short of memory for requests, or holds
+			// completions it could not post: nothing (or only part) was
+			// submitted. Let others run and enter again; what was not
+			// submitted is still in the SQ.
+			runtime.Gosched()
 		default:
 			panic(fmt.Sprintf("aio: inconsistent io_uring state: entering the inline ring: %v", err))
 		}
