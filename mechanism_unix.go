@@ -78,7 +78,7 @@ func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, er
 	if !readiness {
 		return fd, nil, nil // the simulator's: made non-blocking, nothing more
 	}
-	p, ok := newPollFD(fd, name, r.table, typ == unix.S_IFCHR)
+	p, ok := newPollFD(fd, name, r, typ == unix.S_IFCHR)
 	if !ok {
 		return fd, nil, nil // a character device without poll: the driver's
 	}

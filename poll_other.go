@@ -27,3 +27,8 @@ func (p *pollFD) connect(ctx context.Context, sa []byte) (int32, error) {
 func (p *pollFD) setUserDeadline(dir int, t time.Time) {}
 func (p *pollFD) closing()                             {}
 func (p *pollFD) close() error                         { return nil }
+
+// pollSet: none here.
+type pollSet struct{}
+
+func (s *pollSet) close() {}

@@ -38,6 +38,7 @@ type pollFD struct {
 	file   *os.File
 	rc     syscall.RawConn
 	table  *core.Table
+	set    *pollSet // the ring's, which Ring.Close ends
 	dirs   [2]pollDir
 	closed atomic.Bool // Close has begun: calls from now on do nothing
 }
@@ -91,7 +92,8 @@ type pollDir struct {
 // newPollFD registers fd, non-blocking, with Go's netpoller; the pollFD
 // owns it from then on. ok false: the netpoller refused it (a character
 // device without poll support), and fd is still the caller's.
-func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, ok bool) {
+func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool) {
+	t := r.table
 	if mayRefuse {
 		// os.File cannot give a descriptor back: try a duplicate first.
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -110,7 +112,7 @@ func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, o
 	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
 		panic("aio: inconsistent readiness state: the netpoller refused a pollable descriptor")
 	}
-	p = &pollFD{file: f, rc: rc, table: t}
+	p = &pollFD{file: f, rc: rc, table: t, set: &r.polls}
 	for i := range p.dirs {
 		d := &p.dirs[i]
 		d.p, d.which = p, uint8(i)
@@ -118,7 +120,55 @@ func newPollFD(fd int, name string, t *core.Table, mayRefuse bool) (p *pollFD, o
 		d.ctr = t.NewCounters(core.MechReadiness)
 		d.fn = d.attempt
 	}
+	if !p.set.add(p) {
+		p.closed.Store(true) // the ring is closing: every call is refused
+	}
 	return p, true
+}
+
+// pollSet is a ring's live pollFDs: Ring.Close ends the calls waiting on
+// them (rule 6), as it cancels the driver's operations. It changes only
+// when a descriptor is adopted or closed, never per call.
+type pollSet struct {
+	mu     sync.Mutex
+	m      map[*pollFD]struct{}
+	closed bool
+}
+
+// add puts p in the set; false if the ring is closing.
+func (s *pollSet) add(p *pollFD) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.m == nil {
+		s.m = make(map[*pollFD]struct{})
+	}
+	s.m[p] = struct{}{}
+	return true
+}
+
+func (s *pollSet) remove(p *pollFD) {
+	s.mu.Lock()
+	delete(s.m, p)
+	s.mu.Unlock()
+}
+
+// close ends, for good, every call on the set's pollFDs, and returns once
+// none is in flight: later calls on them fail as closed. The descriptors
+// stay open, their Files' to close.
+func (s *pollSet) close() {
+	s.mu.Lock()
+	s.closed = true
+	ps := make([]*pollFD, 0, len(s.m))
+	for p := range s.m {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		p.closing()
+	}
 }
 
 // do runs one call in direction dir: kind's system call on the
@@ -373,6 +423,7 @@ func (p *pollFD) setDeadline(dir int, t time.Time) {
 // close closes the descriptor. Every call has returned (Close drained
 // the refs).
 func (p *pollFD) close() error {
+	p.set.remove(p)
 	for i := range p.dirs {
 		p.dirs[i].ctr.Retire()
 	}

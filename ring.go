@@ -88,6 +88,7 @@ type Ring struct {
 	poolMu sync.Mutex                    // serialises changes to pools
 	pools  atomic.Pointer[[]*BufferPool] // open buffer pools; nil while there are none
 
+	polls  pollSet       // the live descriptors of the readiness path (poll_unix.go)
 	xfer   transferState // ReadFrom and WriteTo: counters, splice pipes (transfer.go)
 	atOnce fsNowState    // file system calls done at once (fsnow_linux.go)
 }
@@ -181,6 +182,7 @@ func (r *Ring) Close() error {
 	if r.refs.Count() > 0 {
 		r.driver.CancelAll()
 	}
+	r.polls.close() // the calls waiting in the netpoller end too
 	<-r.refs.Drained()
 	for _, p := range r.poolList() {
 		p.Close() // nothing is in flight: returns at once
