@@ -61,7 +61,8 @@ type Driver struct {
 	appendMu    sync.Mutex
 	appendFresh map[windows.Handle]bool // opened with O_APPEND by Open, not yet attached
 
-	goroutines sync.WaitGroup // blocking calls, event waits and cancel retries
+	goroutines sync.WaitGroup // blocking calls, event waits and cancel retries, the event issuer
+	events     eventIssuer
 	closed     atomic.Bool
 	reaped     chan struct{} // closed when the reaper has exited
 
@@ -104,7 +105,8 @@ type op struct {
 	advance   bool           // Off < 0 on a seekable handle: move f.pos by the result
 	blocking  bool           // runs as a blocking call on a goroutine
 	thread    windows.Handle // blocking: the thread inside the call, 0 outside it
-	cancelled bool           // blocking: a cancel was requested
+	cancelled bool           // blocking, or event mode not yet issued: a cancel was requested
+	unissued  bool           // event mode: queued for the issuer, not yet in the kernel
 
 	event windows.Handle // made on first need, closed by Close
 
@@ -426,7 +428,7 @@ func (o *op) begin(r *core.Record, f *file) {
 	if r.Kind == core.KindNop || r.Kind == core.KindOpen {
 		o.fd = -1
 	}
-	o.advance, o.blocking, o.thread, o.cancelled = false, false, 0, false
+	o.advance, o.blocking, o.thread, o.cancelled, o.unissued = false, false, 0, false, false
 	o.ov = windows.Overlapped{}
 	if f == nil || isFSKind(r.Kind) { // no transfer: no offset, no position to move
 		return
@@ -471,6 +473,13 @@ type request struct {
 // at once on a handle that skips those); in event mode it signals the
 // op's event and posts no packet (the low bit of hEvent), and a goroutine
 // waits for the event when it does not complete at once.
+//
+// An event mode call is issued by the driver's issuer goroutine, never by
+// the submitter's thread: I/O on a handle without our port is the issuing
+// thread's, and Windows (and Wine) cancel it when that thread exits, which
+// a goroutine that locked its thread and returned makes happen. Nobody
+// cancelled such a read (rule 3). A goroutine the library started, never
+// locked, runs only on threads the Go runtime keeps.
 func (d *Driver) submitOverlapped(o *op, r *core.Record, f *file) error {
 	var ev windows.Handle
 	if f.mode == modeEvent {
@@ -491,22 +500,104 @@ func (d *Driver) submitOverlapped(o *op, r *core.Record, f *file) error {
 	if f.socket {
 		o.setupSocket(&req)
 	}
+	if f.mode == modeEvent {
+		o.unissued = true
+		o.mu.Unlock()
+		r.Handoff()
+		d.events.push(d, eventCall{o: o, f: f, req: req, ev: ev})
+		return nil
+	}
 	o.mu.Unlock()
 	r.Handoff()
 	n, err := d.issue(o, &req)
 	switch {
-	case err == windows.ERROR_IO_PENDING: // the packet (or the event) will come
-	case f.mode == modePort && (err == nil || isWarning(err)):
+	case err == windows.ERROR_IO_PENDING: // the packet will come
+	case err == nil || isWarning(err):
 		if f.skip { // done, and no packet will come
 			d.complete(o, n, err)
 		}
-	case f.mode == modePort: // never started: no packet
-		d.complete(o, n, err)
-	default: // event mode, done at once
+	default: // never started: no packet
 		d.complete(o, n, err)
 	}
-	if f.mode != modeEvent || err != windows.ERROR_IO_PENDING {
-		return nil
+	return nil
+}
+
+// eventCall is an event mode call queued for the issuer.
+type eventCall struct {
+	o   *op
+	f   *file
+	req request
+	ev  windows.Handle
+}
+
+// eventIssuer issues the driver's event mode calls, in the order they
+// were submitted, from one goroutine the driver starts on first need
+// (see submitOverlapped for why).
+type eventIssuer struct {
+	mu      sync.Mutex
+	q       []eventCall
+	started bool
+	wake    chan struct{} // capacity 1
+	stop    chan struct{} // closed by Close
+}
+
+// push queues c and wakes (or starts) the issuer.
+func (e *eventIssuer) push(d *Driver, c eventCall) {
+	e.mu.Lock()
+	e.q = append(e.q, c)
+	if !e.started {
+		e.started = true
+		e.wake, e.stop = make(chan struct{}, 1), make(chan struct{})
+		d.goroutines.Add(1)
+		go d.issueEvents()
+	}
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// issueEvents is the issuer: it issues what is queued until Close (which
+// comes only when nothing is in flight, so nothing is queued).
+func (d *Driver) issueEvents() {
+	defer d.goroutines.Done()
+	e := &d.events
+	var batch []eventCall
+	for {
+		select {
+		case <-e.wake:
+		case <-e.stop:
+			return
+		}
+		e.mu.Lock()
+		batch, e.q = e.q, batch[:0]
+		e.mu.Unlock()
+		for i := range batch {
+			d.issueEvent(&batch[i])
+			batch[i] = eventCall{}
+		}
+	}
+}
+
+// issueEvent issues c's call; a goroutine waits for its event if it does
+// not complete at once. It holds o.mu across the call, so that a cancel
+// either finds it unissued (and it never starts) or reaches the kernel
+// after it.
+func (d *Driver) issueEvent(c *eventCall) {
+	o, f, ev := c.o, c.f, c.ev
+	o.mu.Lock()
+	o.unissued = false
+	if o.cancelled {
+		o.mu.Unlock()
+		d.complete(o, 0, windows.ERROR_OPERATION_ABORTED)
+		return
+	}
+	n, err := d.issue(o, &c.req)
+	o.mu.Unlock()
+	if err != windows.ERROR_IO_PENDING {
+		d.complete(o, n, err)
+		return
 	}
 	d.goroutines.Add(1)
 	go func() {
@@ -518,7 +609,6 @@ func (d *Driver) submitOverlapped(o *op, r *core.Record, f *file) error {
 		err := windows.GetOverlappedResult(f.h, &o.ov, &n, false)
 		d.complete(o, n, err)
 	}()
-	return nil
 }
 
 // issue makes the call for req on o.
@@ -740,6 +830,8 @@ func (o *op) cancelLocked() {
 			o.d.goroutines.Add(1)
 			go o.d.keepCancelling(o, o.id)
 		}
+	case o.unissued: // the issuer will find it cancelled and not start it
+		o.cancelled = true
 	case o.f != nil:
 		// ERROR_NOT_FOUND: it has completed already, or its call has not
 		// reached the kernel yet and Table.Submit will ask again.
@@ -772,6 +864,12 @@ func (d *Driver) Close() error {
 		panic(fmt.Sprintf("aio: inconsistent iocp state: stopping the reaper: %v", err))
 	}
 	<-d.reaped
+	d.events.mu.Lock()
+	if d.events.started {
+		close(d.events.stop)
+	}
+	d.events.started = true // no issuer from now on
+	d.events.mu.Unlock()
 	d.goroutines.Wait()
 	d.opsMu.Lock()
 	for _, o := range *d.ops.Load() {
