@@ -87,8 +87,7 @@ func TestAppendBuggyExplore(t *testing.T) {
 	aiotest.Explore(t, 200, logRecords(t.TempDir(), buggy))
 }
 
-// TestAppendBuggyCaught: Explore finds the bug within 200 seeds (50 under
-// the race detector, which scales the suite down), and the
+// TestAppendBuggyCaught: Explore finds the bug within 200 seeds, and the
 // seed it prints replays the failure.
 func TestAppendBuggyCaught(t *testing.T) {
 	child := func(env ...string) (string, error) {
@@ -101,7 +100,7 @@ func TestAppendBuggyCaught(t *testing.T) {
 	if err == nil {
 		t.Fatalf("200 seeds did not find the bug:\n%s", tail(out))
 	}
-	m := regexp.MustCompile(`simulator seed (\d+) failed \(seed (\d+) of \d+ tried\): replay it with\n\s+AIO_SIM_SEED=(\d+) go test -run '\^TestAppendBuggyExplore\$' github.com/waitforit/aio/examples/wal`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`simulator seed (\d+) failed \(seed (\d+) of 200 tried\): replay it with\n\s+AIO_SIM_SEED=(\d+) go test -run '\^TestAppendBuggyExplore\$' github.com/waitforit/aio/examples/wal`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no failing seed and replay command in:\n%s", tail(out))
 	}
