@@ -6,3 +6,6 @@ package aio
 func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
 	return fd, nil, nil
 }
+
+// systemLimits: see ProbeResult.Limits.
+func systemLimits(backend string) []string { return nil }

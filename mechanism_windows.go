@@ -27,3 +27,6 @@ func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, er
 	closeFD(fd)
 	return int(h), nil, nil
 }
+
+// systemLimits: see ProbeResult.Limits.
+func systemLimits(backend string) []string { return nil }

@@ -40,6 +40,10 @@ type ProbeResult struct {
 	// they block a goroutine of their own. Ring.Routes says the same for
 	// one Ring.
 	Routes []Route
+	// Limits names, in a sentence each, promises the chosen backend keeps
+	// only in part on this system (see "Descriptors aio did not create" in
+	// the package doc); empty where it keeps them all.
+	Limits []string
 }
 
 // Route is how a backend does one kind of operation.
@@ -132,6 +136,7 @@ func probe() ProbeResult {
 			}
 		}
 	}
+	p.Limits = systemLimits(p.Backend)
 	return p
 }
 

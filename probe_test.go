@@ -101,3 +101,14 @@ func TestBackendFromEnvironment(t *testing.T) {
 		t.Errorf("AIO_BACKEND=%s gave %q", b, r.Backend())
 	}
 }
+
+// TestProbeLimits: a backend that keeps every promise lists no limit;
+// one that cannot (the portable backend off Linux) says which.
+func TestProbeLimits(t *testing.T) {
+	p := aio.Probe()
+	t.Logf("%s; limits: %q", p, p.Limits)
+	wantLimit := runtime.GOOS != "linux" && runtime.GOOS != "windows" && p.Backend == "portable"
+	if got := len(p.Limits) > 0; got != wantLimit {
+		t.Errorf("Probe().Limits = %q on %s with backend %q; want a limit: %v", p.Limits, runtime.GOOS, p.Backend, wantLimit)
+	}
+}
