@@ -106,7 +106,8 @@
 // cancel descriptor. On other systems the portable backend keeps the
 // flags the same way, with one limit it cannot lift: a blocking pipe's
 // or terminal's read, made once poll(2) says it is readable, can still
-// block if another process reads the data first.
+// block if another process reads the data first (Probe().Limits says so
+// where it applies).
 //
 // # Backends
 //
