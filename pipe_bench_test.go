@@ -3,7 +3,9 @@
 package aio_test
 
 import (
+	"io"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/waitforit/aio"
@@ -89,3 +91,139 @@ func BenchmarkPipeWriteRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPipePingPong: aiobench's pingpong as a Go benchmark. Two
+// goroutines bounce 64 bytes over two pipes; one iteration is one round
+// trip, in which each goroutine's read waits in the netpoller.
+//
+// "os-rawconn" is the floor for any library that waits through Go's
+// public API: the same round trip on os.File, but each call made through
+// SyscallConn's RawConn.Read/Write with the system call in the callback,
+// the only public way to park a goroutine in the netpoller (and what
+// aio's readiness path does, with its gate and counters around it).
+func BenchmarkPipePingPong(b *testing.B) {
+	type rw interface {
+		Read([]byte) (int, error)
+		Write([]byte) (int, error)
+	}
+	run := func(b *testing.B, aR, aW, bR, bW rw) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 64)
+			for {
+				if _, err := bR.Read(buf); err != nil {
+					return
+				}
+				if _, err := bW.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		msg, buf := make([]byte, 64), make([]byte, 64)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := aW.Write(msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(aR, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if c, ok := aW.(io.Closer); ok {
+			c.Close() // the echo's read ends
+		}
+		<-done
+	}
+	pipes := func(b *testing.B) (r1, w1, r2, w2 *os.File) {
+		var err error
+		if r1, w1, err = os.Pipe(); err != nil {
+			b.Fatal(err)
+		}
+		if r2, w2, err = os.Pipe(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { r1.Close(); w1.Close(); r2.Close(); w2.Close() })
+		return
+	}
+	b.Run("os", func(b *testing.B) {
+		r1, w1, r2, w2 := pipes(b)
+		run(b, r2, w1, r1, w2)
+	})
+	b.Run("os-rawconn", func(b *testing.B) {
+		r1, w1, r2, w2 := pipes(b)
+		run(b, newRawRW(b, r2), newRawRW(b, w1), newRawRW(b, r1), newRawRW(b, w2))
+	})
+	for _, backend := range []string{"uring", "portable"} {
+		b.Run("aio-"+backend, func(b *testing.B) {
+			r := benchRing(b, backend)
+			r1, w1, r2, w2 := pipes(b)
+			adopt := func(f *os.File) *aio.File {
+				af, err := r.NewFile(f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { af.Close() })
+				return af
+			}
+			ar1, aw1, ar2, aw2 := adopt(r1), adopt(w1), adopt(r2), adopt(w2)
+			// The aio ends alone hold the pipes (and alone are in the
+			// netpoller, as in os's runs).
+			for _, f := range []*os.File{r1, w1, r2, w2} {
+				f.Close()
+			}
+			run(b, ar2, aw1, ar1, aw2)
+		})
+	}
+}
+
+// rawRW reads and writes an os.File through its RawConn, as a library
+// that parks in the netpoller through the public API must.
+type rawRW struct {
+	f    *os.File
+	rc   syscall.RawConn
+	p    []byte
+	n    int
+	err  error
+	rdFn func(fd uintptr) bool
+	wrFn func(fd uintptr) bool
+}
+
+func newRawRW(b *testing.B, f *os.File) *rawRW {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := &rawRW{f: f, rc: rc}
+	x.rdFn = func(fd uintptr) bool {
+		x.n, x.err = syscall.Read(int(fd), x.p)
+		return x.err != syscall.EAGAIN
+	}
+	x.wrFn = func(fd uintptr) bool {
+		x.n, x.err = syscall.Write(int(fd), x.p)
+		return x.err != syscall.EAGAIN
+	}
+	return x
+}
+
+func (x *rawRW) Read(p []byte) (int, error) {
+	x.p = p
+	if err := x.rc.Read(x.rdFn); err != nil {
+		return 0, err
+	}
+	if x.err == nil && x.n == 0 {
+		return 0, io.EOF
+	}
+	return x.n, x.err
+}
+
+func (x *rawRW) Write(p []byte) (int, error) {
+	x.p = p
+	if err := x.rc.Write(x.wrFn); err != nil {
+		return 0, err
+	}
+	return x.n, x.err
+}
+
+func (x *rawRW) Close() error { return x.f.Close() }
