@@ -166,6 +166,12 @@ func testExactlyOneCompletion(t *testing.T, s *suite) {
 	if n, err := rd.Read(buf); n != 1 || err != nil {
 		t.Fatalf("Read = (%d, %v)", n, err)
 	}
+	// A duplicate delivered late is delivered by the time Ring.Close
+	// returns: every completion has been.
+	rd.Close()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
 	for i := range calls {
 		if c := calls[i].Load(); c != 1 {
 			t.Errorf("callback %d ran %d times, want 1", i, c)
@@ -491,9 +497,26 @@ func testStaleCancel(t *testing.T, s *suite) {
 	}
 }
 
+// testCancelAll: File.CancelAll cancels every operation in flight on
+// that file, and only those: a read in flight on another file of the same
+// ring, and one on another ring, were cancelled by nobody (rule 3), and
+// complete with their data.
 func testCancelAll(t *testing.T, s *suite) {
 	r := s.ring(t, 0)
 	rd, w := pipe(t, r)
+	other, otherW := pipe(t, r)
+	r2 := s.ring(t, 0)
+	elsewhere, elsewhereW := pipe(t, r2)
+	bystanders := map[string]*aio.Op{}
+	bufs := map[string][]byte{}
+	for name, f := range map[string]*aio.File{"another file of the ring": other, "a file of another ring": elsewhere} {
+		bufs[name] = sentinel(8)
+		op, err := f.StartRead(bufs[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bystanders[name] = op
+	}
 	var ops []*aio.Op
 	for range 16 {
 		op, err := rd.StartRead(make([]byte, 8))
@@ -507,6 +530,14 @@ func testCancelAll(t *testing.T, s *suite) {
 		n, err := op.Wait()
 		if n != 0 || !errors.Is(err, aio.ErrCanceled) {
 			t.Errorf("op %d after CancelAll = (%d, %v)", i, n, err)
+		}
+	}
+	otherW.Write([]byte("mine"))
+	elsewhereW.Write([]byte("mine"))
+	for name, op := range bystanders {
+		n, err := op.Wait()
+		if err != nil || string(bufs[name][:n]) != "mine" {
+			t.Errorf("a read in flight on %s when CancelAll was called = (%d, %v) %q; nobody cancelled it", name, n, err, bufs[name][:n])
 		}
 	}
 	// The file is still usable.
