@@ -30,5 +30,5 @@ func newSimRing(tb testing.TB, cfg aio.Config) *aio.Ring {
 }
 
 func TestConformanceSim(t *testing.T) {
-	aiotest.Run(t, newSimRing)
+	aiotest.Run(t, newSimRing, aiotest.WithDisableRead(aio.DisableReadForTest))
 }

@@ -101,3 +101,19 @@ func TestConformanceURingSingleShotAccept(t *testing.T) {
 		return r
 	})
 }
+
+// TestConformanceURingMultishotAccept runs the socket cases on io_uring
+// with listeners accepting through the ring's multishot accept (the
+// readiness path off), so that rule 7 is checked there too: the sockets
+// a multishot accept queued ahead of Accept are closed with the listener.
+func TestConformanceURingMultishotAccept(t *testing.T) {
+	aiotest.RunPrefix(t, "Sockets/", func(tb testing.TB, cfg aio.Config) *aio.Ring {
+		cfg.Backend = "uring"
+		r, err := aio.New(cfg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		aio.DisableTryNowForTest(r) // accepts through the ring, multishot
+		return r
+	})
+}

@@ -141,6 +141,14 @@ func (d *Driver) Supported(k core.Kind) (bool, string) {
 	return d.inner.Supported(k)
 }
 
+// DisableOpcode hides k from Supported, for tests (as the other drivers'
+// do): its operations are refused at submission as unsupported.
+func (d *Driver) DisableOpcode(k core.Kind) {
+	if inner, ok := d.inner.(interface{ DisableOpcode(core.Kind) }); ok {
+		inner.DisableOpcode(k)
+	}
+}
+
 // Attach attaches fd to the portable driver and notes what it is.
 func (d *Driver) Attach(fd int) (any, error) {
 	h, err := d.attach.Attach(fd)
