@@ -65,6 +65,22 @@ func FixedOpsForTest(r *Ring) (uint64, bool) {
 func DisableTryNowForTest(r *Ring) bool {
 	_, ok := r.driver.(core.DirectDoer)
 	r.noDirect = true
+	if d, isURing := r.driver.(interface{ KeepStreamsOnRing() }); isURing {
+		d.KeepStreamsOnRing() // and Start calls on them through the ring's poll-armed requests
+	}
+	return ok
+}
+
+// KeepStreamsOnRingForTest makes the pipes and sockets r adopts or makes
+// from now on take their Start calls through io_uring's poll-armed
+// requests instead of the worker pool's netpoller path: for tests of the
+// ring itself (wake-ups, overflow, enter faults). It reports whether r
+// is a uring ring.
+func KeepStreamsOnRingForTest(r *Ring) bool {
+	d, ok := r.driver.(interface{ KeepStreamsOnRing() })
+	if ok {
+		d.KeepStreamsOnRing()
+	}
 	return ok
 }
 

@@ -31,6 +31,8 @@ func TestURingNoLostWakeup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		aio.KeepStreamsOnRingForTest(r) // the pipe read must wait in the ring, for the reaper to see
+
 		f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -146,7 +146,7 @@ func writeTable(w io.Writer, res *results) {
 		fmt.Fprintf(w, "  %-*s not yet: %s\n", nw, name, res.Pending[name])
 	}
 	fmt.Fprintln(w, "mech: which of aio's mechanisms served its operations in the measured windows (direct: at once in the caller; ready: the caller's non-blocking")
-	fmt.Fprintln(w, "      call, waiting in Go's netpoller; ring: io_uring's driver; workers: the portable backend's driver, worker threads for files and")
+	fmt.Fprintln(w, "      call, waiting in Go's netpoller; ring: io_uring's driver, its worker pool included; workers: the portable backend's driver, worker threads for files and")
 	fmt.Fprintln(w, "      its own goroutines in the netpoller for pipes and sockets), with the share of any other above 5%")
 	fmt.Fprintln(w, "csw/op: the process's context switches (voluntary+involuntary, getrusage) per op; threads: OS threads that ran during the window /")
 	fmt.Fprintln(w, "      threads in the process (io_uring's kernel workers included); spread: (max-min)/median of ops/s over the rounds;")

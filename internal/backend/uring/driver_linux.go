@@ -156,9 +156,10 @@ type Driver struct {
 	deferTaskrun bool     // the ring has DEFER_TASKRUN: only the owner's enter runs task work
 	efd          *os.File // the ring's eventfd, read by the watcher through Go's netpoller
 
-	disabled    [256]bool                    // opcodes hidden from Supported, for tests
-	kinds       atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
-	noMultishot bool                         // multishot accept hidden from Supported, for tests
+	disabled      [256]bool                    // opcodes hidden from Supported, for tests
+	kinds         atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
+	noMultishot   bool                         // multishot accept hidden from Supported, for tests
+	streamsOnRing atomic.Bool                  // streams attached keep their transfers on the ring, for tests (see Attach)
 
 	submitEnters atomic.Uint64 // io_uring_enter calls that submitted
 	ownerWakes   atomic.Uint64 // times the owner was woken from its sleep

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/waitforit/aio/internal/backend/portable"
+	"github.com/waitforit/aio/internal/core"
 	abi "github.com/waitforit/aio/internal/uring"
 )
 
@@ -42,16 +44,59 @@ type fixedFile struct {
 // is used as it is. Registration is a call on the owner's thread (the
 // ring's only issuer), so sockets and pipes, which a server makes by the
 // thousand and whose blocking calls do not use the ring, skip it.
+//
+// A pipe, socket or terminal whose open file description is non-blocking
+// (aio's own, or aio's private reopening of an adopted one) gets a
+// streamHandle instead: its transfers (the Start calls and Batches on
+// it; its blocking calls take the readiness path above the driver) go to
+// the worker pool's netpoller path, not through the ring (see route).
 func (d *Driver) Attach(fd int) (any, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, nil // the operations will say what is wrong with fd
 	}
-	if m := st.Mode & unix.S_IFMT; m != unix.S_IFREG && m != unix.S_IFBLK {
-		return nil, nil
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFBLK:
+		return &fixedFile{fd: fd}, nil
+	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+		if d.streamsOnRing.Load() {
+			return nil, nil
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+			return nil, nil // blocking, and not ours to change: the ring's poll-armed requests
+		}
+		ps, err := d.workerDriver().Attach(fd)
+		if pollable, _ := portable.Describe(ps); err != nil || !pollable {
+			return nil, nil
+		}
+		return &streamHandle{ps: ps}, nil
 	}
-	return &fixedFile{fd: fd}, nil
+	return nil, nil
 }
+
+// streamHandle is a non-blocking stream's handle: the worker pool's
+// state for it (see Attach).
+type streamHandle struct{ ps any }
+
+// streamTransfer reports whether r is a transfer on a stream that the
+// worker pool serves (see Attach), and if so makes r's handle the pool's.
+func streamTransfer(r *core.Record) bool {
+	sh, ok := r.Handle.(*streamHandle)
+	if !ok {
+		return false
+	}
+	switch r.Kind {
+	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindRecvmsg, core.KindSendmsg:
+		r.Handle = sh.ps
+		return true
+	}
+	return false
+}
+
+// KeepStreamsOnRing makes the streams attached from now on use the ring
+// for their transfers, as blocking adopted ones do: for tests of the
+// ring's poll-armed requests.
+func (d *Driver) KeepStreamsOnRing() { d.streamsOnRing.Store(true) }
 
 // ensure registers ff's descriptor in the ring's file table, once, before
 // its first request through the ring. Called by the submitter, without
@@ -111,6 +156,10 @@ func (d *Driver) register(fd int) (uint32, bool) {
 // has completed and before fd is closed: the table holds a reference to
 // the file, which would otherwise keep it open.
 func (d *Driver) Detach(fd int, handle any) {
+	if sh, ok := handle.(*streamHandle); ok {
+		d.workerDriver().Detach(fd, sh.ps)
+		return
+	}
 	ff, ok := handle.(*fixedFile)
 	if !ok || !ff.registered.Load() { // (every request has completed: no ensure runs)
 		return

@@ -82,6 +82,9 @@ func (d *Driver) supportedFS(k core.Kind) (ok bool, op string, is bool) {
 
 // onWorkers reports whether r goes to the worker pool.
 func (d *Driver) onWorkers(r *core.Record) bool {
+	if streamTransfer(r) {
+		return true
+	}
 	if t := d.kinds.Load(); t != nil && int(r.Kind) < len(t) {
 		return t[r.Kind].onWorkers
 	}
