@@ -41,6 +41,12 @@ type pollFD struct {
 	set    *pollSet // the ring's, which Ring.Close ends
 	dirs   [2]pollDir
 	closed atomic.Bool // Close has begun: calls from now on do nothing
+
+	// closeMu orders closing (which File.Close and Ring.Close may both
+	// call, at once) before close releases the descriptor: released, set
+	// by close, makes a later closing a no-op.
+	closeMu  sync.Mutex
+	released bool
 }
 
 const (
@@ -394,6 +400,11 @@ func (p *pollFD) setUserDeadline(dir int, t time.Time) {
 // and every later one sees closed and does nothing. (So the readiness
 // path needs no reference count of its own.)
 func (p *pollFD) closing() {
+	p.closeMu.Lock()
+	if p.released { // the File closed it: nothing waits any more
+		p.closeMu.Unlock()
+		return
+	}
 	p.closed.Store(true)
 	for i := range p.dirs {
 		d := &p.dirs[i]
@@ -402,6 +413,7 @@ func (p *pollFD) closing() {
 		p.setDeadline(i, pastDeadline)
 		d.mu.Unlock()
 	}
+	p.closeMu.Unlock()
 	for i := range p.dirs {
 		p.dirs[i].gate.enter(context.Background())
 		p.dirs[i].gate.leave()
@@ -424,6 +436,9 @@ func (p *pollFD) setDeadline(dir int, t time.Time) {
 // the refs).
 func (p *pollFD) close() error {
 	p.set.remove(p)
+	p.closeMu.Lock()
+	p.released = true
+	p.closeMu.Unlock()
 	for i := range p.dirs {
 		p.dirs[i].ctr.Retire()
 	}
