@@ -95,11 +95,12 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 			return res, addrLen, nil
 		}
 		if res == -int32(syscall.EINTR) {
-			if ctx.Err() == nil && !fired {
+			if ctx.Err() == nil && !fired && !c.f.closing() {
 				continue
 			}
 			// Interrupted before it transferred anything, and the context
-			// or the deadline has ended meanwhile: a cancel by that.
+			// or the deadline has ended, or Close has begun, meanwhile: a
+			// cancel by that.
 			res = -int32(syscall.ECANCELED)
 			if ctxErr == nil {
 				ctxErr = ctx.Err()

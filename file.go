@@ -297,6 +297,9 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 	return rec, nil
 }
 
+// closing reports whether f's Close, or its ring's, has begun.
+func (f *File) closing() bool { return f.refs.Closing() || f.ring.refs.Closing() }
+
 // unrecord gives back what record took, for a record never submitted.
 func (f *File) unrecord(rec *core.Record) {
 	f.ring.table.Put(rec)
@@ -334,11 +337,13 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 			return res, nil
 		}
 		if res == -int32(syscall.EINTR) {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !f.closing() {
 				continue
 			}
 			// Interrupted before it transferred anything, and the context
-			// has ended meanwhile: that is a cancel by ctx.
+			// has ended or Close has begun meanwhile: that is a cancel by
+			// it (a retry would be refused, as if the call had come after
+			// the Close).
 			res, ctxErr = -int32(syscall.ECANCELED), ctx.Err()
 		}
 		return res, f.ring.errnoErr(res, ctxErr, &f.refs, os.ErrClosed)
