@@ -79,15 +79,15 @@ func (d *Driver) Attach(fd int) (any, error) {
 type streamHandle struct{ ps any }
 
 // streamTransfer reports whether r is a transfer on a stream that the
-// worker pool serves (see Attach), and if so makes r's handle the pool's.
+// worker pool serves (see Attach). It may be asked more than once of a
+// record (a Batch asks first whether any goes to the pool): it changes
+// nothing; submitWorkers gives the pool its own handle.
 func streamTransfer(r *core.Record) bool {
-	sh, ok := r.Handle.(*streamHandle)
-	if !ok {
+	if _, ok := r.Handle.(*streamHandle); !ok {
 		return false
 	}
 	switch r.Kind {
 	case core.KindRead, core.KindWrite, core.KindRecv, core.KindSend, core.KindRecvmsg, core.KindSendmsg:
-		r.Handle = sh.ps
 		return true
 	}
 	return false

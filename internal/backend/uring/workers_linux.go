@@ -112,6 +112,9 @@ func (d *Driver) submitWorkers(r *core.Record) error {
 	if closed {
 		return os.ErrClosed
 	}
+	if sh, ok := r.Handle.(*streamHandle); ok {
+		r.Handle = sh.ps // the pool's state for the stream (see Attach)
+	}
 	return d.workerDriver().Submit(r)
 }
 
