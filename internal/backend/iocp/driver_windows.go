@@ -833,25 +833,44 @@ func (o *op) cancelLocked() {
 	case o.unissued: // the issuer will find it cancelled and not start it
 		o.cancelled = true
 	case o.f != nil:
-		// ERROR_NOT_FOUND: it has completed already, or its call has not
-		// reached the kernel yet and Table.Submit will ask again.
-		windows.CancelIoEx(o.f.h, &o.ov)
+		if windows.CancelIoEx(o.f.h, &o.ov) == windows.ERROR_NOT_FOUND {
+			// It has completed already (its packet is on the way), or
+			// its call has not reached the kernel yet (Table.Submit asks
+			// again once it has). Or, on Wine, a call that moves its
+			// data in rounds (TransmitFile) is between two: Wine finds
+			// nothing to cancel and the call goes on, waiting for room
+			// that may never come. Keep asking until it has completed.
+			o.d.goroutines.Add(1)
+			go o.d.keepCancelling(o, o.id)
+		}
 	}
 }
 
-// keepCancelling repeats CancelSynchronousIo for the use id of o until the
-// call was interrupted or has returned.
+// keepCancelling repeats the cancel of the use id of o until the kernel
+// took it or the call has completed: CancelSynchronousIo until a blocking
+// call was interrupted or has returned, CancelIoEx until it finds an
+// overlapped call.
 func (d *Driver) keepCancelling(o *op, id uint64) {
 	defer d.goroutines.Done()
 	for delay := 50 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
 		time.Sleep(delay)
 		o.mu.Lock()
-		if o.id != id || o.thread == 0 || cancelSynchronousIo(o.thread) == nil {
+		if o.id != id || o.cancelAgain() {
 			o.mu.Unlock()
 			return
 		}
 		o.mu.Unlock()
 	}
+}
+
+// cancelAgain asks the kernel once more to cancel o's use in flight, and
+// reports whether that is done: the kernel took the cancel, or the call
+// is not in the kernel. Called with o.mu held.
+func (o *op) cancelAgain() bool {
+	if o.blocking {
+		return o.thread == 0 || cancelSynchronousIo(o.thread) == nil
+	}
+	return windows.CancelIoEx(o.f.h, &o.ov) != windows.ERROR_NOT_FOUND
 }
 
 // Close stops the reaper and releases the port. The core calls it only
