@@ -48,6 +48,13 @@ const (
 	KindLink      // linkat(FD, Path, FD, Path2, 0)
 	KindSymlink   // symlinkat(Path = target, FD, Path2 = new name)
 	KindReadlink  // readlinkat(FD, Path) into Buf; Res is the length
+
+	// KindSendFile sends Len bytes of the regular file Src, from its
+	// offset Off, on the stream socket FD, without a copy in userspace
+	// (Windows: TransmitFile); Res is the bytes sent, which a cancel may
+	// leave short. Only drivers that report it Supported take it (Linux's
+	// transfers call sendfile(2) in the caller: see aio's mechanism.go).
+	KindSendFile
 	kindCount
 )
 
@@ -57,7 +64,7 @@ const (
 const FsyncDatasync = 1
 
 var kindNames = [...]string{"nop", "read", "write", "fsync", "open", "close", "accept", "connect", "recv", "send", "shutdown", "sendmsg", "recvmsg", "accept-multishot",
-	"stat", "ftruncate", "fallocate", "fadvise", "lseek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat"}
+	"stat", "ftruncate", "fallocate", "fadvise", "lseek", "getdents", "openat", "openat2", "mkdirat", "renameat", "unlinkat", "linkat", "symlinkat", "readlinkat", "sendfile"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -113,7 +120,8 @@ type Record struct {
 	Off   int64
 	Path  []byte // NUL-terminated, for KindOpen and the file system kinds
 	Path2 []byte // NUL-terminated: the second name of KindRename, KindLink, KindSymlink
-	Len   int64  // KindFallocate's and KindFadvise's length
+	Len   int64  // KindFallocate's, KindFadvise's and KindSendFile's length
+	Src   int    // KindSendFile's source: the file whose bytes are sent
 	Addr  []byte // raw sockaddr: KindSendmsg's destination, KindRecvmsg's room for the source
 	// AddrLen is KindRecvmsg's source address length, set by the driver
 	// before it calls Complete.

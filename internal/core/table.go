@@ -116,7 +116,7 @@ func (t *Table) Put(r *Record) {
 	if s&stSubmitted != 0 && s&stCompleted == 0 {
 		r.inconsistent("put while in flight", s)
 	}
-	r.Buf, r.Path, r.Path2, r.Len, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, nil, 0, nil, nil, nil, nil, nil
+	r.Buf, r.Path, r.Path2, r.Len, r.Src, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, 0, nil, 0, nil, nil, nil, nil, nil
 	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot, r.Inline = false, 0, nil, 0, false
 	r.summed = false
 	r.Barrier = nil

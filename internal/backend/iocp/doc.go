@@ -129,7 +129,10 @@
 // would; then SO_UPDATE_CONNECT_CONTEXT) and a plain connect, which never
 // blocks, for datagram sockets. Recv, Send, Recvmsg and Sendmsg are
 // WSARecv, WSASend, WSARecvFrom and WSASendTo; Shutdown is shutdown,
-// which never blocks.
+// which never blocks. SendFile is TransmitFile (TF_WRITE_BEHIND) from the
+// record's offset, for a stream socket: the kernel reads the file, and a
+// cancel ends it with the bytes it sent so far (its status block's
+// count, which a cancelled completion reports as a short send).
 //
 // # Positions
 //

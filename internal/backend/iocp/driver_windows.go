@@ -3,6 +3,7 @@ package iocp
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -184,6 +185,8 @@ func (d *Driver) supported(k core.Kind) (bool, string) {
 		return true, "WSASendTo"
 	case core.KindRecvmsg:
 		return true, "WSARecvFrom"
+	case core.KindSendFile:
+		return true, "TransmitFile"
 
 	case core.KindOpenat2:
 		return false, "openat2 (Windows has no RESOLVE_BENEATH: DirFS resolves names itself)"
@@ -356,10 +359,13 @@ func (d *Driver) Submit(r *core.Record) error {
 			return d.submitBlocking(o, r, f)
 		}
 		return d.submitOverlapped(o, r, f)
-	case core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindSendmsg, core.KindRecvmsg:
+	case core.KindAccept, core.KindConnect, core.KindRecv, core.KindSend, core.KindSendmsg, core.KindRecvmsg, core.KindSendFile:
 		f := attached(r)
 		if !f.socket || f.mode == modeBlocking {
 			return windows.WSAENOTSOCK
+		}
+		if r.Kind == core.KindSendFile && (f.sotype != windows.SOCK_STREAM || r.Off < 0 || r.Len <= 0 || r.Len > math.MaxInt32) {
+			return windows.WSAEINVAL // a stream, an offset, and a count one completion can report
 		}
 		if r.Kind == core.KindConnect && f.sotype != windows.SOCK_STREAM {
 			// ConnectEx is for streams; a datagram socket's connect only
@@ -466,6 +472,15 @@ type request struct {
 	buf   []byte
 	addr  []byte
 	flags int
+
+	// KindSendFile: the file and the count.
+	src    windows.Handle
+	length uint32
+
+	// noPacket: a call that succeeds at once posts no packet (the handle
+	// skips them, or is in event mode), so the OVERLAPPED is still the
+	// submitter's to read right after the call.
+	noPacket bool
 }
 
 // submitOverlapped issues an overlapped call on a port or event mode
@@ -488,7 +503,8 @@ func (d *Driver) submitOverlapped(o *op, r *core.Record, f *file) error {
 			return err
 		}
 	}
-	req := request{kind: r.Kind, h: f.h, buf: r.Buf, addr: r.Addr, flags: r.Flags}
+	req := request{kind: r.Kind, h: f.h, buf: r.Buf, addr: r.Addr, flags: r.Flags,
+		src: windows.Handle(r.Src), length: uint32(r.Len), noPacket: f.skip || f.mode == modeEvent}
 	if err := d.prepare(o, f, &req); err != nil { // nothing submitted yet
 		return err
 	}

@@ -133,6 +133,16 @@ func (d *Driver) issueSocket(o *op, req *request) (uint32, error) {
 		to := (*windows.RawSockaddrAny)(unsafe.Pointer(&req.addr[0]))
 		err := windows.WSASendTo(req.h, &o.wsabuf, 1, &done, uint32(req.flags), to, int32(len(req.addr)), &o.ov, nil)
 		return done, err
+	case core.KindSendFile:
+		// TF_WRITE_BEHIND: done once the socket has taken the bytes, as a
+		// send is. A cancel (CancelIoEx) ends it with the bytes sent so far.
+		err := windows.TransmitFile(req.h, req.src, req.length, 0, &o.ov, nil, windows.TF_WRITE_BEHIND)
+		if err == nil && req.noPacket {
+			// Done at once, and no packet will tell the count: the
+			// OVERLAPPED's status block holds it.
+			done = uint32(o.ov.InternalHigh)
+		}
+		return done, err
 	case core.KindAccept:
 		err := windows.AcceptEx(req.h, o.accepted, &o.acceptBuf[0], 0, acceptAddrLen, acceptAddrLen, &done, &o.ov)
 		return 0, err
