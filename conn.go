@@ -71,8 +71,44 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 			return res, 0, os.NewSyscallError(kind.String(), syscall.Errno(-res))
 		}
 	}
+	return c.ioRing(ctx, &sockOp{kind: kind, p: p, flags: flags, addr: addr}, dl)
+}
+
+// sockOp is one operation Conn.ioRing submits to the ring.
+type sockOp struct {
+	kind  core.Kind
+	p     []byte
+	flags int
+	addr  []byte
+
+	// KindSendFile's: the file, the offset in it, the count.
+	src    int
+	off, n int64
+}
+
+// start submits op on the connection's socket.
+func (c *Conn) start(op *sockOp) (*core.Record, error) {
+	if op.kind != core.KindSendFile {
+		return c.f.start(op.kind, op.p, 0, op.flags, op.addr, nil)
+	}
+	if err := c.f.check(op.kind, nil); err != nil {
+		return nil, err
+	}
+	rec, err := c.f.record(op.kind, nil, op.off, 0, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	rec.Src, rec.Len = op.src, op.n
+	return c.f.submit(rec)
+}
+
+// ioRing is Conn.io's ring path: the operation submitted and waited for
+// (cancelled by ctx, the deadline or a Close), retried where the kernel
+// says to.
+func (c *Conn) ioRing(ctx context.Context, op *sockOp, dl *deadline) (int32, int, error) {
+	kind := op.kind
 	for {
-		rec, err := c.f.start(kind, p, 0, flags, addr, nil)
+		rec, err := c.start(op)
 		if err != nil {
 			if err == os.ErrClosed {
 				err = net.ErrClosed

@@ -250,6 +250,12 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte
 	if err != nil {
 		return nil, err
 	}
+	return f.submit(rec)
+}
+
+// submit submits a record that record filled; on error it gives back
+// what record took, and nothing was submitted.
+func (f *File) submit(rec *core.Record) (*core.Record, error) {
 	if err := f.ring.table.Submit(rec); err != nil {
 		f.unrecord(rec)
 		return nil, err

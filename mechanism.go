@@ -94,8 +94,17 @@ import "github.com/waitforit/aio/internal/core"
 // anything else with SyscallConn (a foreign stream must be non-blocking;
 // it is duplicated into the netpoller for the transfer), bare or in an
 // *io.LimitedReader or *io.SectionReader (and net/http's FileServerFS
-// wrapper). Everything else, and every transfer on "iocp" and "sim", is
-// a copy through a pooled buffer (Stats.CopiedBytes).
+// wrapper).
+//
+// On Windows ("iocp"; transfer_windows.go) a regular file (an aio File or
+// DirFS file, an *os.File, bare or wrapped as above) to an aio stream
+// Conn is TransmitFile, as Go's net does: a completion-port operation
+// (core.KindSendFile) from the file's position or a section's offset, in
+// chunks of at most 1 GiB, cancelled like any other with the bytes it
+// sent so far counted.
+//
+// Everything else, and every transfer on "sim", is a copy through a
+// pooled buffer (Stats.CopiedBytes).
 //
 // io_uring's own IORING_OP_SPLICE lost to the readiness path, measured
 // on the raw ring with no Go driver in the way (BenchmarkSplice* in

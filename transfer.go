@@ -25,15 +25,14 @@ type transferState struct {
 	pipes    pipePool
 }
 
-// xend is an aio side of a transfer: its File, and what a closed one
-// reports (net.ErrClosed for a Conn).
+// xend is an aio side of a transfer: its File, and its Conn if it is one.
 type xend struct {
-	f         *File
-	closedErr error
+	f *File
+	c *Conn // nil: a File
 }
 
-func connEnd(c *Conn) xend { return xend{c.f, net.ErrClosed} }
-func fileEnd(f *File) xend { return xend{f, os.ErrClosed} }
+func connEnd(c *Conn) xend { return xend{c.f, c} }
+func fileEnd(f *File) xend { return xend{f, nil} }
 
 // UndeliveredError reports bytes that left a transfer's source but never
 // reached its destination: they were in the pipe between the two halves
