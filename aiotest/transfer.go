@@ -151,7 +151,7 @@ func osPatternFile(t *testing.T, size int) *os.File {
 	return f
 }
 
-// position is s's offset. A backend without Seek (iocp, for now) skips
+// position is s's offset. A backend without Seek (a user's, say) skips
 // the test: its positions cannot be set or checked.
 func position(t *testing.T, s io.Seeker) int64 {
 	t.Helper()
