@@ -50,7 +50,8 @@ import "github.com/waitforit/aio/internal/core"
 //	                      O_DIRECT reads and writes, fsync, open,
 //	                      stat...: the driver (io_uring's: the ring
 //	                      where the kernel has the opcode, else its
-//	                      worker pool; see route in
+//	                      worker pool, which also takes fsync, by
+//	                      measurement; see route in
 //	                      internal/backend/uring/workers_linux.go).
 //
 //	anything on "iocp"    the driver                                    the driver

@@ -25,6 +25,12 @@ func TestProbeRoutes(t *testing.T) {
 			t.Errorf("portable: %s goes %q", rt.Op, rt.Via)
 		case p.Backend == "uring" && alwaysWorkers[rt.Op] && !strings.HasPrefix(rt.Via, "worker threads (io_uring has no"):
 			t.Errorf("uring: %s goes %q; io_uring has no such opcode", rt.Op, rt.Via)
+		case p.Backend == "uring" && rt.Op == "fsync, fdatasync":
+			// On the workers by measurement (route in
+			// internal/backend/uring/workers_linux.go).
+			if !strings.HasPrefix(rt.Via, "worker threads (fsync(2)") {
+				t.Errorf("uring: %s goes %q, want the worker threads", rt.Op, rt.Via)
+			}
 		case p.Backend == "uring" && !alwaysWorkers[rt.Op] &&
 			!strings.HasPrefix(rt.Via, "IORING_OP_") && !strings.HasPrefix(rt.Via, "worker threads (kernel lacks IORING_OP_"):
 			t.Errorf("uring: %s goes %q", rt.Op, rt.Via)
