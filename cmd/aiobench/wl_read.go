@@ -117,7 +117,16 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 			}
 			w.ops++
 		}
-		starts := 0
+		starts, unsubmitted := 0, 0
+		submit := func() {
+			if unsubmitted == 0 {
+				return
+			}
+			unsubmitted = 0
+			if err := batch.Submit(); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
 		start := func(s int) bool {
 			b := w.rng.Uint64N(blocks)
 			slotBlock[s] = b
@@ -127,10 +136,9 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 				return false
 			}
 			live[s] = true
+			unsubmitted++
 			if starts++; starts%opBatch == 0 {
-				if err := batch.Submit(); err != nil {
-					firstErr = err
-				}
+				submit()
 			}
 			return true
 		}
@@ -149,6 +157,10 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 							}
 						}
 					}
+					// About to wait: what is gathered goes to the kernel
+					// first (as fio commits before it waits), or the
+					// queue would be short by up to opBatch-1 reads.
+					submit()
 				}
 				complete(s)
 			}
@@ -156,9 +168,7 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 				break
 			}
 		}
-		if err := batch.Submit(); err != nil && firstErr == nil {
-			firstErr = err
-		}
+		submit()
 		for s := range ops {
 			if live[s] {
 				complete(s)
