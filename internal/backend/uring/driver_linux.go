@@ -125,11 +125,21 @@ func ParseMode(s string) (Mode, error) {
 // repeat while there is work. Then sleep, by a protocol that loses no
 // wake-up: enable the ring's eventfd (the kernel signals it when task
 // work arrives), set sleeping, look for work once more, and only then
-// wait. Submitters poke after publishing; a watcher goroutine reads the
-// eventfd through Go's netpoller and pokes too. Since sleeping is set
-// before the last look and read after the publish (all sequentially
+// wait. Submitters poke after publishing. Since sleeping is set before
+// the last look and read after the publish (all sequentially
 // consistent), either the owner sees the work or the poker sees it
 // sleeping.
+//
+// In the default mode (DEFER_TASKRUN) the owner waits in a blocking
+// read of the ring's eventfd, on its own thread: the kernel's signal for
+// task work wakes it directly, and a poke is a write to the same
+// eventfd. The other modes sleep on a channel, and a watcher goroutine
+// reads the eventfd through Go's netpoller (reaping there when the
+// kernel has posted the completions itself) and pokes. The direct wait
+// saves the watcher's hop and the hand-off of a locked goroutine's
+// wake-up to its thread: aiobench direct-32 went from 58-63k to 76-77k
+// reads/s, 0.34 to 0.14 context switches per read, and cold-32 from
+// 1.55x to 1.82-1.92x std, in alternating runs.
 type Driver struct {
 	ring  *abi.Ring
 	table *core.Table
@@ -154,7 +164,15 @@ type Driver struct {
 	cqMu   sync.Mutex // one reaper at a time: the owner, or the watcher (see watch)
 
 	deferTaskrun bool     // the ring has DEFER_TASKRUN: only the owner's enter runs task work
-	efd          *os.File // the ring's eventfd, read by the watcher through Go's netpoller
+	efd          *os.File // the ring's eventfd, read by the watcher through Go's netpoller (not in ownerReads mode)
+
+	// ownerReads: the owner sleeps in a blocking read of wakeFD, the
+	// ring's eventfd, and pokes write it (see "The owner's loop").
+	// wakeMu orders the pokers' writes before the owner's close of it
+	// (then wakeFD is -1), so that no poke writes into a reused number.
+	ownerReads bool
+	wakeMu     sync.RWMutex
+	wakeFD     int
 
 	disabled      [256]bool                    // opcodes hidden from Supported, for tests
 	kinds         atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
@@ -203,7 +221,9 @@ func NewMode(entries int, t *core.Table, mode Mode) (core.Driver, error) {
 	if err := <-ready; err != nil {
 		return nil, err
 	}
-	go d.watch()
+	if !d.ownerReads {
+		go d.watch()
+	}
 	return d, nil
 }
 
@@ -256,13 +276,23 @@ func (d *Driver) setup(entries uint32) error {
 			return fmt.Errorf("io_uring: kernel lacks %s: %w", abi.OpName(op), errors.ErrUnsupported)
 		}
 	}
-	efd, err := newEventfd(ring)
-	if err != nil {
-		ring.Close()
-		return err
-	}
-	d.ring, d.probe, d.efd = ring, probe, efd
 	d.deferTaskrun = ring.Params.Flags&abi.SetupDeferTaskrun != 0
+	d.ownerReads = d.deferTaskrun
+	if d.ownerReads {
+		fd, err := newEventfd(ring, 0)
+		if err != nil {
+			ring.Close()
+			return err
+		}
+		d.ring, d.probe, d.wakeFD = ring, probe, fd
+	} else {
+		fd, err := newEventfd(ring, unix.EFD_NONBLOCK)
+		if err != nil {
+			ring.Close()
+			return err
+		}
+		d.ring, d.probe, d.efd = ring, probe, os.NewFile(uintptr(fd), "io_uring-eventfd")
+	}
 	d.refreshKinds()
 	d.ring.SetEventfdEnabled(false) // enabled only while the owner sleeps
 	return nil
@@ -272,20 +302,21 @@ func (d *Driver) setup(entries uint32) error {
 // requests before it sleeps (ModeSQPoll).
 const sqPollIdleMillis = 1
 
-// newEventfd registers a non-blocking eventfd with the ring: the kernel
+// newEventfd registers an eventfd (with flags) with the ring: the kernel
 // adds to it when it posts completions or queues task work for the owner
-// (while not disabled), and the watcher reads it through Go's netpoller.
-func newEventfd(ring *abi.Ring) (*os.File, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+// (while not disabled). The owner reads it, blocking, or (EFD_NONBLOCK)
+// the watcher through Go's netpoller.
+func newEventfd(ring *abi.Ring, flags int) (int, error) {
+	fd, err := unix.Eventfd(0, flags|unix.EFD_CLOEXEC)
 	if err != nil {
-		return nil, os.NewSyscallError("eventfd", err)
+		return -1, os.NewSyscallError("eventfd", err)
 	}
 	fd32 := int32(fd)
 	if _, err := ring.Register(abi.RegisterEventfd, unsafe.Pointer(&fd32), 1); err != nil {
 		unix.Close(fd)
-		return nil, os.NewSyscallError("io_uring_register(EVENTFD)", err)
+		return -1, os.NewSyscallError("io_uring_register(EVENTFD)", err)
 	}
-	return os.NewFile(uintptr(fd), "io_uring-eventfd"), nil
+	return fd, nil
 }
 
 // SubmitEnters is the number of io_uring_enter calls that submitted: with
@@ -576,6 +607,15 @@ func (d *Driver) sqeLocked() *abi.SQE {
 // poke wakes the owner if it sleeps.
 func (d *Driver) poke() {
 	if d.sleeping.Load() && d.sleeping.CompareAndSwap(true, false) {
+		if d.ownerReads {
+			one := [8]byte{1}
+			d.wakeMu.RLock()
+			if d.wakeFD >= 0 {
+				unix.Write(d.wakeFD, one[:])
+			}
+			d.wakeMu.RUnlock()
+			return
+		}
 		select {
 		case d.wake <- struct{}{}:
 		default:
@@ -609,7 +649,14 @@ func (d *Driver) own(entries uint32, ready chan<- error) {
 	d.loop()
 	d.calls.close()
 	d.ring.Close()
-	d.efd.Close() // the watcher's read fails and it returns
+	if d.ownerReads {
+		d.wakeMu.Lock()
+		unix.Close(d.wakeFD)
+		d.wakeFD = -1
+		d.wakeMu.Unlock()
+	} else {
+		d.efd.Close() // the watcher's read fails and it returns
+	}
 	close(d.exited)
 }
 
@@ -650,7 +697,20 @@ func (d *Driver) sleep() {
 		}
 		// A poker took it: its token is coming, take it now.
 	}
-	<-d.wake
+	if d.ownerReads {
+		// Woken by a poke (which cleared sleeping) or by the kernel's
+		// signal (which did not). A poke that clears it after this read
+		// only makes the next sleep return at once.
+		var buf [8]byte
+		for {
+			if _, err := unix.Read(d.wakeFD, buf[:]); err != unix.EINTR {
+				break
+			}
+		}
+		d.sleeping.Store(false)
+	} else {
+		<-d.wake
+	}
 	d.ownerWakes.Add(1)
 	d.ring.SetEventfdEnabled(false)
 }
