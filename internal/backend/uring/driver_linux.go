@@ -244,7 +244,7 @@ func (d *Driver) setup(entries uint32) error {
 	case ModeOwnerTaskrun:
 		flags = flags[1:]
 	case ModeSQPoll:
-		flags = []uint32{abi.SetupClamp | abi.SetupSubmitAll | abi.SetupSQPoll}
+		flags = []uint32{abi.SetupClamp | abi.SetupSubmitAll | abi.SetupSQPoll, abi.SetupClamp | abi.SetupSQPoll}
 	}
 	var ring *abi.Ring
 	var err error
