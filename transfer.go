@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -47,7 +48,7 @@ type UndeliveredError struct {
 }
 
 func (e *UndeliveredError) Error() string {
-	return e.Err.Error() + " (" + itoa(len(e.Data)) + " bytes read from the source were not delivered: see UndeliveredError.Data)"
+	return e.Err.Error() + " (" + strconv.Itoa(len(e.Data)) + " bytes read from the source were not delivered: see UndeliveredError.Data)"
 }
 
 // Unwrap returns why the transfer stopped.
@@ -61,19 +62,6 @@ func (e *UndeliveredError) Timeout() bool {
 
 // Temporary is false (net.Error asks).
 func (e *UndeliveredError) Temporary() bool { return false }
-
-func itoa(v int) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for ; v > 0; v /= 10 {
-		i--
-		b[i] = byte('0' + v%10)
-	}
-	return string(b[i:])
-}
 
 // copyBufSize is the size of the pooled buffers of copies that cannot be
 // zero-copy.
