@@ -125,3 +125,6 @@ func holdsTCPPort(port int) (held, ok bool) {
 	}
 	return false, true
 }
+
+// tcpTables are the kernel's tables of TCP sockets.
+var tcpTables = []string{"/proc/net/tcp", "/proc/net/tcp6"}

@@ -23,3 +23,6 @@ func evict(name string) (int, error) { return -1, nil }
 
 // holdsTCPPort: no way to tell here which process holds a connection.
 func holdsTCPPort(port int) (held, ok bool) { return false, false }
+
+// tcpTables: no kernel table of TCP sockets to read here.
+var tcpTables []string

@@ -83,3 +83,8 @@ func evict(name string) (int, error) { return -1, nil }
 
 // holdsTCPPort: no way to tell here which process holds a connection.
 func holdsTCPPort(port int) (held, ok bool) { return false, false }
+
+// tcpTables are the kernel's tables of TCP sockets where there is one:
+// under Wine, whose drive Z: is the host's root, the Linux kernel's, which
+// holds every socket of every Wine process. Real Windows has none.
+var tcpTables = []string{`Z:\proc\net\tcp`, `Z:\proc\net\tcp6`}
