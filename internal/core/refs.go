@@ -25,6 +25,20 @@ const refClosing = 1 << 63
 
 func (c *Refs) init() { c.once.Do(func() { c.drained = make(chan struct{}) }) }
 
+// closedChan is drained for refs that nobody waited for before they
+// drained: no channel is made for them.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// markDrained closes drained: called once, by the party that observes
+// (closing, 0).
+func (c *Refs) markDrained() {
+	made := false
+	c.once.Do(func() { c.drained, made = closedChan, true })
+	if !made {
+		close(c.drained)
+	}
+}
+
 // Acquire takes a reference; it fails once closing has begun.
 func (c *Refs) Acquire() bool {
 	for {
@@ -45,8 +59,7 @@ func (c *Refs) Release() {
 		panic("aio: inconsistent reference count: release without acquire")
 	}
 	if s == refClosing {
-		c.init()
-		close(c.drained)
+		c.markDrained()
 	}
 }
 
@@ -59,7 +72,6 @@ func (c *Refs) Count() uint64 { return c.state.Load() &^ refClosing }
 // StartClose marks the refs closing. It reports false if closing had
 // already begun (a second Close).
 func (c *Refs) StartClose() bool {
-	c.init()
 	for {
 		s := c.state.Load()
 		if s&refClosing != 0 {
@@ -67,7 +79,7 @@ func (c *Refs) StartClose() bool {
 		}
 		if c.state.CompareAndSwap(s, s|refClosing) {
 			if s == 0 {
-				close(c.drained)
+				c.markDrained()
 			}
 			return true
 		}
