@@ -61,8 +61,8 @@ var pastDeadline = time.Unix(1, 0)
 type pollDir struct {
 	p     *pollFD
 	which uint8
-	gate  gate           // held by the call in this direction
-	ctr   *core.Counters // its calls, counted by it alone
+	gate  gate          // held by the call in this direction
+	ctr   core.Counters // its calls, counted by it alone
 
 	mu       sync.Mutex
 	deadline time.Time   // the caller's deadline, in force unless kicked
@@ -123,7 +123,7 @@ func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool
 		d := &p.dirs[i]
 		d.p, d.which = p, uint8(i)
 		d.gate.init()
-		d.ctr = t.NewCounters(core.MechReadiness)
+		t.AddCounters(&d.ctr, core.MechReadiness)
 		d.fn = d.attempt
 	}
 	if !p.set.add(p) {

@@ -381,14 +381,22 @@ type callCounts struct {
 
 // NewCounters makes the counters of a new source for mechanism m.
 func (t *Table) NewCounters(m Mech) *Counters {
-	c := &Counters{t: t, m: m}
+	c := new(Counters)
+	t.AddCounters(c, m)
+	return c
+}
+
+// AddCounters makes c, zero and part of its source (so that a source
+// costs no allocation of its own for them, and a call finds them beside
+// its other state), the counters of that source for mechanism m.
+func (t *Table) AddCounters(c *Counters, m Mech) {
+	c.t, c.m = t, m
 	t.srcMu.Lock()
 	if t.sources == nil {
 		t.sources = make(map[*Counters]struct{})
 	}
 	t.sources[c] = struct{}{}
 	t.srcMu.Unlock()
-	return c
 }
 
 // Retire folds c's counts into its table's and forgets c. Its source is
