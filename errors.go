@@ -3,6 +3,7 @@ package aio
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"syscall"
 )
@@ -25,6 +26,27 @@ func (errCanceled) Unwrap() error        { return syscall.ECANCELED }
 // syscall.ECANCELED and its cause; a context deadline also matches
 // os.ErrDeadlineExceeded and reports Timeout() == true, as net.Error.
 type canceledError struct{ cause error }
+
+// canceledBy is the error of an operation cancelled for cause: one
+// shared value for each usual cause (a deadline, a context, a Close), so
+// that such a cancel costs no allocation (net/http ends a background
+// read with a past deadline on every request).
+func canceledBy(cause error) *canceledError {
+	for _, e := range commonCancels {
+		if e.cause == cause {
+			return e
+		}
+	}
+	return &canceledError{cause: cause}
+}
+
+var commonCancels = [...]*canceledError{
+	{cause: os.ErrDeadlineExceeded},
+	{cause: context.Canceled},
+	{cause: context.DeadlineExceeded},
+	{cause: os.ErrClosed},
+	{cause: net.ErrClosed},
+}
 
 func (e *canceledError) Error() string {
 	switch {

@@ -394,9 +394,9 @@ func (f *File) pollErr(res int32, cause, closedErr error) error {
 	case cause == errClosedBeforeStart:
 		return closedErr
 	case cause == os.ErrClosed:
-		return &canceledError{cause: closedErr}
+		return canceledBy(closedErr)
 	case cause != nil:
-		return &canceledError{cause: cause}
+		return canceledBy(cause)
 	}
 	return syscall.Errno(-res)
 }
@@ -501,7 +501,7 @@ func (r *Ring) errnoErr(res int32, ctxErr error, fileRefs *core.Refs, closedErr 
 	if cause == nil && (r.refs.Closing() || fileRefs != nil && fileRefs.Closing()) {
 		cause = closedErr
 	}
-	return &canceledError{cause: cause}
+	return canceledBy(cause)
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -651,7 +651,7 @@ func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 		select {
 		case <-drained:
 		case <-ctx.Done():
-			return f.pathErr(op, &canceledError{cause: ctx.Err()})
+			return f.pathErr(op, canceledBy(ctx.Err()))
 		}
 	}
 	flags := 0

@@ -155,18 +155,18 @@ func (l *Listener) acceptMulti(ctx context.Context) (fd int, single bool, err er
 		}
 		q.mu.Unlock()
 		if l.dl.waitBegin(q.dlWake) {
-			return -1, false, &canceledError{cause: os.ErrDeadlineExceeded}
+			return -1, false, canceledBy(os.ErrDeadlineExceeded)
 		}
 		select {
 		case <-q.ready:
 		case <-q.dlWake:
 		case <-ctx.Done():
 			l.dl.waitEnd()
-			return -1, false, &canceledError{cause: ctx.Err()}
+			return -1, false, canceledBy(ctx.Err())
 		}
 		l.dl.waitEnd()
 		if l.dl.passed() {
-			return -1, false, &canceledError{cause: os.ErrDeadlineExceeded}
+			return -1, false, canceledBy(os.ErrDeadlineExceeded)
 		}
 	}
 }

@@ -270,7 +270,7 @@ func (o *Op) WaitContext(ctx context.Context) (int, error) {
 	o.completed.Wait()
 	if pe, ok := o.err.(*fs.PathError); ok {
 		if ce, ok := pe.Err.(*canceledError); ok && ce.cause == nil {
-			return o.n, &fs.PathError{Op: pe.Op, Path: pe.Path, Err: &canceledError{cause: ctx.Err()}}
+			return o.n, &fs.PathError{Op: pe.Op, Path: pe.Path, Err: canceledBy(ctx.Err())}
 		}
 	}
 	return o.n, o.err

@@ -89,15 +89,15 @@ func (r *Ring) copyPooled(ctx context.Context, write func([]byte) (int, error), 
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) && !errors.Is(err, ErrCanceled) {
 			var ue *UndeliveredError
 			if errors.As(err, &ue) {
-				ue.Err = &canceledError{cause: ctx.Err()}
+				ue.Err = canceledBy(ctx.Err())
 			} else {
-				err = &canceledError{cause: ctx.Err()}
+				err = canceledBy(ctx.Err())
 			}
 		}
 	}()
 	for limit != 0 {
 		if err := ctx.Err(); err != nil {
-			return written, &canceledError{cause: err}
+			return written, canceledBy(err)
 		}
 		p := buf[:]
 		if limit > 0 && limit < int64(len(p)) {

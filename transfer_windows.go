@@ -170,15 +170,15 @@ func (x *transmit) run(ctx context.Context, off, limit int64) (n int64, err erro
 	}
 	defer func() {
 		if err != nil && x.aborted.Load() {
-			err = &canceledError{cause: os.ErrClosed} // the file's Close ended it
+			err = canceledBy(os.ErrClosed) // the file's Close ended it
 		}
 	}()
 	for n < limit {
 		switch {
 		case x.aborted.Load():
-			return n, &canceledError{cause: os.ErrClosed}
+			return n, canceledBy(os.ErrClosed)
 		case ctx.Err() != nil:
-			return n, &canceledError{cause: ctx.Err()}
+			return n, canceledBy(ctx.Err())
 		case c.wd.passed():
 			return n, os.ErrDeadlineExceeded
 		}
