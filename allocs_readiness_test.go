@@ -4,8 +4,11 @@ package aio_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -17,8 +20,11 @@ import (
 // pipes and sockets (the readiness path: see mechanism.go) allocate
 // nothing per operation: a pipe's write and read, a TCP round trip, the
 // same with deadlines set before each call, and a read that has to wait
-// in the netpoller. (Built without -race, whose instrumentation
-// allocates.)
+// in the netpoller. A read that a past deadline ends allocates only its
+// *net.OpError, as net's does (net/http ends a background read so on
+// every request), and a file sent on a connection (sendfile: io.Copy,
+// net/http's file server) only its transfer's record. (Built without
+// -race, whose instrumentation allocates.)
 func TestZeroAllocsReadiness(t *testing.T) {
 	for _, backend := range ringBackends { // uring where it exists, portable
 		t.Run(backend, func(t *testing.T) {
@@ -91,22 +97,31 @@ func TestZeroAllocsReadiness(t *testing.T) {
 			}()
 			defer close(waitReq)
 			far := time.Now().Add(time.Hour)
+			file, err := r.Open(context.Background(), filepath.Join(t.TempDir(), "f"), os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			if _, err := file.Write(msg); err != nil {
+				t.Fatal(err)
+			}
 			cases := []struct {
 				name string
 				fn   func()
+				want float64 // allocations per run
 			}{
 				{"pipe Write+Read", func() {
 					n, err := wr.Write(msg)
 					check("pipe write", n, err)
 					n, err = rd.Read(buf)
 					check("pipe read", n, err)
-				}},
+				}, 0},
 				{"TCP Write+Read", func() {
 					n, err := client.Write(msg)
 					check("tcp write", n, err)
 					n, err = server.Read(buf)
 					check("tcp read", n, err)
-				}},
+				}, 0},
 				{"TCP with deadlines", func() {
 					client.SetWriteDeadline(far)
 					n, err := client.Write(msg)
@@ -114,7 +129,7 @@ func TestZeroAllocsReadiness(t *testing.T) {
 					server.SetReadDeadline(far)
 					n, err = server.Read(buf)
 					check("tcp read", n, err)
-				}},
+				}, 0},
 				{"TCP read that waits", func() {
 					waitReq <- struct{}{}
 					for r.Stats().InFlight == 0 { // the read is in the netpoller
@@ -125,12 +140,28 @@ func TestZeroAllocsReadiness(t *testing.T) {
 					if err := <-waitDone; err != nil {
 						t.Fatal(err)
 					}
-				}},
+				}, 0},
+				{"TCP read ended by a past deadline", func() {
+					server.SetReadDeadline(time.Unix(1, 0))
+					if _, err := server.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Fatalf("read past its deadline = %v", err)
+					}
+					server.SetReadDeadline(time.Time{})
+				}, 1},
+				{"file to TCP (ReadFrom: sendfile)", func() {
+					if _, err := file.Seek(0, io.SeekStart); err != nil {
+						t.Fatal(err)
+					}
+					n, err := client.(io.ReaderFrom).ReadFrom(file)
+					check("ReadFrom", int(n), err)
+					n2, err := io.ReadFull(server, buf[:len(msg)])
+					check("tcp read", n2, err)
+				}, 1},
 			}
 			for _, c := range cases {
 				c.fn() // warm up
-				if n := testing.AllocsPerRun(200, c.fn); n != 0 {
-					t.Errorf("%s: %.1f allocations per run, want 0", c.name, n)
+				if n := testing.AllocsPerRun(200, c.fn); n != c.want {
+					t.Errorf("%s: %.1f allocations per run, want %v", c.name, n, c.want)
 				}
 			}
 		})

@@ -3,7 +3,6 @@ package aio
 import (
 	"context"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/waitforit/aio/internal/core"
 )
@@ -17,7 +16,7 @@ import (
 // kickAbort is called with it (a transfer's other side was closed): the
 // cause is then os.ErrDeadlineExceeded, and the caller, who knows it
 // aborted, says why.
-func (p *pollFD) doFunc(ctx context.Context, dir int, abort *atomic.Bool, fn func(fd int) (int, syscall.Errno)) (res int32, cause error) {
+func (p *pollFD) doFunc(ctx context.Context, dir int, abort *atomic.Bool, fn sysCall) (res int32, cause error) {
 	res, _, cause = p.call(ctx, dir, core.KindNop, nil, 0, nil, fn, abort)
 	return res, cause
 }

@@ -54,6 +54,14 @@ const (
 	dirWrite = 1
 )
 
+// sysCall is a system call a readiness wait is for, made on the
+// descriptor in place of a kind's (see doFunc): the count moved, or the
+// errno. An interface, not a func, so that a caller's state (a pointer)
+// serves without a closure allocated per call.
+type sysCall interface {
+	call(fd int) (int, syscall.Errno)
+}
+
 // pastDeadline is any time in the past.
 var pastDeadline = time.Unix(1, 0)
 
@@ -86,9 +94,8 @@ type pollDir struct {
 	stop    func() bool           // its context's AfterFunc, if armed
 	fn      func(fd uintptr) bool // attempt, bound once
 	// custom, when set, is the call's system call instead of kind's (a
-	// transfer's sendfile or splice: see transfer_linux.go): the count
-	// moved, or the errno.
-	custom func(fd int) (int, syscall.Errno)
+	// transfer's sendfile or splice: see transfer_linux.go).
+	custom sysCall
 	// abort, when set (under mu), is the transfer's flag that a Close of
 	// its other side raised: the call is kicked as soon as it waits
 	// (kickAbort, attempt).
@@ -189,7 +196,7 @@ func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, fl
 }
 
 // call is do, or with custom set, doFunc (poll_linux.go).
-func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, custom func(fd int) (int, syscall.Errno), abort *atomic.Bool) (res int32, addrLen int, cause error) {
+func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, custom sysCall, abort *atomic.Bool) (res int32, addrLen int, cause error) {
 	d := &p.dirs[dir]
 	if !d.gate.enter(ctx) {
 		return -int32(syscall.ECANCELED), 0, ctx.Err()
@@ -312,7 +319,7 @@ func (d *pollDir) attempt(fd uintptr) bool {
 	for {
 		var errno syscall.Errno
 		if d.custom != nil {
-			d.n, errno = d.custom(int(fd))
+			d.n, errno = d.custom.call(int(fd))
 		} else if d.kind == core.KindConnect {
 			errno = connectResult(int(fd))
 		} else {

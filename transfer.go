@@ -310,10 +310,13 @@ func (d *dirFile) WriteTo(w io.Writer) (int64, error) { return d.f.WriteToContex
 type xferHooks struct {
 	mu      sync.Mutex
 	closing bool
-	aborts  []*xferHook
+	aborts  []aborter
+	first   [1]aborter // aborts' room for one: the usual case costs no allocation
 }
 
-type xferHook struct{ abort func() }
+// aborter is a transfer in flight that a Close of one of its sides
+// stops (its abort must not block).
+type aborter interface{ abort() }
 
 // close aborts every transfer registered, and those registered later.
 func (h *xferHooks) close() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -16,9 +17,9 @@ import (
 
 // side is one side of a zero-copy transfer.
 type side struct {
-	f         *File // aio's own; nil for a foreign descriptor
-	closedErr error // what a closed f reports: net.ErrClosed for a Conn
-	lock      func() (unlock func())
+	f         *File       // aio's own; nil for a foreign descriptor
+	closedErr error       // what a closed f reports: net.ErrClosed for a Conn
+	mu        *sync.Mutex // held throughout: a Conn's read or write lock
 
 	// regular: a regular file (or block device), whose transfers never
 	// wait for readiness; else a stream, waiting in poll.
@@ -89,16 +90,16 @@ func (r *Ring) zeroCopy(ctx context.Context, dst xend, src io.Reader) (int64, er
 	if s.lr != nil && s.limit <= 0 {
 		return 0, nil, true
 	}
-	ss, ok := r.readSide(&s)
-	if !ok {
+	x := &transferOp{r: r, ctx: ctx}
+	var ok bool
+	if x.src, ok = r.readSide(&s); !ok {
 		return 0, nil, false
 	}
-	ds, ok := aioSide(dst.f, dst.closedErr())
-	if !ok {
-		ss.release()
+	if x.dst, ok = aioSide(dst.f, dst.closedErr()); !ok {
+		x.src.release()
 		return 0, nil, false
 	}
-	return r.transfer(ctx, &ds, &ss, &s)
+	return x.transfer(&s)
 }
 
 // zeroCopyTo moves src, an aio File or Conn, into dst, as zeroCopy.
@@ -106,16 +107,16 @@ func (r *Ring) zeroCopyTo(ctx context.Context, dst io.Writer, src xend) (int64, 
 	if !r.zeroCopyOK() {
 		return 0, nil, false
 	}
-	ss, ok := aioSide(src.f, src.closedErr())
-	if !ok {
+	x := &transferOp{r: r, ctx: ctx}
+	var ok bool
+	if x.src, ok = aioSide(src.f, src.closedErr()); !ok {
 		return 0, nil, false
 	}
-	ds, ok := r.writeSide(dst)
-	if !ok {
+	if x.dst, ok = r.writeSide(dst); !ok {
 		return 0, nil, false
 	}
 	s := source{r: nil, limit: -1, off: -1}
-	return r.transfer(ctx, &ds, &ss, &s)
+	return x.transfer(&s)
 }
 
 // aioSide describes an aio File as a side: a regular file, or a stream on
@@ -150,7 +151,7 @@ func (r *Ring) readSide(s *source) (side, bool) {
 			return side{}, false
 		}
 		sd, ok = aioSide(v.f, net.ErrClosed)
-		sd.lock = func() func() { v.readMu.Lock(); return v.readMu.Unlock }
+		sd.mu = &v.readMu
 	case readerAtAsReader: // a section: a regular file at an offset
 		switch a := v.ReaderAt.(type) {
 		case *File:
@@ -181,7 +182,7 @@ func (r *Ring) writeSide(w io.Writer) (side, bool) {
 			return side{}, false
 		}
 		sd, ok := aioSide(v.f, net.ErrClosed)
-		sd.lock = func() func() { v.writeMu.Lock(); return v.writeMu.Unlock }
+		sd.mu = &v.writeMu
 		return sd, ok
 	}
 	return r.foreignSide(w)
@@ -257,7 +258,7 @@ func (sd *side) release() {
 type transferOp struct {
 	r        *Ring
 	ctx      context.Context // the caller's
-	dst, src *side
+	dst, src side
 	limit    int64 // bytes at most; -1: until the source's end
 
 	unflushed int64 // bytes moved, not yet in the ring's Stats (moved)
@@ -266,12 +267,21 @@ type transferOp struct {
 	// (abort); a wait on the other side is kicked (pollFD.doFunc).
 	aborted atomic.Bool
 
-	// The system calls, bound once, and what they need.
-	sendfileFn, drainFn, pumpFn func(fd int) (int, syscall.Errno)
-	offp                        *int64 // sendfile's source offset, nil: the position
-	count                       int    // the next call's size
-	pipe                        *splicePipe
+	// The system call that call makes (see sysCall), and what it needs.
+	sys   transferCall
+	offp  *int64 // sendfile's source offset, nil: the position
+	count int    // the next call's size
+	pipe  *splicePipe
 }
+
+// transferCall is the system call transferOp.call makes.
+type transferCall uint8
+
+const (
+	callSendfile transferCall = iota // from the source file into the stream
+	callDrain                        // from the source stream into the pipe
+	callPump                         // from the pipe into the destination stream
+)
 
 // moved counts n bytes moved in the ring's Stats, a megabyte at a time
 // (and the rest at the end, flush): one counter shared by every transfer
@@ -299,28 +309,27 @@ func (x *transferOp) abort() {
 	}
 }
 
-func (x *transferOp) sendfileCall(fd int) (int, syscall.Errno) {
-	n, err := unix.Sendfile(fd, x.src.fd, x.offp, x.count)
+// call makes x.sys on fd, the descriptor a readiness wait is for (a
+// sysCall of pollFD.doFunc).
+func (x *transferOp) call(fd int) (int, syscall.Errno) {
+	var n int
+	var err error
+	switch x.sys {
+	case callSendfile:
+		n, err = unix.Sendfile(fd, x.src.fd, x.offp, x.count)
+	case callDrain:
+		var m int64
+		m, err = unix.Splice(fd, nil, x.pipe.w, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		n = int(m)
+	case callPump:
+		var m int64
+		m, err = unix.Splice(x.pipe.r, nil, fd, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		n = int(m)
+	}
 	if err != nil {
 		return 0, err.(syscall.Errno)
 	}
 	return n, 0
-}
-
-func (x *transferOp) drainCall(fd int) (int, syscall.Errno) {
-	n, err := unix.Splice(fd, nil, x.pipe.w, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-	if err != nil {
-		return 0, err.(syscall.Errno)
-	}
-	return int(n), 0
-}
-
-func (x *transferOp) pumpCall(fd int) (int, syscall.Errno) {
-	n, err := unix.Splice(x.pipe.r, nil, fd, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-	if err != nil {
-		return 0, err.(syscall.Errno)
-	}
-	return int(n), 0
 }
 
 // stop reports whether the transfer must stop before its next call, and
@@ -330,7 +339,7 @@ func (x *transferOp) stop(waitedOn *side) error {
 		return x.stopped(errAborted, waitedOn)
 	}
 	if err := x.ctx.Err(); err != nil {
-		return &canceledError{cause: err}
+		return canceledBy(err)
 	}
 	return nil
 }
@@ -338,79 +347,107 @@ func (x *transferOp) stop(waitedOn *side) error {
 // errAborted: a transfer's wait ended because abort was called.
 var errAborted = errors.New("transfer aborted")
 
-// transfer runs the transfer from src to dst with the mechanism
+// transfer runs x, from x.src to x.dst, with the mechanism
 // transferMechanism chooses. It takes both sides' references (so that
-// their Close waits, after cancelling it), and tells s what was taken
-// from the source.
-func (r *Ring) transfer(ctx context.Context, dst, src *side, s *source) (n int64, err error, handled bool) {
+// their Close waits, after aborting it), and tells s what was taken from
+// the source. It allocates nothing when both sides are aio's.
+func (x *transferOp) transfer(s *source) (n int64, err error, handled bool) {
+	dst, src := &x.dst, &x.src
 	defer dst.release()
 	defer src.release()
 	mech := transferMechanism(dst, src)
 	if mech == transferNone {
 		return 0, nil, false
 	}
-	if dst.f != nil && !dst.refs.Acquire() {
-		return 0, dst.closedErr, true
+	if dst.f != nil {
+		if !dst.refs.Acquire() {
+			return 0, dst.closedErr, true
+		}
+		defer dst.refs.Release()
 	}
-	if src.f != nil && !src.refs.Acquire() {
-		if dst.f != nil {
-			dst.refs.Release()
+	if src.f != nil {
+		if !src.refs.Acquire() {
+			return 0, src.closedErr, true
 		}
-		return 0, src.closedErr, true
+		defer src.refs.Release()
 	}
-	for _, sd := range []*side{dst, src} {
-		if sd.f != nil {
-			defer sd.refs.Release()
-		}
-		if sd.lock != nil {
-			defer sd.lock()()
-		}
+	if dst.mu != nil {
+		dst.mu.Lock()
+		defer dst.mu.Unlock()
+	}
+	if src.mu != nil {
+		src.mu.Lock()
+		defer src.mu.Unlock()
 	}
 	if dst.f != nil && dst.regular { // a sync called meanwhile waits for it (rule 10)
 		epoch := dst.f.writes.Enter()
 		defer dst.f.writes.Exit(epoch)
 	}
-	x := &transferOp{r: r, ctx: ctx, dst: dst, src: src, limit: s.limit}
-	for _, sd := range []*side{dst, src} {
-		if sd.f != nil {
-			defer sd.f.xfers.add(x.abort)()
-		}
+	x.limit = s.limit
+	if dst.f != nil {
+		dst.f.xfers.add(x)
+		defer dst.f.xfers.remove(x)
 	}
-	var taken int64
-	run := func() {
-		switch mech {
-		case transferSendfile:
-			n, err, handled = x.sendfile()
-			taken = n
-		case transferCopyRange:
-			n, err, handled = x.copyRange()
-			taken = n
-		case transferSplice:
-			n, taken, err, handled = x.splice()
-		}
+	if src.f != nil {
+		src.f.xfers.add(x)
+		defer src.f.xfers.remove(x)
 	}
 	// A foreign regular file is used inside its RawConn's callback, which
 	// keeps its descriptor open (and, as os.File's own calls, takes its
 	// read or write lock).
+	var taken int64
 	switch {
 	case src.raw != nil && dst.raw != nil:
 		panic("aio: inconsistent transfer: neither side is aio's")
 	case src.raw != nil:
-		if rerr := src.raw.Read(func(fd uintptr) bool { src.fd = int(fd); run(); return true }); rerr != nil {
-			return 0, nil, false
-		}
+		n, taken, err, handled = x.runInside(src, false, mech)
 	case dst.raw != nil:
-		if werr := dst.raw.Write(func(fd uintptr) bool { dst.fd = int(fd); run(); return true }); werr != nil {
-			return 0, nil, false
-		}
+		n, taken, err, handled = x.runInside(dst, true, mech)
 	default:
-		run()
+		n, taken, err, handled = x.run(mech)
 	}
 	x.flush()
 	if taken > 0 {
 		s.consumed(taken)
 	}
 	return n, err, handled
+}
+
+// run moves the bytes with mech: n reached the destination, taken left
+// the source (more than n only if a splice stopped with bytes in its
+// pipe).
+func (x *transferOp) run(mech transferKind) (n, taken int64, err error, handled bool) {
+	switch mech {
+	case transferSendfile:
+		n, err, handled = x.sendfile()
+		taken = n
+	case transferCopyRange:
+		n, err, handled = x.copyRange()
+		taken = n
+	case transferSplice:
+		n, taken, err, handled = x.splice()
+	}
+	return n, taken, err, handled
+}
+
+// runInside is run inside the callback of sd's RawConn (sd is a foreign
+// regular file), as its reader or, if write, its writer.
+func (x *transferOp) runInside(sd *side, write bool, mech transferKind) (n, taken int64, err error, handled bool) {
+	fn := func(fd uintptr) bool {
+		sd.fd = int(fd)
+		n, taken, err, handled = x.run(mech)
+		return true
+	}
+	var rerr error
+	if write {
+		rerr = sd.raw.Write(fn)
+	} else {
+		rerr = sd.raw.Read(fn)
+	}
+	if rerr != nil {
+		return 0, 0, nil, false
+	}
+	return n, taken, err, handled
 }
 
 // unsupported reports whether errno says the kernel cannot do this
@@ -444,33 +481,33 @@ func (x *transferOp) stopped(cause error, sd *side) error {
 	case x.aborted.Load():
 		// A Close of one of the sides stopped the transfer (whatever
 		// the wait it ended says).
-		for _, s := range []*side{x.dst, x.src} {
+		for _, s := range []*side{&x.dst, &x.src} {
 			if s.f != nil && s.f.refs.Closing() {
-				return &canceledError{cause: s.closedErr}
+				return canceledBy(s.closedErr)
 			}
 		}
-		return &canceledError{cause: os.ErrClosed}
+		return canceledBy(os.ErrClosed)
 	case cause == errClosedBeforeStart || cause == os.ErrClosed:
-		return &canceledError{cause: sd.closedErr}
+		return canceledBy(sd.closedErr)
 	}
-	return &canceledError{cause: cause}
+	return canceledBy(cause)
 }
 
 // sendfile moves a regular file into a stream: sendfile(2) from the
 // file's position (or the side's offset), waiting in the netpoller while
 // the stream is full.
 func (x *transferOp) sendfile() (written int64, err error, handled bool) {
-	src, dst := x.src, x.dst
+	src, dst := &x.src, &x.dst
 	if src.off >= 0 {
 		x.offp = &src.off
 	}
-	x.sendfileFn = x.sendfileCall
+	x.sys = callSendfile
 	for x.limit != 0 {
 		if err := x.stop(dst); err != nil {
 			return written, err, true
 		}
 		x.count = x.chunk(maxTransferChunk)
-		res, cause := dst.poll.doFunc(x.ctx, dirWrite, &x.aborted, x.sendfileFn)
+		res, cause := dst.poll.doFunc(x.ctx, dirWrite, &x.aborted, x)
 		if cause != nil {
 			return written, x.stopped(cause, dst), true
 		}
@@ -497,7 +534,7 @@ func (x *transferOp) sendfile() (written int64, err error, handled bool) {
 // caller's thread, which waits for the file system as a write would (see
 // mechanism.go), in chunks between which a context is looked at.
 func (x *transferOp) copyRange() (written int64, err error, handled bool) {
-	src, dst := x.src, x.dst
+	src, dst := &x.src, &x.dst
 	var offp *int64
 	if src.off >= 0 {
 		offp = &src.off
@@ -541,12 +578,12 @@ const copyRangeChunk = 8 << 20
 // stopped with bytes in the pipe, those bytes, returned in an
 // UndeliveredError.
 func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
-	src, dst := x.src, x.dst
+	src, dst := &x.src, &x.dst
 	sp, perr := x.r.xfer.pipes.get()
 	if perr != nil {
 		return 0, 0, nil, false
 	}
-	x.pipe, x.drainFn, x.pumpFn = sp, x.drainCall, x.pumpCall
+	x.pipe = sp
 	inPipe := 0
 	defer func() {
 		if inPipe > 0 { // stopped with bytes in the pipe: hand them over
@@ -558,8 +595,8 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 		if err := x.stop(src); err != nil {
 			return written, taken, err, true
 		}
-		x.count = x.chunk(sp.size)
-		res, cause := src.poll.doFunc(x.ctx, dirRead, &x.aborted, x.drainFn)
+		x.count, x.sys = x.chunk(sp.size), callDrain
+		res, cause := src.poll.doFunc(x.ctx, dirRead, &x.aborted, x)
 		if cause != nil {
 			return written, taken, x.stopped(cause, src), true
 		}
@@ -584,8 +621,8 @@ func (x *transferOp) splice() (written, taken int64, err error, handled bool) {
 			if dst.regular {
 				res = spliceToFile(sp.r, dst, inPipe)
 			} else {
-				x.count = inPipe
-				res, cause = dst.poll.doFunc(x.ctx, dirWrite, &x.aborted, x.pumpFn)
+				x.count, x.sys = inPipe, callPump
+				res, cause = dst.poll.doFunc(x.ctx, dirWrite, &x.aborted, x)
 			}
 			if cause != nil {
 				return written, taken, x.stopped(cause, dst), true

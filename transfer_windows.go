@@ -81,7 +81,8 @@ func (r *Ring) transmitFile(ctx context.Context, c *Conn, f *File, s *source) (i
 	x := &transmit{r: r, c: c, h: windows.Handle(f.fd)}
 	ctx, x.cancel = context.WithCancel(ctx)
 	defer x.cancel()
-	defer f.xfers.add(x.abort)()
+	f.xfers.add(x)
+	defer f.xfers.remove(x)
 	off := s.off
 	if off < 0 { // the file's position
 		pos, err := f.Seek(0, io.SeekCurrent)

@@ -100,28 +100,32 @@ var (
 	osFileType  = reflect.TypeFor[*os.File]()
 )
 
-// add registers abort until the returned function is called; if Close
-// has begun it aborts at once.
-func (h *xferHooks) add(abort func()) (remove func()) {
+// add registers a until remove; if Close has begun it aborts a at once.
+// Neither allocates while the File has one transfer at a time.
+func (h *xferHooks) add(a aborter) {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		abort()
-		return func() {}
+		a.abort()
+		return
 	}
-	e := &xferHook{abort}
-	h.aborts = append(h.aborts, e)
+	if h.aborts == nil {
+		h.aborts = h.first[:0]
+	}
+	h.aborts = append(h.aborts, a)
 	h.mu.Unlock()
-	return func() {
-		h.mu.Lock()
-		for i, a := range h.aborts {
-			if a == e {
-				last := len(h.aborts) - 1
-				h.aborts[i], h.aborts[last] = h.aborts[last], nil
-				h.aborts = h.aborts[:last]
-				break
-			}
+}
+
+// remove forgets a, registered by add.
+func (h *xferHooks) remove(a aborter) {
+	h.mu.Lock()
+	for i, b := range h.aborts {
+		if b == a {
+			last := len(h.aborts) - 1
+			h.aborts[i], h.aborts[last] = h.aborts[last], nil
+			h.aborts = h.aborts[:last]
+			break
 		}
-		h.mu.Unlock()
 	}
+	h.mu.Unlock()
 }
