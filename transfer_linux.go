@@ -318,13 +318,11 @@ func (x *transferOp) call(fd int) (int, syscall.Errno) {
 	case callSendfile:
 		n, err = unix.Sendfile(fd, x.src.fd, x.offp, x.count)
 	case callDrain:
-		var m int64
-		m, err = unix.Splice(fd, nil, x.pipe.w, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-		n = int(m)
+		m, e := unix.Splice(fd, nil, x.pipe.w, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		n, err = int(m), e
 	case callPump:
-		var m int64
-		m, err = unix.Splice(x.pipe.r, nil, fd, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-		n = int(m)
+		m, e := unix.Splice(x.pipe.r, nil, fd, nil, x.count, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		n, err = int(m), e
 	}
 	if err != nil {
 		return 0, err.(syscall.Errno)
