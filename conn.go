@@ -63,6 +63,12 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 		}
 		return res, addrLen, err
 	}
+	return c.ioDriver(ctx, kind, p, flags, addr, dl)
+}
+
+// ioDriver is io through the driver, out of io's frame (see
+// File.pollWrite).
+func (c *Conn) ioDriver(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, dl *deadline) (int32, int, error) {
 	if kind == core.KindRecv || kind == core.KindSend {
 		if res, ok := c.f.tryNow(kind, p, 0, flags); ok {
 			if res >= 0 {

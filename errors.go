@@ -97,7 +97,7 @@ func (e *UnsupportedError) Is(target error) bool { return target == errors.ErrUn
 
 var (
 	// errClosedBeforeStart: a call on the readiness path found its File
-	// closed and did nothing (see pollFD.do).
+	// closed and did nothing (see pollFD.call).
 	errClosedBeforeStart = errors.New("closed before the call started")
 
 	errNegativeOffset = errors.New("negative offset")

@@ -358,7 +358,7 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 	}
 }
 
-// pollDo runs a blocking call on the readiness path (see pollFD.do) and
+// pollDo runs a blocking call on the readiness path (see pollFD.call) and
 // turns its outcome into the kernel's result and an error, as do does:
 // a call refused because f is closed fails with closedErr, a cancelled
 // one with a canceledError saying why.
@@ -377,7 +377,7 @@ func (f *File) pollDo(ctx context.Context, kind core.Kind, p []byte, flags int, 
 	if kind == core.KindConnect {
 		res, cause = f.poll.connect(ctx, p)
 	} else {
-		res, addrLen, cause = f.poll.do(ctx, dir, kind, p, flags, addr)
+		res, addrLen, cause = f.poll.call(ctx, dir, kind, p, flags, addr, nil, nil)
 	}
 	if cause != nil || res < 0 {
 		return res, 0, f.pollErr(res, cause, closedErr)
@@ -386,9 +386,12 @@ func (f *File) pollDo(ctx context.Context, kind core.Kind, p []byte, flags int, 
 }
 
 // pollErr is the error of a call on the readiness path that failed with
-// res, or whose wait ended for cause (see pollFD.do): a call refused
+// res, or whose wait ended for cause (see pollFD.call): a call refused
 // because f is closed fails with closedErr, a cancelled one with a
-// canceledError saying why.
+// canceledError saying why. Not inlined: an error path, whose locals
+// stay out of its callers' frames (see pollWrite).
+//
+//go:noinline
 func (f *File) pollErr(res int32, cause, closedErr error) error {
 	switch {
 	case cause == errClosedBeforeStart:
@@ -558,6 +561,8 @@ func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
 	if f.poll == nil {
 		epoch := f.writes.Enter()
 		defer f.writes.Exit(epoch)
+	} else if off < 0 {
+		return f.pollWrite(ctx, p)
 	}
 	n := 0
 	for len(p) > 0 {
@@ -580,6 +585,32 @@ func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// pollWrite is write on the readiness path (a stream), kept short: each
+// frame of a call's chain is stack its goroutine writes per call, and
+// pulls over from another CPU's cache when it moves (see pollDir), so
+// the rarer paths' locals live in frames of their own.
+func (f *File) pollWrite(ctx context.Context, p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if err := ctx.Err(); err != nil {
+			return n, f.pathErr("write", err)
+		}
+		if f.ring.refs.Closing() { // the ring is closed: so are its Files' calls
+			return n, f.pathErr("write", os.ErrClosed)
+		}
+		res, _, cause := f.poll.call(ctx, dirWrite, core.KindWrite, p[:min(len(p), maxIO)], 0, nil, nil, nil)
+		if cause != nil || res < 0 {
+			return n, f.pollCallErr("write", res, cause)
+		}
+		if res == 0 {
+			return n, f.pathErr("write", io.ErrUnexpectedEOF)
+		}
+		n += int(res)
+		p = p[res:]
+	}
+	return n, nil
+}
+
 // ReadContext reads up to len(p) bytes from the file position or stream
 // (pipes, ttys, sockets as files), like os.File.Read: (0, io.EOF) at end
 // of stream. If ctx ends, the read is cancelled and waited for: it returns
@@ -593,15 +624,21 @@ func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
 		return 0, nil
 	}
 	if f.poll != nil && !f.ring.refs.Closing() { // the readiness path, kept short
-		res, _, cause := f.poll.do(ctx, dirRead, core.KindRead, p[:min(len(p), maxIO)], 0, nil)
+		res, _, cause := f.poll.call(ctx, dirRead, core.KindRead, p[:min(len(p), maxIO)], 0, nil, nil, nil)
 		switch {
 		case res > 0 && cause == nil:
 			return int(res), nil
 		case res == 0 && cause == nil:
 			return 0, io.EOF
 		}
-		return 0, f.pathErr("read", f.pollErr(res, cause, os.ErrClosed))
+		return 0, f.pollCallErr("read", res, cause)
 	}
+	return f.readDriver(ctx, p)
+}
+
+// readDriver is ReadContext through the driver, out of ReadContext's
+// frame (see pollWrite).
+func (f *File) readDriver(ctx context.Context, p []byte) (int, error) {
 	res, err := f.do(ctx, core.KindRead, p[:min(len(p), maxIO)], -1, 0)
 	if err != nil {
 		return 0, f.pathErr("read", err)
@@ -610,6 +647,14 @@ func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return int(res), nil
+}
+
+// pollCallErr is the error of op on the readiness path (see pollErr),
+// made out of the caller's frame (see pollWrite).
+//
+//go:noinline
+func (f *File) pollCallErr(op string, res int32, cause error) error {
+	return f.pathErr(op, f.pollErr(res, cause, os.ErrClosed))
 }
 
 // WriteContext writes all of p at the file position or to the stream. If

@@ -7,10 +7,10 @@ import (
 	"github.com/waitforit/aio/internal/core"
 )
 
-// doFunc is do for a system call of the caller's: fn is made on the
+// doFunc is call for a system call of the caller's: fn is made on the
 // descriptor (retrying EINTR) until it does not answer EAGAIN, waiting in
 // the netpoller for direction dir meanwhile. It returns fn's count or
-// -errno, and why a wait ended without a result, as do.
+// -errno, and why a wait ended without a result, as call.
 //
 // abort, if not nil, ends a wait as a kick does once it is set and
 // kickAbort is called with it (a transfer's other side was closed): the

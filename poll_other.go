@@ -4,6 +4,8 @@ package aio
 
 import (
 	"context"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/waitforit/aio/internal/core"
@@ -18,7 +20,12 @@ const (
 	dirWrite = 1
 )
 
-func (p *pollFD) do(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte) (int32, int, error) {
+// sysCall: see poll_unix.go.
+type sysCall interface {
+	call(fd int) (int, syscall.Errno)
+}
+
+func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, flags int, addr []byte, custom sysCall, abort *atomic.Bool) (int32, int, error) {
 	panic("aio: no readiness path on this system")
 }
 func (p *pollFD) connect(ctx context.Context, sa []byte) (int32, error) {

@@ -367,9 +367,9 @@ func (t *Table) WaitingWrites(fd int) {
 // (a cache line bouncing between cores cost a pipe ping-pong a tenth of
 // its speed); Stats sums them.
 type Counters struct {
-	t *Table
-	m Mech
-	callCounts
+	callCounts // first: a source embedding Counters writes these per call
+	t          *Table
+	m          Mech
 }
 
 // callCounts: calls done at once (submitted and completed in one step),

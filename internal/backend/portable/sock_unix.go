@@ -189,6 +189,13 @@ func Attempt(kind core.Kind, fd int, buf []byte, flags int, addr []byte) (n, add
 	return n, addrLen, 0
 }
 
+// TransferNow makes a read, write, recv or send of a non-empty buf once
+// on the non-blocking fd, as Attempt does, with no layer between: the
+// count, or the errno (EAGAIN: it would wait).
+func TransferNow(kind core.Kind, fd int, buf []byte, flags int) (int, syscall.Errno) {
+	return transferNow(kind, fd, buf, flags)
+}
+
 // transferNowN is transferNow with Attempt's results.
 func transferNowN(kind core.Kind, fd int, buf []byte, flags int) (int, int, syscall.Errno) {
 	n, errno := transferNow(kind, fd, buf, flags)
