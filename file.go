@@ -54,9 +54,11 @@ type File struct {
 	// straight to the ring after a try found the operation would wait:
 	// on a pipe ping-pong or an uncached file every try would be a wasted
 	// system call, so after a miss the next tryEvery-1 do not try.
-	direct              core.DirectDoer
-	directCtr           *core.Counters // the calls done in the caller: directCounters, or nil
-	directCounters      core.Counters
+	direct core.DirectDoer
+	// directCtr counts the calls done in the caller. Its own allocation
+	// (a line of its own), not a field: every goroutine reading the File
+	// at once writes it, and it would drag the fields beside it along.
+	directCtr           *core.Counters
 	readSkip, writeSkip atomic.Int32
 	// callerWrites: the kernel cannot take a write to this regular file
 	// without waiting (RWF_NOWAIT refused: ext4's buffered writes), so its
@@ -84,8 +86,7 @@ func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
 	f := &File{ring: r, fd: fd, name: name, poll: poll, regular: regular}
 	f.fs.kind.Store(dir) // ReadDir of a non-directory then submits nothing
 	if d, ok := r.driver.(core.DirectDoer); ok && poll == nil && !r.noDirect && !isDirectIO(fd) {
-		f.direct, f.directCtr = d, &f.directCounters
-		r.table.AddCounters(f.directCtr, core.MechDirect)
+		f.direct, f.directCtr = d, r.table.NewCounters(core.MechDirect)
 	}
 	if a, ok := r.driver.(core.FileAttacher); ok {
 		h, err := a.Attach(fd)
