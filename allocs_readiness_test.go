@@ -22,9 +22,10 @@ import (
 // same with deadlines set before each call, and a read that has to wait
 // in the netpoller. A read that a past deadline ends allocates only its
 // *net.OpError, as net's does (net/http ends a background read so on
-// every request), and a file sent on a connection (sendfile: io.Copy,
-// net/http's file server) only its transfer's record. (Built without
-// -race, whose instrumentation allocates.)
+// every request), a file sent on a connection (sendfile: io.Copy,
+// net/http's file server) only its transfer's record, and a cancelled
+// Op only the Op, its error and its waiter. (Built without -race, whose
+// instrumentation allocates.)
 func TestZeroAllocsReadiness(t *testing.T) {
 	for _, backend := range ringBackends { // uring where it exists, portable
 		t.Run(backend, func(t *testing.T) {
@@ -148,6 +149,18 @@ func TestZeroAllocsReadiness(t *testing.T) {
 					}
 					server.SetReadDeadline(time.Time{})
 				}, 1},
+				{"Op started on an empty pipe and cancelled", func() {
+					// The Op, its *fs.PathError, and the goroutine that
+					// waits for the pipe (the Op API's worker).
+					op, err := rd.StartRead(buf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					op.Cancel()
+					if n, err := op.Wait(); n != 0 || !errors.Is(err, aio.ErrCanceled) {
+						t.Fatalf("cancelled read on an empty pipe = (%d, %v)", n, err)
+					}
+				}, 3},
 				{"file to TCP (ReadFrom: sendfile)", func() {
 					if _, err := file.Seek(0, io.SeekStart); err != nil {
 						t.Fatal(err)

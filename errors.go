@@ -28,9 +28,9 @@ func (errCanceled) Unwrap() error        { return syscall.ECANCELED }
 type canceledError struct{ cause error }
 
 // canceledBy is the error of an operation cancelled for cause: one
-// shared value for each usual cause (a deadline, a context, a Close), so
-// that such a cancel costs no allocation (net/http ends a background
-// read with a past deadline on every request).
+// shared value for each usual cause (a deadline, a context, a Close, an
+// Op's Cancel), so that such a cancel costs no allocation (net/http ends
+// a background read with a past deadline on every request).
 func canceledBy(cause error) *canceledError {
 	for _, e := range commonCancels {
 		if e.cause == cause {
@@ -41,6 +41,7 @@ func canceledBy(cause error) *canceledError {
 }
 
 var commonCancels = [...]*canceledError{
+	{cause: nil}, // Op.Cancel's
 	{cause: os.ErrDeadlineExceeded},
 	{cause: context.Canceled},
 	{cause: context.DeadlineExceeded},
