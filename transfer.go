@@ -303,29 +303,3 @@ func unwrapPathError(err error) error {
 // WriteTo copies the DirFS file from its offset to w (io.WriterTo), as
 // File.WriteTo, with the file system's context.
 func (d *dirFile) WriteTo(w io.Writer) (int64, error) { return d.f.WriteToContext(d.fsys.ctx, w) }
-
-// xferHooks are the transfers in flight on a File: its Close aborts
-// them (a transfer may wait on its other side, which this File's own
-// netpoller kick does not reach).
-type xferHooks struct {
-	mu      sync.Mutex
-	closing bool
-	aborts  []aborter
-	first   [1]aborter // aborts' room for one: the usual case costs no allocation
-}
-
-// aborter is a transfer in flight that a Close of one of its sides
-// stops (its abort must not block).
-type aborter interface{ abort() }
-
-// close aborts every transfer registered, and those registered later.
-func (h *xferHooks) close() {
-	h.mu.Lock()
-	h.closing = true
-	aborts := h.aborts
-	h.aborts = nil
-	h.mu.Unlock()
-	for _, a := range aborts {
-		a.abort()
-	}
-}

@@ -7,6 +7,11 @@ import (
 	"io"
 )
 
+// xferHooks: no zero-copy transfer here, so none for a Close to abort.
+type xferHooks struct{}
+
+func (h *xferHooks) close() {}
+
 // pipePool: splice is Linux's; no pipes elsewhere.
 type pipePool struct{}
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"sync"
 )
 
 // What the zero-copy transfers of Linux (transfer_linux.go) and Windows
@@ -99,6 +100,32 @@ var (
 	dirFileType = reflect.TypeFor[*dirFile]()
 	osFileType  = reflect.TypeFor[*os.File]()
 )
+
+// xferHooks are the transfers in flight on a File: its Close aborts
+// them (a transfer may wait on its other side, which this File's own
+// netpoller kick does not reach).
+type xferHooks struct {
+	mu      sync.Mutex
+	closing bool
+	aborts  []aborter
+	first   [1]aborter // aborts' room for one: the usual case costs no allocation
+}
+
+// aborter is a transfer in flight that a Close of one of its sides
+// stops (its abort must not block).
+type aborter interface{ abort() }
+
+// close aborts every transfer registered, and those registered later.
+func (h *xferHooks) close() {
+	h.mu.Lock()
+	h.closing = true
+	aborts := h.aborts
+	h.aborts = nil
+	h.mu.Unlock()
+	for _, a := range aborts {
+		a.abort()
+	}
+}
 
 // add registers a until remove; if Close has begun it aborts a at once.
 // Neither allocates while the File has one transfer at a time.
