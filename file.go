@@ -33,7 +33,13 @@ const maxIO = 1 << 30
 // write or reuse it before then. The library keeps it reachable and
 // pinned until that moment even if the caller drops every reference.
 type File struct {
-	ring   *Ring
+	ring *Ring
+	// poll is the readiness path of a stream whose open file description
+	// is aio's (see mechanism.go): its blocking calls wait in Go's
+	// netpoller and never reach the driver. nil: they go to the driver.
+	// (Beside ring: a call on that path reads both, and nothing else of
+	// the File's.)
+	poll   *pollFD
 	fd     int
 	name   string
 	handle any       // the driver's per-descriptor state, if it keeps any
@@ -42,11 +48,6 @@ type File struct {
 	// writes counts the writes in flight, so that a sync waits for those
 	// submitted before it (rule 10; see core.Barrier).
 	writes core.Barrier
-
-	// poll is the readiness path of a stream whose open file description
-	// is aio's (see mechanism.go): its blocking calls wait in Go's
-	// netpoller and never reach the driver. nil: they go to the driver.
-	poll *pollFD
 
 	// direct is the driver's way to do a blocking call's operation at
 	// once (core.DirectDoer), nil if it has none or fd is O_DIRECT.

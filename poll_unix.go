@@ -91,29 +91,30 @@ const cacheLine = 64
 // pollDirFields are a pollDir's, in the order that matters (see pollDir).
 type pollDirFields struct {
 	// Written by every call (the first two lines).
-	gate   gate        // held by the call in this direction
-	stale  atomic.Bool // kicked, and the caller's deadline is not back yet (see restore)
-	tried  bool        // the call made its system call at least once
-	waited bool        // the call found it had to wait: counted in flight
-	kind   core.Kind
-	n      int
-	errno  syscall.Errno
-	buf    []byte
-	flags  int
-	fn     func(fd uintptr) bool // attempt, bound once
+	gate    gate        // held by the call in this direction
+	stale   atomic.Bool // kicked, and the caller's deadline is not back yet (see restore)
+	tried   bool        // the call made its system call at least once
+	waited  bool        // the call found it had to wait: counted in flight
+	kind    core.Kind
+	hasAddr bool // addr is set (a recvmsg's or a sendmsg's): addr's own line is looked at only then
+	n       int
+	errno   syscall.Errno
+	buf     []byte
+	flags   int
+	fn      func(fd uintptr) bool // attempt, bound once
 	// custom, when set, is the call's system call instead of kind's (a
 	// transfer's sendfile or splice: see transfer_linux.go).
-	custom sysCall
-	ctr    core.Counters // its calls, counted by it alone (its counts first)
+	custom  sysCall
+	addrLen int           // a recvmsg's source address length (read by every call)
+	ctr     core.Counters // its calls, counted by it alone (its counts first)
 
 	// Written only by the calls that use them (a datagram's address, a
 	// cancellable call's context), and by kicks and deadlines.
-	p       *pollFD
-	which   uint8
-	addr    []byte
-	addrLen int
-	ctx     context.Context
-	stop    func() bool // its context's AfterFunc, if armed
+	p     *pollFD
+	which uint8
+	addr  []byte
+	ctx   context.Context
+	stop  func() bool // its context's AfterFunc, if armed
 
 	mu       sync.Mutex
 	deadline time.Time // the caller's deadline, in force unless kicked
@@ -233,9 +234,10 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	if custom != nil {
 		d.custom = custom
 	}
-	if addr != nil || d.addr != nil { // (a line of its own: see pollDir)
-		d.addr, d.addrLen = addr, 0
+	if addr != nil || d.hasAddr { // (addr is on a line of its own: see pollDir)
+		d.addr, d.hasAddr = addr, addr != nil
 	}
+	d.addrLen = 0
 	d.n, d.errno, d.tried, d.waited = 0, 0, false, false
 	// Only a call whose context can end, or a transfer's that its other
 	// side's Close can abort, can be kicked (arm, kickAbort): only such a
@@ -385,7 +387,7 @@ func (d *pollDir) transfer(fd int) (int, syscall.Errno) {
 		}
 	}
 	n, addrLen, errno := portable.Attempt(d.kind, fd, d.buf, d.flags, d.addr)
-	if d.addr != nil {
+	if d.hasAddr {
 		d.addrLen = addrLen
 	}
 	return n, errno

@@ -18,18 +18,20 @@ func TestPollDirLayout(t *testing.T) {
 	// (atOnce, begun, ended).
 	ctrHot := unsafe.Offsetof(d.ctr) + 3*unsafe.Sizeof(uint64(0))
 	hot := map[string]uintptr{
-		"gate":   unsafe.Offsetof(d.gate) + unsafe.Sizeof(d.gate),
-		"stale":  unsafe.Offsetof(d.stale) + unsafe.Sizeof(d.stale),
-		"tried":  unsafe.Offsetof(d.tried) + 1,
-		"waited": unsafe.Offsetof(d.waited) + 1,
-		"kind":   unsafe.Offsetof(d.kind) + unsafe.Sizeof(d.kind),
-		"n":      unsafe.Offsetof(d.n) + unsafe.Sizeof(d.n),
-		"errno":  unsafe.Offsetof(d.errno) + unsafe.Sizeof(d.errno),
-		"buf":    unsafe.Offsetof(d.buf) + unsafe.Sizeof(d.buf),
-		"flags":  unsafe.Offsetof(d.flags) + unsafe.Sizeof(d.flags),
-		"fn":     unsafe.Offsetof(d.fn) + unsafe.Sizeof(d.fn),
-		"custom": unsafe.Offsetof(d.custom) + unsafe.Sizeof(d.custom),
-		"ctr":    ctrHot,
+		"gate":    unsafe.Offsetof(d.gate) + unsafe.Sizeof(d.gate),
+		"stale":   unsafe.Offsetof(d.stale) + unsafe.Sizeof(d.stale),
+		"tried":   unsafe.Offsetof(d.tried) + 1,
+		"waited":  unsafe.Offsetof(d.waited) + 1,
+		"kind":    unsafe.Offsetof(d.kind) + unsafe.Sizeof(d.kind),
+		"hasAddr": unsafe.Offsetof(d.hasAddr) + 1,
+		"addrLen": unsafe.Offsetof(d.addrLen) + unsafe.Sizeof(d.addrLen),
+		"n":       unsafe.Offsetof(d.n) + unsafe.Sizeof(d.n),
+		"errno":   unsafe.Offsetof(d.errno) + unsafe.Sizeof(d.errno),
+		"buf":     unsafe.Offsetof(d.buf) + unsafe.Sizeof(d.buf),
+		"flags":   unsafe.Offsetof(d.flags) + unsafe.Sizeof(d.flags),
+		"fn":      unsafe.Offsetof(d.fn) + unsafe.Sizeof(d.fn),
+		"custom":  unsafe.Offsetof(d.custom) + unsafe.Sizeof(d.custom),
+		"ctr":     ctrHot,
 	}
 	for name, end := range hot {
 		if end > 2*line {
