@@ -28,7 +28,7 @@ import (
 // reopening of an adopted one: see newFile) and owned by file, an
 // *os.File registered with the netpoller.
 //
-// Each direction lets one call at a time into the netpoller (sem), as
+// Each direction lets one call at a time into the netpoller (its gate), as
 // Go's own poll.FD does, so that waking the call in flight wakes no
 // other. A call is woken without data through the poller's deadline, set
 // in the past: by the caller's own deadline (Conn.SetReadDeadline), by
