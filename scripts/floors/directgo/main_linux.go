@@ -1,0 +1,272 @@
+// Command directgo is direct.c's floor again, in Go: aiobench's direct-32
+// (O_DIRECT 4 KiB random reads, 32 in flight, from one goroutine) in the
+// two shapes, with aio's ABI package and nothing else of aio's (no
+// records, no table, no Ops, no Batch). It tells what Go's scheduler
+// costs each shape, apart from what aio's own code costs:
+//
+//	single  the application goroutine, locked to its thread, enters the
+//	        ring itself: it submits what it has and waits in
+//	        io_uring_enter for a completion (fio's io_uring job; a
+//	        library cannot do this, as a locked thread that exits takes
+//	        its requests with it: issue #11).
+//	owner   aio's shape: a locked owner goroutine is the ring's only
+//	        issuer (SINGLE_ISSUER|DEFER_TASKRUN, TASKRUN_FLAG, the ring
+//	        made on its thread) and sleeps in a blocking read of the
+//	        ring's eventfd; the application goroutine publishes SQEs,
+//	        pokes the owner through that eventfd when it sleeps, and
+//	        waits for its completions on a channel the owner feeds.
+//
+// Each prints reads/s, CPU microseconds per read (getrusage of the whole
+// process) and the threads that ran.
+//
+//	go build -o /tmp/directgo ./scripts/floors/directgo
+//	/tmp/directgo single|owner FILE SECONDS
+//
+// FILE should be on a disk (not tmpfs) and larger than the page cache
+// matters for: O_DIRECT bypasses it anyway.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	abi "github.com/waitforit/aio/internal/uring"
+)
+
+const (
+	depth = 32
+	bs    = 4096
+)
+
+func main() {
+	if len(os.Args) != 4 || (os.Args[1] != "single" && os.Args[1] != "owner") {
+		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS")
+		os.Exit(2)
+	}
+	secs, err := strconv.ParseFloat(os.Args[3], 64)
+	if err != nil {
+		fail(err)
+	}
+	fd, err := unix.Open(os.Args[2], unix.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		fail(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		fail(err)
+	}
+	b := &bench{fd: int32(fd), nblocks: uint64(st.Size / bs), rnd: 88172645463325252}
+	mem, err := unix.Mmap(-1, 0, depth*bs, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		fail(err)
+	}
+	for i := range b.bufs {
+		b.bufs[i] = mem[i*bs : (i+1)*bs]
+	}
+	d := time.Duration(secs * float64(time.Second))
+	cpu0, t0 := cpuSeconds(), time.Now()
+	var n uint64
+	if os.Args[1] == "single" {
+		n = b.single(d)
+	} else {
+		n = b.owner(d)
+	}
+	wall, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
+	fmt.Printf("%s: %.1fk reads/s, %.2f us CPU per read, %d threads ran\n",
+		os.Args[1], float64(n)/wall/1e3, cpu/float64(n)*1e6, threadsThatRan())
+}
+
+type bench struct {
+	fd      int32
+	nblocks uint64
+	rnd     uint64
+	bufs    [depth][]byte
+}
+
+func (b *bench) pick() uint64 {
+	b.rnd ^= b.rnd << 13
+	b.rnd ^= b.rnd >> 7
+	b.rnd ^= b.rnd << 17
+	return b.rnd % b.nblocks * bs
+}
+
+func (b *bench) prep(r *abi.Ring, slot int) {
+	sqe := r.GetSQE()
+	if sqe == nil {
+		fail(fmt.Errorf("SQ full"))
+	}
+	sqe.PrepRead(b.fd, b.bufs[slot], b.pick())
+	sqe.UserData = uint64(slot)
+}
+
+func setup(flags uint32) *abi.Ring {
+	p := abi.Params{Flags: flags}
+	r, err := abi.Setup(2*depth, &p)
+	if err != nil {
+		fail(fmt.Errorf("io_uring_setup: %v", err))
+	}
+	return r
+}
+
+func check(c *abi.CQE) {
+	if c.Res != bs {
+		fail(fmt.Errorf("read: res %d", c.Res))
+	}
+}
+
+// single: the application's own locked thread enters the ring.
+func (b *bench) single(d time.Duration) uint64 {
+	runtime.LockOSThread()
+	r := setup(abi.SetupSingleIssuer | abi.SetupDeferTaskrun)
+	for i := range depth {
+		b.prep(r, i)
+	}
+	var n uint64
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if _, err := r.Enter(r.Publish(), 1, abi.EnterGetevents, nil, 0); err != nil && err != unix.EINTR {
+			fail(err)
+		}
+		ready := r.CQReady()
+		for i := range ready {
+			c := r.PeekCQE(i)
+			check(c)
+			b.prep(r, int(c.UserData))
+		}
+		r.Advance(ready)
+		n += uint64(ready)
+	}
+	return n
+}
+
+// owner: aio's shape, without aio's bookkeeping.
+func (b *bench) owner(d time.Duration) uint64 {
+	type ringReady struct {
+		r   *abi.Ring
+		efd int
+	}
+	made := make(chan ringReady)
+	done := make(chan uint64, depth) // completed slots, owner to application
+	var sleeping, stop atomic.Bool
+	go func() { // the owner
+		runtime.LockOSThread()
+		r := setup(abi.SetupSingleIssuer | abi.SetupDeferTaskrun | abi.SetupTaskrunFlag)
+		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+		if err != nil {
+			fail(err)
+		}
+		fd32 := int32(efd)
+		if _, err := r.Register(abi.RegisterEventfd, unsafe.Pointer(&fd32), 1); err != nil {
+			fail(err)
+		}
+		r.SetEventfdEnabled(false)
+		made <- ringReady{r, efd}
+		hasWork := func() bool {
+			return r.SQPending() > 0 || r.CQReady() > 0 || r.SQFlags()&(abi.SQTaskrun|abi.SQCQOverflow) != 0
+		}
+		var buf [8]byte
+		for !stop.Load() {
+			if pending := r.SQPending(); pending > 0 || r.SQFlags()&(abi.SQTaskrun|abi.SQCQOverflow) != 0 {
+				if _, err := r.Enter(pending, 0, abi.EnterGetevents, nil, 0); err != nil && err != unix.EINTR {
+					fail(err)
+				}
+			}
+			if ready := r.CQReady(); ready > 0 {
+				for i := range ready {
+					c := r.PeekCQE(i)
+					check(c)
+					done <- c.UserData
+				}
+				r.Advance(ready)
+			}
+			if hasWork() {
+				continue
+			}
+			r.SetEventfdEnabled(true)
+			sleeping.Store(true)
+			if hasWork() && sleeping.CompareAndSwap(true, false) {
+				r.SetEventfdEnabled(false)
+				continue
+			}
+			for {
+				if _, err := unix.Read(efd, buf[:]); err != unix.EINTR {
+					break
+				}
+			}
+			sleeping.Store(false)
+			r.SetEventfdEnabled(false)
+		}
+	}()
+	rr := <-made
+	r := rr.r
+	one := [8]byte{1}
+	poke := func() {
+		if sleeping.CompareAndSwap(true, false) {
+			unix.Write(rr.efd, one[:])
+		}
+	}
+	// The application: only it writes SQEs (published with a
+	// store-release of the tail); the owner only enters them.
+	for i := range depth {
+		b.prep(r, i)
+	}
+	r.Publish()
+	poke()
+	var n uint64
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		slot := <-done
+		n++
+		b.prep(r, int(slot))
+		// Publish what is gathered before waiting, as aiobench's loop
+		// submits its Batch before each wait.
+		for more := true; more; {
+			select {
+			case slot := <-done:
+				n++
+				b.prep(r, int(slot))
+			default:
+				more = false
+			}
+		}
+		r.Publish()
+		poke()
+	}
+	stop.Store(true)
+	unix.Write(rr.efd, one[:])
+	return n
+}
+
+func cpuSeconds() float64 {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// threadsThatRan counts the process's threads with any CPU time.
+func threadsThatRan() int {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/schedstat")
+		if err == nil && len(b) > 0 && b[0] != '0' {
+			n++
+		}
+	}
+	return n
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "directgo:", err)
+	os.Exit(1)
+}
