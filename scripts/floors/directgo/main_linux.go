@@ -1,8 +1,10 @@
 // Command directgo is direct.c's floor again, in Go: aiobench's direct-32
-// (O_DIRECT 4 KiB random reads, 32 in flight, from one goroutine) in the
+// (O_DIRECT 4 KiB random reads, 32 in flight, from one goroutine) in its
 // two shapes, with aio's ABI package and nothing else of aio's (no
-// records, no table, no Ops, no Batch). It tells what Go's scheduler
-// costs each shape, apart from what aio's own code costs:
+// records, no table, no Ops, no Batch). It reads into registered buffers
+// from a registered file, as aio's BufferPool and fio's --fixedbufs
+// --registerfiles do (direct.c does neither). It tells what Go's
+// scheduler costs each shape, apart from what aio's own code costs:
 //
 //	single  the application goroutine, locked to its thread, enters the
 //	        ring itself: it submits what it has and waits in
@@ -17,13 +19,14 @@
 //	        waits for its completions on a channel the owner feeds.
 //
 // Each prints reads/s, CPU microseconds per read (getrusage of the whole
-// process) and the threads that ran.
+// process) and the threads that ran (io_uring's kernel workers
+// included).
 //
 //	go build -o /tmp/directgo ./scripts/floors/directgo
 //	/tmp/directgo single|owner FILE SECONDS
 //
-// FILE should be on a disk (not tmpfs) and larger than the page cache
-// matters for: O_DIRECT bypasses it anyway.
+// FILE should be on a disk, not a RAM file system: O_DIRECT must reach
+// the device.
 package main
 
 import (
@@ -97,13 +100,34 @@ func (b *bench) pick() uint64 {
 	return b.rnd % b.nblocks * bs
 }
 
+// prep starts a read into slot: READ_FIXED of its registered buffer
+// from the registered file (register), as aio's BufferPool and fio's
+// --fixedbufs --registerfiles do.
 func (b *bench) prep(r *abi.Ring, slot int) {
 	sqe := r.GetSQE()
 	if sqe == nil {
 		fail(fmt.Errorf("SQ full"))
 	}
-	sqe.PrepRead(b.fd, b.bufs[slot], b.pick())
+	sqe.PrepRead(0, b.bufs[slot], b.pick())
+	sqe.Opcode, sqe.BufIndex, sqe.Flags = abi.OpReadFixed, uint16(slot), abi.SQEFixedFile
 	sqe.UserData = uint64(slot)
+}
+
+// register registers the buffers and the file with r, from the thread
+// that made it (a SINGLE_ISSUER ring's registrations are its issuer's).
+func (b *bench) register(r *abi.Ring) {
+	var iov [depth]unix.Iovec
+	for i := range iov {
+		iov[i].Base = &b.bufs[i][0]
+		iov[i].SetLen(bs)
+	}
+	if _, err := r.Register(abi.RegisterBuffers, unsafe.Pointer(&iov[0]), depth); err != nil {
+		fail(fmt.Errorf("io_uring_register(BUFFERS): %v", err))
+	}
+	fds := [1]int32{b.fd}
+	if _, err := r.Register(abi.RegisterFiles, unsafe.Pointer(&fds[0]), 1); err != nil {
+		fail(fmt.Errorf("io_uring_register(FILES): %v", err))
+	}
 }
 
 func setup(flags uint32) *abi.Ring {
@@ -125,6 +149,7 @@ func check(c *abi.CQE) {
 func (b *bench) single(d time.Duration) uint64 {
 	runtime.LockOSThread()
 	r := setup(abi.SetupSingleIssuer | abi.SetupDeferTaskrun)
+	b.register(r)
 	for i := range depth {
 		b.prep(r, i)
 	}
@@ -158,6 +183,7 @@ func (b *bench) owner(d time.Duration) uint64 {
 	go func() { // the owner
 		runtime.LockOSThread()
 		r := setup(abi.SetupSingleIssuer | abi.SetupDeferTaskrun | abi.SetupTaskrunFlag)
+		b.register(r)
 		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 		if err != nil {
 			fail(err)
