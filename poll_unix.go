@@ -106,7 +106,7 @@ type pollDirFields struct {
 	// transfer's sendfile or splice: see transfer_linux.go).
 	custom  sysCall
 	addrLen int           // a recvmsg's source address length (read by every call)
-	ctr     core.Counters // its calls, counted by it alone (its counts first)
+	ctr     core.Counters // its calls, counted by it alone (its serial word, the gate's lock, first)
 
 	// Written only by the calls that use them (a datagram's address, a
 	// cancellable call's context), and by kicks and deadlines.
@@ -155,8 +155,8 @@ func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool
 	for i := range p.dirs {
 		d := &p.dirs[i]
 		d.p, d.which = p, uint8(i)
-		d.gate.init()
 		t.AddCounters(&d.ctr, core.MechReadiness)
+		d.gate.init(&d.ctr)
 		d.fn = d.attempt
 	}
 	if !p.set.add(p) {
@@ -224,7 +224,7 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 		return -int32(syscall.ECANCELED), 0, ctx.Err()
 	}
 	if p.closed.Load() { // Close waits for the gates, so it waits for us
-		d.gate.leave()
+		d.gate.leave(false)
 		return 0, 0, errClosedBeforeStart
 	}
 	if d.stale.Load() {
@@ -256,18 +256,13 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 		d.custom = nil
 	}
 	if err == nil && d.errno == 0 { // the common case, kept short
-		if d.waited {
-			d.ctr.End(int32(d.n), false)
-		} else {
-			d.ctr.AtOnce()
-		}
 		res, addrLen = int32(d.n), d.addrLen
-		d.gate.leave()
+		d.gate.leave(true)
 		return res, addrLen, nil
 	}
 	res, cause = p.outcome(ctx, d, err, false)
 	addrLen = d.addrLen
-	d.gate.leave()
+	d.gate.leave(d.tried)
 	return res, addrLen, cause
 }
 
@@ -305,7 +300,7 @@ func (p *pollFD) doCancellable(ctx context.Context, d *pollDir, abort *atomic.Bo
 	d.ctx, d.custom = nil, nil
 	res, cause = p.outcome(ctx, d, err, kicked)
 	addrLen = d.addrLen
-	d.gate.leave()
+	d.gate.leave(d.tried)
 	return res, addrLen, cause
 }
 
@@ -335,12 +330,9 @@ func (p *pollFD) outcome(ctx context.Context, d *pollDir, err error, kicked bool
 			res = -int32(errno)
 		}
 	}
-	switch {
-	case d.waited:
-		d.ctr.End(res, kicked)
-	case d.tried:
-		d.ctr.AtOnce()
-	} // else nothing was done: a deadline already past, say
+	if d.waited {
+		d.ctr.Result(res, kicked)
+	} // (the gate counts the call, if made: not one that found its deadline past, say)
 	return res, cause
 }
 
@@ -363,8 +355,7 @@ func (d *pollDir) attempt(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN, syscall.EINPROGRESS, syscall.EALREADY:
 			if !d.waited {
-				d.waited = true
-				d.ctr.Begin()
+				d.waited = true // (in flight meanwhile: the gate counts it)
 				d.arm()
 				if d.abort != nil && d.abort.Load() { // (abort is this call's: read without mu)
 					d.kickAbort(d.abort)
@@ -470,7 +461,7 @@ func (p *pollFD) closing() {
 	p.closeMu.Unlock()
 	for i := range p.dirs {
 		p.dirs[i].gate.enter(context.Background())
-		p.dirs[i].gate.leave()
+		p.dirs[i].gate.leave(false)
 	}
 }
 
@@ -549,9 +540,11 @@ func (p *pollFD) connect(ctx context.Context, sa []byte) (res int32, cause error
 
 // gate lets one call at a time through, with no channel operation when
 // it is free (a channel send and receive cost a pipe ping-pong 14% of its
-// CPU): a compare-and-swap takes it. Callers that find it held count
-// themselves as waiting and sleep on wake, whose token the leaver sends
-// while anyone waits; a waiter's context may end its wait.
+// CPU). Its lock is its direction's counters' serial word
+// (core.Counters.Take and Free), so that taking the gate and freeing it
+// also count the call: one atomic instruction each. Callers that find it
+// held count themselves as waiting and sleep on wake, whose token the
+// leaver sends while anyone waits; a waiter's context may end its wait.
 //
 // No wake-up is lost: a waiter counts itself before its last try, and
 // the leaver frees the gate before it looks at the count (all
@@ -560,16 +553,16 @@ func (p *pollFD) connect(ctx context.Context, sa []byte) (res int32, cause error
 // took the gate by the fast path, or left) only makes the next waiter
 // try once more.
 type gate struct {
-	held    atomic.Bool
+	lock    *core.Counters // the lock, and the count of the calls through it
 	waiting atomic.Int32
 	wake    chan struct{} // capacity 1
 }
 
-func (g *gate) init() { g.wake = make(chan struct{}, 1) }
+func (g *gate) init(lock *core.Counters) { g.lock, g.wake = lock, make(chan struct{}, 1) }
 
 // enter takes the gate; false if ctx ended first.
 func (g *gate) enter(ctx context.Context) bool {
-	return g.held.CompareAndSwap(false, true) || g.enterSlow(ctx)
+	return g.lock.Take() || g.enterSlow(ctx)
 }
 
 // enterSlow is enter when the gate is held.
@@ -577,7 +570,7 @@ func (g *gate) enterSlow(ctx context.Context) bool {
 	g.waiting.Add(1)
 	defer g.waiting.Add(-1)
 	for {
-		if g.held.CompareAndSwap(false, true) {
+		if g.lock.Take() {
 			return true
 		}
 		select {
@@ -588,9 +581,10 @@ func (g *gate) enterSlow(ctx context.Context) bool {
 	}
 }
 
-// leave frees the gate.
-func (g *gate) leave() {
-	g.held.Store(false)
+// leave frees the gate; made says whether the call made its system call
+// (and is counted: see core.Counters.Free).
+func (g *gate) leave(made bool) {
+	g.lock.Free(made)
 	if g.waiting.Load() > 0 {
 		select {
 		case g.wake <- struct{}{}:
