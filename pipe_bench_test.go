@@ -63,6 +63,20 @@ func BenchmarkPipeWriteRead(b *testing.B) {
 			pr.Read(buf)
 		}
 	})
+	b.Run("os-rawconn", func(b *testing.B) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pr.Close()
+		defer pw.Close()
+		rd, wr := newRawRW(b, pr), newRawRW(b, pw)
+		b.ReportAllocs()
+		for b.Loop() {
+			wr.Write(msg)
+			rd.Read(buf)
+		}
+	})
 	for _, backend := range []string{"uring", "portable"} {
 		b.Run("aio-"+backend, func(b *testing.B) {
 			r := benchRing(b, backend)
