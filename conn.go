@@ -69,7 +69,7 @@ func (c *Conn) io(ctx context.Context, kind core.Kind, p []byte, flags int, addr
 }
 
 // ioDriver is io through the driver, out of io's frame (see
-// File.pollWrite).
+// File.WriteContext).
 func (c *Conn) ioDriver(ctx context.Context, kind core.Kind, p []byte, flags int, addr []byte, dl *deadline) (int32, int, error) {
 	if kind == core.KindRecv || kind == core.KindSend {
 		if res, ok := c.f.tryNow(kind, p, 0, flags); ok {

@@ -391,7 +391,7 @@ func (f *File) pollDo(ctx context.Context, kind core.Kind, p []byte, flags int, 
 // res, or whose wait ended for cause (see pollFD.call): a call refused
 // because f is closed fails with closedErr, a cancelled one with a
 // canceledError saying why. Not inlined: an error path, whose locals
-// stay out of its callers' frames (see pollWrite).
+// stay out of its callers' frames (see WriteContext).
 //
 //go:noinline
 func (f *File) pollErr(res int32, cause, closedErr error) error {
@@ -564,7 +564,7 @@ func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
 		epoch := f.writes.Enter()
 		defer f.writes.Exit(epoch)
 	} else if off < 0 {
-		return f.pollWrite(ctx, p)
+		return f.WriteContext(ctx, p) // the readiness path's
 	}
 	n := 0
 	for len(p) > 0 {
@@ -583,32 +583,6 @@ func (f *File) write(ctx context.Context, p []byte, off int64) (int, error) {
 		if off >= 0 {
 			off += int64(res)
 		}
-	}
-	return n, nil
-}
-
-// pollWrite is write on the readiness path (a stream), kept short: each
-// frame of a call's chain is stack its goroutine writes per call, and
-// pulls over from another CPU's cache when it moves (see pollDir), so
-// the rarer paths' locals live in frames of their own.
-func (f *File) pollWrite(ctx context.Context, p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		if err := ctx.Err(); err != nil {
-			return n, f.pathErr("write", err)
-		}
-		if f.ring.refs.Closing() { // the ring is closed: so are its Files' calls
-			return n, f.pathErr("write", os.ErrClosed)
-		}
-		res, _, cause := f.poll.call(ctx, dirWrite, core.KindWrite, p[:min(len(p), maxIO)], 0, nil, nil, nil)
-		if cause != nil || res < 0 {
-			return n, f.pollCallErr("write", res, cause)
-		}
-		if res == 0 {
-			return n, f.pathErr("write", io.ErrUnexpectedEOF)
-		}
-		n += int(res)
-		p = p[res:]
 	}
 	return n, nil
 }
@@ -639,7 +613,7 @@ func (f *File) ReadContext(ctx context.Context, p []byte) (int, error) {
 }
 
 // readDriver is ReadContext through the driver, out of ReadContext's
-// frame (see pollWrite).
+// frame (see WriteContext).
 func (f *File) readDriver(ctx context.Context, p []byte) (int, error) {
 	res, err := f.do(ctx, core.KindRead, p[:min(len(p), maxIO)], -1, 0)
 	if err != nil {
@@ -652,7 +626,7 @@ func (f *File) readDriver(ctx context.Context, p []byte) (int, error) {
 }
 
 // pollCallErr is the error of op on the readiness path (see pollErr),
-// made out of the caller's frame (see pollWrite).
+// made out of the caller's frame (see WriteContext).
 //
 //go:noinline
 func (f *File) pollCallErr(op string, res int32, cause error) error {
@@ -662,8 +636,36 @@ func (f *File) pollCallErr(op string, res int32, cause error) error {
 // WriteContext writes all of p at the file position or to the stream. If
 // ctx ends, the write in flight is cancelled and waited for, and n counts
 // what was written. p is the caller's again when it returns.
+//
+// On the readiness path (a stream: see mechanism.go) the calls are made
+// here, in as few frames as the call chain allows: each is stack the
+// goroutine writes per call (and pulls over from another CPU's cache
+// when it moves: see pollDir), and, after the system call, a return the
+// CPU mispredicts (see pollDir.attempt). The rarer paths' locals live in
+// frames of their own (write, pollCallErr).
 func (f *File) WriteContext(ctx context.Context, p []byte) (int, error) {
-	return f.write(ctx, p, -1)
+	if f.poll == nil {
+		return f.write(ctx, p, -1)
+	}
+	n := 0
+	for len(p) > 0 {
+		if err := ctx.Err(); err != nil {
+			return n, f.pathErr("write", err)
+		}
+		if f.ring.refs.Closing() { // the ring is closed: so are its Files' calls
+			return n, f.pathErr("write", os.ErrClosed)
+		}
+		res, _, cause := f.poll.call(ctx, dirWrite, core.KindWrite, p[:min(len(p), maxIO)], 0, nil, nil, nil)
+		if cause != nil || res < 0 {
+			return n, f.pollCallErr("write", res, cause)
+		}
+		if res == 0 {
+			return n, f.pathErr("write", io.ErrUnexpectedEOF)
+		}
+		n += int(res)
+		p = p[res:]
+	}
+	return n, nil
 }
 
 // SyncContext commits the file's contents to stable storage (fsync). It

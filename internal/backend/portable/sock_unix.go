@@ -189,18 +189,11 @@ func Attempt(kind core.Kind, fd int, buf []byte, flags int, addr []byte) (n, add
 	return n, addrLen, 0
 }
 
-// TransferNow makes a read, write, recv or send of a non-empty buf once
-// on the non-blocking fd, as Attempt does, with no layer between: the
-// count, or the errno (EAGAIN: it would wait).
-func TransferNow(kind core.Kind, fd int, buf []byte, flags int) (int, syscall.Errno) {
-	return transferNow(kind, fd, buf, flags)
-}
-
-// transferNowN is transferNow with Attempt's results.
+// transferNowN is TransferNow with Attempt's results.
 func transferNowN(kind core.Kind, fd int, buf []byte, flags int) (int, int, syscall.Errno) {
-	n, errno := transferNow(kind, fd, buf, flags)
+	n, errno := TransferNow(kind, fd, buf, flags)
 	if errno != 0 {
 		return 0, 0, errno
 	}
-	return n, 0, 0
+	return int(n), 0, 0
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/waitforit/aio/internal/core"
 )
 
-// transferNow makes the read, write, recv or send of TryNow once on the
-// non-blocking fd, through x/sys's wrappers: on macOS and OpenBSD the
+// TransferNow makes a read, write, recv or send of a non-empty buf once
+// on the non-blocking fd, as Attempt does: the count, or the errno
+// (EAGAIN: it would wait). It goes through x/sys's wrappers: on macOS and OpenBSD the
 // system call numbers are no stable ABI and libc is the way in (as Go
 // itself goes), and Solaris, illumos and AIX have no syscall(2) at all.
 // None of these calls allocates: the errors are errnos, and no source
 // address is decoded. EAGAIN means not done: the operation is submitted.
-func transferNow(kind core.Kind, fd int, buf []byte, flags int) (int, syscall.Errno) {
+func TransferNow(kind core.Kind, fd int, buf []byte, flags int) (uintptr, syscall.Errno) {
 	var n int
 	var err error
 	switch kind {
@@ -42,5 +43,5 @@ func transferNow(kind core.Kind, fd int, buf []byte, flags int) (int, syscall.Er
 		}
 		return 0, errno
 	}
-	return n, 0
+	return uintptr(n), 0
 }

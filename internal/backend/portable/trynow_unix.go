@@ -46,7 +46,7 @@ func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int6
 	default:
 		return 0, false
 	}
-	n, errno := transferNow(kind, fd, buf, flags)
+	n, errno := TransferNow(kind, fd, buf, flags)
 	switch errno {
 	case 0:
 		return int32(n), true
