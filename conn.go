@@ -184,9 +184,52 @@ func (c *Conn) ReadContext(ctx context.Context, p []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, c.opError("read", err)
 	}
+	if c.f.poll != nil && len(p) > 0 && !c.f.ring.refs.Closing() {
+		// The readiness path (see mechanism.go), made here: each frame
+		// between a call and its system call costs it (see
+		// File.WriteContext).
+		c.readMu.Lock()
+		res, _, cause := c.f.poll.call(ctx, dirRead, core.KindRecv, p[:min(len(p), maxIO)], 0, nil, nil, nil)
+		c.readMu.Unlock()
+		if res > 0 && cause == nil {
+			return int(res), nil
+		}
+		return 0, c.pollReadEnd(res, cause)
+	}
+	return c.readDriver(ctx, p)
+}
+
+// readDriver is ReadContext off the readiness path (the driver's, or a
+// closed ring's), out of its frame.
+func (c *Conn) readDriver(ctx context.Context, p []byte) (int, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	return c.readLocked(ctx, p)
+}
+
+// pollReadEnd is the error of a receive on the readiness path that
+// moved no bytes (res 0: the end of the stream, or an empty datagram) or
+// failed (see File.pollErr), made out of ReadContext's frame.
+//
+//go:noinline
+func (c *Conn) pollReadEnd(res int32, cause error) error {
+	if res == 0 && cause == nil {
+		if c.dgram {
+			return nil
+		}
+		return io.EOF
+	}
+	return c.opError("read", c.pollCallErr(core.KindRecv, res, cause))
+}
+
+// pollCallErr is the error of a call of kind on the readiness path that
+// failed with res, or whose wait ended for cause, as io reports it.
+func (c *Conn) pollCallErr(kind core.Kind, res int32, cause error) error {
+	err := c.f.pollErr(res, cause, net.ErrClosed)
+	if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError(kind.String(), errno)
+	}
+	return err
 }
 
 // readLocked is ReadContext's receive, with readMu held.
@@ -216,6 +259,32 @@ func (c *Conn) WriteContext(ctx context.Context, p []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, c.opError("write", err)
 	}
+	if c.f.poll != nil && !c.f.ring.refs.Closing() {
+		// The readiness path, made here (see ReadContext).
+		c.writeMu.Lock()
+		n := 0
+		for {
+			res, _, cause := c.f.poll.call(ctx, dirWrite, core.KindSend, p[n:min(len(p), n+maxIO)], msgNoSignal, nil, nil, nil)
+			if res < 0 || cause != nil {
+				c.writeMu.Unlock()
+				return n, c.opError("write", c.pollCallErr(core.KindSend, res, cause))
+			}
+			n += int(res)
+			if n == len(p) || c.dgram { // a datagram goes whole or not at all
+				c.writeMu.Unlock()
+				return n, nil
+			}
+			if err := ctx.Err(); err != nil {
+				c.writeMu.Unlock()
+				return n, c.opError("write", err)
+			}
+		}
+	}
+	return c.writeDriver(ctx, p)
+}
+
+// writeDriver is WriteContext off the readiness path (see readDriver).
+func (c *Conn) writeDriver(ctx context.Context, p []byte) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	return c.writeLocked(ctx, p)

@@ -103,3 +103,55 @@ func benchEcho(b *testing.B, conns int,
 	ln.Close()
 	served.Wait()
 }
+
+// BenchmarkConnWriteRead: one goroutine writes 64 bytes on one end of a
+// loopback TCP connection and reads them at the other, so that nothing
+// ever waits: a socket call's bookkeeping on the readiness path beside
+// net's (see BenchmarkPipeWriteRead for pipes).
+func BenchmarkConnWriteRead(b *testing.B) {
+	run := func(b *testing.B, listen func(network, addr string) (net.Listener, error),
+		dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+		ln, err := listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				b.Error(err)
+			}
+			accepted <- c
+		}()
+		w, err := dial(context.Background(), "tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Close()
+		r := <-accepted
+		if r == nil {
+			b.FailNow()
+		}
+		defer r.Close()
+		msg, buf := make([]byte, 64), make([]byte, 64)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := w.Write(msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(r, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("net", func(b *testing.B) {
+		run(b, net.Listen, (&net.Dialer{}).DialContext)
+	})
+	for _, backend := range socketBackends {
+		b.Run("aio-"+backend, func(b *testing.B) {
+			r := benchRing(b, backend)
+			run(b, r.Listen, r.DialContext)
+		})
+	}
+}
