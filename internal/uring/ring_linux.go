@@ -211,7 +211,7 @@ func (r *Ring) Enter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer, ar
 			return 0, err
 		}
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.Fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
+	n, _, errno := syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.Fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), uintptr(arg), argSize)
 	if errno != 0 {
 		return int(n), errno
 	}
@@ -220,7 +220,7 @@ func (r *Ring) Enter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer, ar
 
 // Register calls io_uring_register(2).
 func (r *Ring) Register(opcode uint32, arg unsafe.Pointer, nrArgs uint32) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.Fd), uintptr(opcode), uintptr(arg), uintptr(nrArgs), 0, 0)
+	n, _, errno := syscall.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.Fd), uintptr(opcode), uintptr(arg), uintptr(nrArgs), 0, 0)
 	if errno != 0 {
 		return int(n), errno
 	}

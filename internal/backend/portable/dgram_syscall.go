@@ -3,6 +3,7 @@
 package portable
 
 import (
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +24,7 @@ const dgramSupported = true
 // that fails (EAGAIN) leaves it untouched.
 func recvfrom(fd int, p, from []byte, flags int) (n, fromLen int, err error) {
 	fl := uint32(min(len(from), 1<<30)) // socklen_t
-	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd),
+	r, _, errno := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(fd),
 		uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), uintptr(flags),
 		uintptr(unsafe.Pointer(unsafe.SliceData(from))), uintptr(unsafe.Pointer(&fl)))
 	if errno != 0 {
@@ -37,7 +38,7 @@ func recvfrom(fd int, p, from []byte, flags int) (n, fromLen int, err error) {
 
 // sendto sends p to the raw sockaddr to (empty: the connected peer).
 func sendto(fd int, p, to []byte, flags int) (int, error) {
-	r, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd),
+	r, _, errno := syscall.Syscall6(unix.SYS_SENDTO, uintptr(fd),
 		uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), uintptr(flags),
 		uintptr(unsafe.Pointer(unsafe.SliceData(to))), uintptr(len(to)))
 	if errno != 0 {

@@ -1,6 +1,7 @@
 package portable
 
 import (
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -22,7 +23,7 @@ func readNoWait(fd int, p []byte, off int64, fs *fileState) (res int32, ok bool)
 	iov := unix.Iovec{Base: &p[0]}
 	iov.SetLen(len(p))
 	lo, hi := uintptr(off), uintptr(uint64(off)>>halfLong>>halfLong)
-	n, _, errno := unix.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, lo, hi, unix.RWF_NOWAIT)
+	n, _, errno := syscall.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, lo, hi, unix.RWF_NOWAIT)
 	switch errno {
 	case 0:
 		// 0 would mean end of file; a worker's pread confirms it, so a

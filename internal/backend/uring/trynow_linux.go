@@ -2,6 +2,7 @@ package uring
 
 import (
 	"runtime"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -40,14 +41,14 @@ func (d *Driver) TryNow(kind core.Kind, fd int, _ any, buf []byte, off int64, fl
 		iov := unix.Iovec{Base: &buf[0]}
 		iov.SetLen(len(buf))
 		// off -1: the file position, or a stream.
-		n, _, errno = unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, uintptr(off), uintptr(uint64(off)>>32), unix.RWF_NOWAIT)
+		n, _, errno = syscall.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, uintptr(off), uintptr(uint64(off)>>32), unix.RWF_NOWAIT)
 		runtime.KeepAlive(&iov)
 	case core.KindRecv, core.KindSend:
 		trap := uintptr(unix.SYS_RECVFROM)
 		if kind == core.KindSend {
 			trap = unix.SYS_SENDTO
 		}
-		n, _, errno = unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
+		n, _, errno = syscall.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
 	default:
 		return 0, false
 	}
