@@ -33,7 +33,10 @@ func dirInfo(dir string) (tmpfs bool, free int64, err error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return false, 0, err
 	}
-	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC, int64(st.Bavail) * st.Bsize, nil
+	// (Type is an int32 on 32-bit systems, where RAMFS_MAGIC overflows it:
+	// compare the magic's 32 bits.)
+	typ := uint32(st.Type)
+	return typ == unix.TMPFS_MAGIC || typ == unix.RAMFS_MAGIC, int64(st.Bavail) * int64(st.Bsize), nil
 }
 
 // isTerminal reports whether f is a terminal.
