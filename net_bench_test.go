@@ -11,6 +11,11 @@ import (
 
 // BenchmarkEcho: 64-byte ping-pong over loopback TCP with 1 and 64
 // connections, client and server both aio, beside the same with Go's net.
+//
+// "net-rawconn" is the floor for any library that waits through Go's
+// public API (see BenchmarkPipePingPong): net's sockets, each call made
+// through SyscallConn's RawConn with the system call in the callback
+// (on Unix).
 func BenchmarkEcho(b *testing.B) {
 	for _, conns := range []int{1, 64} {
 		b.Run("net/conns="+itoa(conns), func(b *testing.B) {
@@ -19,6 +24,11 @@ func BenchmarkEcho(b *testing.B) {
 				return d.DialContext(ctx, network, addr)
 			})
 		})
+		if rawListen != nil {
+			b.Run("net-rawconn/conns="+itoa(conns), func(b *testing.B) {
+				benchEcho(b, conns, rawListen, rawDial)
+			})
+		}
 		for _, backend := range socketBackends {
 			b.Run("aio."+backend+"/conns="+itoa(conns), func(b *testing.B) {
 				r := benchRing(b, backend)
