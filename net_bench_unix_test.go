@@ -40,51 +40,29 @@ func (l rawListener) Accept() (net.Conn, error) {
 	return newRawConnRW(c)
 }
 
-// rawConnRW is a net.Conn whose Read and Write go through its RawConn,
-// as rawRW does for an os.File.
+// rawConnRW is a net.Conn whose Read and Write go through its RawConn
+// (see rawRW).
 type rawConnRW struct {
 	net.Conn
-	rc   syscall.RawConn
-	p    []byte
-	n    int
-	err  error
-	rdFn func(fd uintptr) bool
-	wrFn func(fd uintptr) bool
+	raw *rawRW
 }
 
-func newRawConnRW(c net.Conn) (*rawConnRW, error) {
-	rc, err := c.(syscall.Conn).SyscallConn()
+func newRawConnRW(c net.Conn) (net.Conn, error) {
+	sc, ok := c.(interface {
+		syscall.Conn
+		io.Closer
+	})
+	if !ok {
+		c.Close()
+		return nil, syscall.EINVAL
+	}
+	raw, err := rawRWOf(sc)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	x := &rawConnRW{Conn: c, rc: rc}
-	x.rdFn = func(fd uintptr) bool {
-		x.n, x.err = syscall.Read(int(fd), x.p)
-		return x.err != syscall.EAGAIN
-	}
-	x.wrFn = func(fd uintptr) bool {
-		x.n, x.err = syscall.Write(int(fd), x.p)
-		return x.err != syscall.EAGAIN
-	}
-	return x, nil
+	return rawConnRW{Conn: c, raw: raw}, nil
 }
 
-func (x *rawConnRW) Read(p []byte) (int, error) {
-	x.p = p
-	if err := x.rc.Read(x.rdFn); err != nil {
-		return 0, err
-	}
-	if x.err == nil && x.n == 0 {
-		return 0, io.EOF
-	}
-	return x.n, x.err
-}
-
-func (x *rawConnRW) Write(p []byte) (int, error) {
-	x.p = p
-	if err := x.rc.Write(x.wrFn); err != nil {
-		return 0, err
-	}
-	return x.n, x.err
-}
+func (x rawConnRW) Read(p []byte) (int, error)  { return x.raw.Read(p) }
+func (x rawConnRW) Write(p []byte) (int, error) { return x.raw.Write(p) }

@@ -192,10 +192,11 @@ func BenchmarkPipePingPong(b *testing.B) {
 	}
 }
 
-// rawRW reads and writes an os.File through its RawConn, as a library
-// that parks in the netpoller through the public API must.
+// rawRW reads and writes a descriptor (an os.File, a net.Conn) through
+// its RawConn, as a library that parks in the netpoller through the
+// public API must.
 type rawRW struct {
-	f    *os.File
+	c    io.Closer
 	rc   syscall.RawConn
 	p    []byte
 	n    int
@@ -205,11 +206,23 @@ type rawRW struct {
 }
 
 func newRawRW(b *testing.B, f *os.File) *rawRW {
-	rc, err := f.SyscallConn()
+	x, err := rawRWOf(f)
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := &rawRW{f: f, rc: rc}
+	return x
+}
+
+// rawRWOf makes a rawRW of c, which it closes.
+func rawRWOf(c interface {
+	syscall.Conn
+	io.Closer
+}) (*rawRW, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	x := &rawRW{c: c, rc: rc}
 	x.rdFn = func(fd uintptr) bool {
 		x.n, x.err = syscall.Read(int(fd), x.p)
 		return x.err != syscall.EAGAIN
@@ -218,7 +231,7 @@ func newRawRW(b *testing.B, f *os.File) *rawRW {
 		x.n, x.err = syscall.Write(int(fd), x.p)
 		return x.err != syscall.EAGAIN
 	}
-	return x
+	return x, nil
 }
 
 func (x *rawRW) Read(p []byte) (int, error) {
@@ -240,4 +253,4 @@ func (x *rawRW) Write(p []byte) (int, error) {
 	return x.n, x.err
 }
 
-func (x *rawRW) Close() error { return x.f.Close() }
+func (x *rawRW) Close() error { return x.c.Close() }
