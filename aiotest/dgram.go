@@ -74,6 +74,19 @@ func testDatagramRoundTrip(t *testing.T, s *suite) {
 	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "reply" {
 		t.Fatalf("Read on the dialed conn = (%q, %v)", buf[:n], err)
 	}
+	// An empty datagram is a datagram, not the end of a stream, both ways.
+	if _, err := b.WriteTo(nil, from); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(buf); n != 0 || err != nil {
+		t.Fatalf("Read of an empty datagram on the dialed conn = (%d, %v), want (0, nil)", n, err)
+	}
+	if n, err := c.Write(nil); n != 0 || err != nil {
+		t.Fatalf("Write of an empty datagram on the dialed conn = (%d, %v), want (0, nil)", n, err)
+	}
+	if n, _, err := b.ReadFrom(buf); n != 0 || err != nil {
+		t.Fatalf("ReadFrom of the dialed conn's empty datagram = (%d, %v), want (0, nil)", n, err)
+	}
 	if runtime.GOOS == "windows" {
 		return // no unixgram sockets on Windows
 	}
