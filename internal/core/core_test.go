@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -464,4 +465,74 @@ func BenchmarkCheckCost(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestCountersSerial: a serialised source's slot is its lock and its
+// count. A call in flight is one submitted and not completed; freeing
+// the slot completes it, or, for a call that did nothing, forgets it;
+// Result adds only how a cancelled call ended; Retire keeps the counts.
+func TestCountersSerial(t *testing.T) {
+	tb := NewTable()
+	var c Counters
+	tb.AddCounters(&c, MechReadiness)
+	want := func(step string, submitted, completed, inFlight, canceled, lost uint64) {
+		t.Helper()
+		st := tb.Stats()
+		if st.Readiness != submitted || st.Completed != completed || st.InFlight != inFlight ||
+			st.Canceled != canceled || st.CancelRacesLost != lost {
+			t.Fatalf("%s: Stats = %+v; want readiness %d, completed %d, in flight %d, canceled %d, races lost %d",
+				step, st, submitted, completed, inFlight, canceled, lost)
+		}
+		if got := tb.callsInFlight(); got != int64(inFlight) {
+			t.Fatalf("%s: callsInFlight = %d, want %d", step, got, inFlight)
+		}
+	}
+	want("new", 0, 0, 0, 0, 0)
+	if !c.Take() {
+		t.Fatal("Take failed on a free slot")
+	}
+	if c.Take() {
+		t.Fatal("a second Take succeeded while the slot was held")
+	}
+	want("taken", 1, 0, 1, 0, 0)
+	c.Free(true)
+	want("freed, made", 1, 1, 0, 0, 0)
+	if !c.Take() {
+		t.Fatal("Take failed after Free")
+	}
+	c.Free(false)
+	want("freed, did nothing", 1, 1, 0, 0, 0)
+	c.Take()
+	c.Result(-int32(ecanceled), true)
+	c.Free(true)
+	c.Take()
+	c.Result(5, true)
+	c.Free(true)
+	want("a cancelled call and a lost race", 3, 3, 0, 1, 1)
+
+	// Concurrent takers: exactly one holds the slot at a time, and
+	// every call is counted once.
+	const workers, calls = 4, 1000
+	var holders atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range calls {
+				for !c.Take() {
+					runtime.Gosched()
+				}
+				if holders.Add(1) != 1 {
+					t.Error("two holders of the slot at once")
+				}
+				holders.Add(-1)
+				c.Free(true)
+			}
+		}()
+	}
+	wg.Wait()
+	want("after the concurrent calls", 3+workers*calls, 3+workers*calls, 0, 1, 1)
+	c.Retire()
+	want("retired", 3+workers*calls, 3+workers*calls, 0, 1, 1)
 }
