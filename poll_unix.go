@@ -39,9 +39,12 @@ type pollFD struct {
 	dirs   [2]pollDir // first: see pollDir
 	rc     syscall.RawConn
 	closed atomic.Bool // Close has begun: calls from now on do nothing
-	file   *os.File
-	table  *core.Table
-	set    *pollSet // the ring's, which Ring.Close ends
+	// fd is the descriptor's number, open while a call holds a gate and
+	// closed is false (Close waits for the gates: see closing).
+	fd    int
+	file  *os.File
+	table *core.Table
+	set   *pollSet // the ring's, which Ring.Close ends
 
 	// closeMu orders closing (which File.Close and Ring.Close may both
 	// call, at once) before close releases the descriptor: released, set
@@ -93,6 +96,7 @@ type pollDirFields struct {
 	// Written by every call (the first two lines).
 	gate    gate        // held by the call in this direction
 	stale   atomic.Bool // kicked, and the caller's deadline is not back yet (see restore)
+	timed   atomic.Bool // the caller has set a deadline (see writeNow)
 	tried   bool        // the call made its system call at least once
 	waited  bool        // the call found it had to wait: counted in flight
 	kind    core.Kind
@@ -151,7 +155,7 @@ func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool
 	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
 		panic("aio: inconsistent readiness state: the netpoller refused a pollable descriptor")
 	}
-	p = &pollFD{file: f, rc: rc, table: t, set: &r.polls}
+	p = &pollFD{file: f, rc: rc, fd: fd, table: t, set: &r.polls}
 	for i := range p.dirs {
 		d := &p.dirs[i]
 		d.p, d.which = p, uint8(i)
@@ -226,6 +230,22 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	if p.closed.Load() { // Close waits for the gates, so it waits for us
 		d.gate.leave(false)
 		return 0, 0, errClosedBeforeStart
+	}
+	if dir == dirWrite && custom == nil && len(buf) > 0 && (kind == core.KindWrite || kind == core.KindSend) && !d.timed.Load() {
+		// writeNow: a write the kernel takes at once needs nothing of
+		// the netpoller, so it is made here, without RawConn's lock,
+		// its deadline check and its callback: the descriptor is open
+		// (the gate is held and closed was false), non-blocking, and no
+		// deadline of the caller's can have passed (none is set). Only
+		// writes: a read that finds nothing would make its system call
+		// again inside RawConn (whose wait must follow an attempt made
+		// after it resets the descriptor's readiness), and most reads
+		// of a blocking call wait. Anything but success (EAGAIN, an
+		// error) goes the usual way, which makes the call again.
+		if n, errno := portable.TransferNow(kind, p.fd, buf, flags); errno == 0 {
+			d.gate.leave(true)
+			return int32(n), 0, nil
+		}
 	}
 	if d.stale.Load() {
 		d.restore()
@@ -443,6 +463,7 @@ func (p *pollFD) setUserDeadline(dir int, t time.Time) {
 	d := &p.dirs[dir]
 	d.mu.Lock()
 	d.deadline = t
+	d.timed.Store(!t.IsZero())
 	if !d.kicked {
 		p.setDeadline(dir, t)
 	}

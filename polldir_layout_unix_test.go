@@ -20,6 +20,7 @@ func TestPollDirLayout(t *testing.T) {
 	hot := map[string]uintptr{
 		"gate":    unsafe.Offsetof(d.gate) + unsafe.Sizeof(d.gate),
 		"stale":   unsafe.Offsetof(d.stale) + unsafe.Sizeof(d.stale),
+		"timed":   unsafe.Offsetof(d.timed) + unsafe.Sizeof(d.timed),
 		"tried":   unsafe.Offsetof(d.tried) + 1,
 		"waited":  unsafe.Offsetof(d.waited) + 1,
 		"kind":    unsafe.Offsetof(d.kind) + unsafe.Sizeof(d.kind),
