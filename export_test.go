@@ -47,6 +47,23 @@ func InKernelForTest(r *Ring) (int, bool) {
 	return d.InKernel(), true
 }
 
+// SpuriousTaskrunForTest sets the uring ring's task-work flag with no
+// task work behind it and pokes its owner; false for other backends.
+func SpuriousTaskrunForTest(r *Ring) bool {
+	d, ok := r.driver.(interface{ SpuriousTaskrunForTest() })
+	if ok {
+		d.SpuriousTaskrunForTest()
+	}
+	return ok
+}
+
+// OwnerAsleepForTest reports whether the uring ring's owner is asleep,
+// and whether its task-work flag is set.
+func OwnerAsleepForTest(r *Ring) (asleep, taskrunFlag bool) {
+	d := r.driver.(interface{ OwnerAsleepForTest() (bool, bool) })
+	return d.OwnerAsleepForTest()
+}
+
 // FixedOpsForTest reports how many operations the ring submitted on
 // registered buffers, or false for backends without them.
 func FixedOpsForTest(r *Ring) (uint64, bool) {

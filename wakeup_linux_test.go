@@ -2,6 +2,8 @@ package aio_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -166,4 +168,66 @@ func startWait(op *aio.Op, err error) (int, error) {
 		return 0, err
 	}
 	return op.Wait()
+}
+
+// TestURingSpuriousTaskrunFlag: the kernel can leave IORING_SQ_TASKRUN
+// set with no task work behind it (it sets the flag after it adds the
+// work, so an enter racing with the add runs the work first). The owner
+// must still go to sleep, operations must still complete, and Close must
+// return: an owner that trusted the flag spun at 100% of a CPU, for good
+// once Close had nothing left to wait for (seen once in a CI run).
+func TestURingSpuriousTaskrunFlag(t *testing.T) {
+	needURing(t)
+	name := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(name, []byte("spurious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := aio.New(aio.Config{Backend: "uring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAsleep := func(step string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			asleep, flag := aio.OwnerAsleepForTest(r)
+			if asleep {
+				t.Logf("%s: the owner is asleep, task-work flag %v", step, flag)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the owner did not go to sleep in 10s (task-work flag %v)", step, flag)
+			}
+			runtime.Gosched()
+		}
+	}
+	waitAsleep("idle")
+	if !aio.SpuriousTaskrunForTest(r) {
+		t.Fatal("the uring ring has no task-work flag to set")
+	}
+	waitAsleep("flag set")
+
+	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	aio.DisableTryNowForTest(r) // the read goes through the owner
+	if n, err := startWait(f.StartReadAt(buf, 0)); string(buf[:n]) != "spurious" || (err != nil && !errors.Is(err, io.EOF)) {
+		t.Fatalf("StartReadAt with the flag set = (%d %q, %v)", n, buf[:n], err)
+	}
+	f.Close()
+	aio.SpuriousTaskrunForTest(r)
+	waitAsleep("after a read")
+
+	closed := make(chan error, 1)
+	go func() { closed <- r.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ring.Close did not return in 10s with the task-work flag set")
+	}
 }

@@ -167,6 +167,11 @@ func (r *Ring) SQPending() uint32 {
 // SQFlags returns the kernel-written SQ flags (SQCQOverflow, SQTaskrun, ...).
 func (r *Ring) SQFlags() uint32 { return atomic.LoadUint32(r.sqFlags) }
 
+// OrSQFlagsForTest sets bits in the SQ flags as the kernel would (a test
+// makes the kernel's own spurious IORING_SQ_TASKRUN this way: see the
+// uring driver's taskWork).
+func (r *Ring) OrSQFlagsForTest(bits uint32) { atomic.OrUint32(r.sqFlags, bits) }
+
 // EventfdEnabled reports whether the registered eventfd is signalled
 // (IORING_CQ_EVENTFD_DISABLED clear).
 func (r *Ring) EventfdEnabled() bool {
