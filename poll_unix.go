@@ -96,7 +96,7 @@ type pollDirFields struct {
 	// Written by every call (the first two lines).
 	gate    gate        // held by the call in this direction
 	stale   atomic.Bool // kicked, and the caller's deadline is not back yet (see restore)
-	timed   atomic.Bool // the caller has set a deadline (see writeNow)
+	timed   atomic.Bool // the caller has set a deadline: writes go through RawConn, which checks it (see call)
 	tried   bool        // the call made its system call at least once
 	waited  bool        // the call found it had to wait: counted in flight
 	kind    core.Kind
@@ -232,9 +232,9 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 		return 0, 0, errClosedBeforeStart
 	}
 	if dir == dirWrite && custom == nil && len(buf) > 0 && (kind == core.KindWrite || kind == core.KindSend) && !d.timed.Load() {
-		// writeNow: a write the kernel takes at once needs nothing of
-		// the netpoller, so it is made here, without RawConn's lock,
-		// its deadline check and its callback: the descriptor is open
+		// A write the kernel takes at once needs nothing of the
+		// netpoller, so it is made here, without RawConn's lock, its
+		// deadline check and its callback: the descriptor is open
 		// (the gate is held and closed was false), non-blocking, and no
 		// deadline of the caller's can have passed (none is set). Only
 		// writes: a read that finds nothing would make its system call
