@@ -53,7 +53,10 @@ func dirFSTempDir(t testing.TB) string {
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Errorf("the tree a DirFS served is still held open after 10s: %v", err)
+				// What still runs may be what holds the DirFS.
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("the tree a DirFS served is still held open after 10s: %v; goroutines:\n%s", err, buf)
 				return
 			}
 			time.Sleep(time.Millisecond)

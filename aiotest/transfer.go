@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -457,7 +458,18 @@ func testTransferFileServerFS(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.FileServerFS(r.DirFS(dir))}
+	// Every connection the server took must end after Shutdown, which
+	// closes the idle ones but does not wait for their goroutines: one
+	// still running holds the DirFS, and so its directory, open.
+	var opened, closed atomic.Int64
+	srv := &http.Server{Handler: http.FileServerFS(r.DirFS(dir)), ConnState: func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			closed.Add(1)
+		}
+	}}
 	go srv.Serve(ln)
 	// Shutdown waits for the handler, and so for its Close of the file,
 	// which Windows needs before the directory goes.
@@ -476,6 +488,13 @@ func testTransferFileServerFS(t *testing.T, s *suite) {
 	// the client has them all: Shutdown waits for the handler.
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); closed.Load() != opened.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d of the server's %d connections still open 10s after Shutdown:\n%s",
+				opened.Load()-closed.Load(), opened.Load(), buf[:runtime.Stack(buf, true)])
+		}
 	}
 	after := r.Stats()
 	zc, copied := after.ZeroCopyBytes-before.ZeroCopyBytes, after.CopiedBytes-before.CopiedBytes
