@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// BenchmarkEcho: 64-byte ping-pong over loopback TCP with 1 and 64
+// BenchmarkEcho: 64-byte ping-pong over loopback TCP with 1, 64 and 1000
 // connections, client and server both aio, beside the same with Go's net.
 //
 // "net-rawconn" is the floor for any library that waits through Go's
@@ -17,7 +17,7 @@ import (
 // through SyscallConn's RawConn with the system call in the callback
 // (on Unix).
 func BenchmarkEcho(b *testing.B) {
-	for _, conns := range []int{1, 64} {
+	for _, conns := range []int{1, 64, 1000} {
 		b.Run("net/conns="+itoa(conns), func(b *testing.B) {
 			benchEcho(b, conns, net.Listen, func(ctx context.Context, network, addr string) (net.Conn, error) {
 				var d net.Dialer
