@@ -336,6 +336,12 @@ func (f *File) do(ctx context.Context, kind core.Kind, p []byte, off int64, flag
 		}
 		return res, syscall.Errno(-res)
 	}
+	return f.submitWait(ctx, kind, p, off, flags)
+}
+
+// submitWait is do through the driver: it submits the operation and
+// waits for its completion (see Ring.await), again after an EINTR.
+func (f *File) submitWait(ctx context.Context, kind core.Kind, p []byte, off int64, flags int) (int32, error) {
 	for {
 		rec, err := f.start(kind, p, off, flags, nil, nil)
 		if err != nil {
@@ -713,7 +719,39 @@ func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 
 // ReadAt is ReadAtContext without a context (io.ReaderAt).
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	// A read the kernel can do at once (cached data) is made here: each
+	// frame a call returns through after its system call costs it (see
+	// File.WriteContext).
+	if off >= 0 && len(p) > 0 && len(p) <= maxIO {
+		res, ok := f.tryNow(core.KindRead, p, off, 0)
+		if ok && int(res) == len(p) {
+			return len(p), nil
+		}
+		return f.readAtRest(p, off, res, ok)
+	}
 	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// readAtRest is ReadAt after its try at once (tryNow's res and ok) did not
+// fill p, out of ReadAt's frame: the read goes through the driver if it
+// was not done, and the rest is read as ReadAtContext reads it.
+//
+//go:noinline
+func (f *File) readAtRest(p []byte, off int64, res int32, ok bool) (int, error) {
+	ctx := context.Background()
+	if !ok {
+		var err error
+		if res, err = f.submitWait(ctx, core.KindRead, p, off, 0); err != nil {
+			return 0, f.pathErr("read", err)
+		}
+	} else if res < 0 {
+		return 0, f.pathErr("read", syscall.Errno(-res))
+	}
+	if res == 0 {
+		return 0, io.EOF
+	}
+	n, err := f.ReadAtContext(ctx, p[res:], off+int64(res))
+	return int(res) + n, err
 }
 
 // WriteAt is WriteAtContext without a context (io.WriterAt).

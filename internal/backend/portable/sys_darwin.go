@@ -10,6 +10,10 @@ const noWaitSupported = false
 
 func readNoWait(fd int, p []byte, off int64, fs *fileState) (int32, bool) { return 0, false }
 
+func preadNoWait(fd int, iov *unix.Iovec, off int64) (uintptr, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
 // fsync flushes to stable storage as os.File.Sync does on Darwin:
 // F_FULLFSYNC (fsync(2) leaves data in the drive's cache), falling back to
 // fsync where the file system does not support it (SMB mounts).

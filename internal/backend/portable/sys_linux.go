@@ -11,10 +11,6 @@ import (
 // older kernels refuse the flag and readNoWait stops trying).
 const noWaitSupported = true
 
-// halfLong is half the bits of a long: preadv2 takes the offset as two
-// longs, pos_l and pos_h, joined as ((pos_h << halfLong) << halfLong) | pos_l.
-const halfLong = unsafe.Sizeof(uintptr(0)) * 4
-
 // readNoWait reads p at off (off < 0: the file position) only if the data
 // is in the page cache: ok reports that res is the operation's result.
 // Otherwise (not cached, end of file to be confirmed, the file or the
@@ -22,17 +18,21 @@ const halfLong = unsafe.Sizeof(uintptr(0)) * 4
 func readNoWait(fd int, p []byte, off int64, fs *fileState) (res int32, ok bool) {
 	iov := unix.Iovec{Base: &p[0]}
 	iov.SetLen(len(p))
-	lo, hi := uintptr(off), uintptr(uint64(off)>>halfLong>>halfLong)
-	n, _, errno := syscall.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, lo, hi, unix.RWF_NOWAIT)
-	switch errno {
-	case 0:
-		// 0 would mean end of file; a worker's pread confirms it, so a
-		// NOWAIT quirk can never turn into a false EOF.
-		return int32(n), n > 0
-	case unix.EOPNOTSUPP, unix.EINVAL, unix.ENOSYS:
-		fs.noWaitRefused.Store(true) // this file system or kernel cannot
-	}
-	return 0, false
+	n, errno := preadNoWait(fd, &iov, off)
+	return noWaitResult(n, errno, fs)
+}
+
+// preadNoWait makes readNoWait's system call, preadv2 of iov with
+// RWF_NOWAIT. It is small enough to be inlined (keep it so), into TryNow
+// too: every frame a call returns through after its system call costs
+// the caller (see TransferNow).
+//
+// preadv2 takes the offset as two longs, pos_l and pos_h, joined as
+// ((pos_h << half a long's bits) << half a long's bits) | pos_l: the high
+// 32 bits on a 32-bit system, ignored on a 64-bit one.
+func preadNoWait(fd int, iov *unix.Iovec, off int64) (n uintptr, errno syscall.Errno) {
+	n, _, errno = syscall.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(iov)), 1, uintptr(off), uintptr(uint64(off)>>32), unix.RWF_NOWAIT)
+	return
 }
 
 func fsync(fd int) error     { return unix.Fsync(fd) }

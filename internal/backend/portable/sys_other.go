@@ -12,6 +12,10 @@ const noWaitSupported = false
 
 func readNoWait(fd int, p []byte, off int64, fs *fileState) (int32, bool) { return 0, false }
 
+func preadNoWait(fd int, iov *unix.Iovec, off int64) (uintptr, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
 func fsync(fd int) error     { return unix.Fsync(fd) }
 func fdatasync(fd int) error { return unix.Fsync(fd) } // not every Unix has fdatasync(2)
 

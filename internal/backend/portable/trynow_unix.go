@@ -3,6 +3,8 @@
 package portable
 
 import (
+	"syscall"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/waitforit/aio/internal/core"
@@ -27,7 +29,11 @@ func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int6
 		switch {
 		case fs.blocking:
 		case kind == core.KindRead && !fs.noWaitRefused.Load():
-			return readNoWait(fd, buf, off, fs)
+			// readNoWait, with its system call made in this frame.
+			iov := unix.Iovec{Base: &buf[0]}
+			iov.SetLen(len(buf))
+			n, errno := preadNoWait(fd, &iov, off)
+			return noWaitResult(n, errno, fs)
 		case kind == core.KindWrite:
 			// A regular file's write cannot be tried without waiting here:
 			// say so, and the caller writes in its own thread (see the aio
@@ -54,4 +60,18 @@ func (d *Driver) TryNow(kind core.Kind, fd int, handle any, buf []byte, off int6
 		return 0, false
 	}
 	return -int32(errno), true
+}
+
+// noWaitResult is readNoWait's result for the count or the errno of its
+// preadv2 (see preadNoWait).
+func noWaitResult(n uintptr, errno syscall.Errno, fs *fileState) (res int32, ok bool) {
+	switch errno {
+	case 0:
+		// 0 would mean end of file; a worker's pread confirms it, so a
+		// NOWAIT quirk can never turn into a false EOF.
+		return int32(n), n > 0
+	case unix.EOPNOTSUPP, unix.EINVAL, unix.ENOSYS:
+		fs.noWaitRefused.Store(true) // this file system or kernel cannot
+	}
+	return 0, false
 }
