@@ -531,6 +531,20 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	if off < 0 {
 		return 0, f.pathErr("readat", errNegativeOffset)
 	}
+	if len(p) > 0 && len(p) <= maxIO && ctx.Err() == nil {
+		// As in ReadAt.
+		res, ok := f.tryNow(core.KindRead, p, off, 0)
+		if ok && int(res) == len(p) {
+			return len(p), nil
+		}
+		return f.readAtRest(ctx, p, off, res, ok)
+	}
+	return f.readAtLoop(ctx, p, off)
+}
+
+// readAtLoop is ReadAtContext's reading, a chunk of at most maxIO at a
+// time, each done at once or through the driver (see do).
+func (f *File) readAtLoop(ctx context.Context, p []byte, off int64) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -719,26 +733,26 @@ func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 
 // ReadAt is ReadAtContext without a context (io.ReaderAt).
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	// A read the kernel can do at once (cached data) is made here: each
-	// frame a call returns through after its system call costs it (see
-	// File.WriteContext).
+	// A read the kernel can do at once (cached data) is made here, not
+	// in ReadAtContext's frame: each frame a call returns through after
+	// its system call costs it (see File.WriteContext).
 	if off >= 0 && len(p) > 0 && len(p) <= maxIO {
 		res, ok := f.tryNow(core.KindRead, p, off, 0)
 		if ok && int(res) == len(p) {
 			return len(p), nil
 		}
-		return f.readAtRest(p, off, res, ok)
+		return f.readAtRest(context.Background(), p, off, res, ok)
 	}
 	return f.ReadAtContext(context.Background(), p, off)
 }
 
-// readAtRest is ReadAt after its try at once (tryNow's res and ok) did not
-// fill p, out of ReadAt's frame: the read goes through the driver if it
-// was not done, and the rest is read as ReadAtContext reads it.
+// readAtRest is ReadAt and ReadAtContext after their try at once
+// (tryNow's res and ok) did not fill p, out of their frames: the read goes
+// through the driver if it was not done, and the rest is read as
+// readAtLoop reads.
 //
 //go:noinline
-func (f *File) readAtRest(p []byte, off int64, res int32, ok bool) (int, error) {
-	ctx := context.Background()
+func (f *File) readAtRest(ctx context.Context, p []byte, off int64, res int32, ok bool) (int, error) {
 	if !ok {
 		var err error
 		if res, err = f.submitWait(ctx, core.KindRead, p, off, 0); err != nil {
@@ -750,7 +764,7 @@ func (f *File) readAtRest(p []byte, off int64, res int32, ok bool) (int, error) 
 	if res == 0 {
 		return 0, io.EOF
 	}
-	n, err := f.ReadAtContext(ctx, p[res:], off+int64(res))
+	n, err := f.readAtLoop(ctx, p[res:], off+int64(res))
 	return int(res) + n, err
 }
 
