@@ -2,6 +2,7 @@ package aio_test
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -85,6 +86,47 @@ func benchReadAt(b *testing.B, f interface {
 		off := rng.Int64N(benchFileSize/4096) * 4096
 		if _, err := f.ReadAt(buf, off); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRead: cached 4 KiB sequential reads at the file position (what
+// io.Copy and a bufio.Reader make), one caller, aio beside os.File.
+func BenchmarkRead(b *testing.B) {
+	name := benchFile(b)
+	b.Run("os.File", func(b *testing.B) {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		benchRead(b, f)
+	})
+	for _, backend := range []string{"uring", "portable"} {
+		b.Run("aio."+backend, func(b *testing.B) {
+			r := benchRing(b, backend)
+			f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			benchRead(b, f)
+		})
+	}
+}
+
+func benchRead(b *testing.B, f io.ReadSeeker) {
+	buf := make([]byte, 4096)
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Read(buf); err != nil {
+			if err != io.EOF {
+				b.Fatal(err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
