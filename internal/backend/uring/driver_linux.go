@@ -163,8 +163,9 @@ type Driver struct {
 	batch  []abi.CQE  // CQEs copied out, under cqMu
 	cqMu   sync.Mutex // one reaper at a time: the owner, or the watcher (see watch)
 
-	deferTaskrun bool     // the ring has DEFER_TASKRUN: only the owner's enter runs task work
-	efd          *os.File // the ring's eventfd, read by the watcher through Go's netpoller (not in ownerReads mode)
+	deferTaskrun bool          // the ring has DEFER_TASKRUN: only the owner's enter runs task work
+	efd          *os.File      // the ring's eventfd, read by the watcher through Go's netpoller (not in ownerReads mode)
+	watched      chan struct{} // closed when the watcher has returned
 
 	// ownerReads: the owner sleeps in a blocking read of wakeFD, the
 	// ring's eventfd, and pokes write it (see "The owner's loop").
@@ -214,7 +215,7 @@ func NewMode(entries int, t *core.Table, mode Mode) (core.Driver, error) {
 	if entries <= 0 {
 		entries = 256
 	}
-	d := &Driver{table: t, mode: mode, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	d := &Driver{table: t, mode: mode, wake: make(chan struct{}, 1), exited: make(chan struct{}), watched: make(chan struct{})}
 	d.sqFree.L = &d.sqMu
 	ready := make(chan error, 1)
 	go d.own(uint32(entries), ready)
@@ -662,14 +663,19 @@ func (d *Driver) own(entries uint32, ready chan<- error) {
 	ready <- nil
 	d.loop()
 	d.calls.close()
+	if !d.ownerReads {
+		// The watcher reaps and looks at the ring: it must be gone
+		// before the ring is unmapped (a SIGSEGV in its reap otherwise,
+		// seen under load with AIO_URING_MODE=owner-taskrun).
+		d.efd.Close() // its read fails and it returns
+		<-d.watched
+	}
 	d.ring.Close()
 	if d.ownerReads {
 		d.wakeMu.Lock()
 		unix.Close(d.wakeFD)
 		d.wakeFD = -1
 		d.wakeMu.Unlock()
-	} else {
-		d.efd.Close() // the watcher's read fails and it returns
 	}
 	close(d.exited)
 }
@@ -872,6 +878,7 @@ func (d *Driver) dispatch(cqe *abi.CQE) {
 // signals it only while the owner sleeps (the eventfd is disabled
 // otherwise). It returns when the owner closes the eventfd.
 func (d *Driver) watch() {
+	defer close(d.watched)
 	var buf [8]byte
 	for {
 		if _, err := d.efd.Read(buf[:]); err != nil {
