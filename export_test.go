@@ -64,6 +64,16 @@ func OwnerAsleepForTest(r *Ring) (asleep, taskrunFlag bool) {
 	return d.OwnerAsleepForTest()
 }
 
+// OwnerWakesForTest reports the uring ring's owner's wake-ups, how many
+// were from a sleep parked in Go's netpoller, and whether the owner reads
+// its eventfd itself (the default mode).
+func OwnerWakesForTest(r *Ring) (wakes, parked uint64, ownerReads bool) {
+	d := r.driver.(interface {
+		OwnerWakesForTest() (uint64, uint64, bool)
+	})
+	return d.OwnerWakesForTest()
+}
+
 // FixedOpsForTest reports how many operations the ring submitted on
 // registered buffers, or false for backends without them.
 func FixedOpsForTest(r *Ring) (uint64, bool) {

@@ -109,11 +109,12 @@ func BenchmarkPipeWriteRead(b *testing.B) {
 // BenchmarkPipeDriver is BenchmarkPipeWriteRead with each call through
 // the driver (the ring's owner thread, the portable backend's workers),
 // as the Start calls and a read that must wait go: the hand-off is what
-// is timed. Run it with -cpu 1 too: with one P, the goroutine a
-// completion wakes waits in the run queue of the owner's P while the
-// owner sleeps in its blocking read of the eventfd, until sysmon takes
-// the P back (20 us to 10 ms later). On the project's VM, io_uring took
-// 160 us per iteration with -cpu 1 against 27 us with -cpu 2.
+// is timed. Run it with -cpu 1 too: with one P, a goroutine a
+// completion wakes waited in the run queue of the owner's P while the
+// owner slept in its blocking read of the eventfd, until sysmon took the
+// P back (20 us to 10 ms later): 156-167 us per iteration with -cpu 1
+// against 26-33 us with -cpu 2. With one P the owner now parks instead
+// (see the uring driver's waitWake): 32-40 us.
 func BenchmarkPipeDriver(b *testing.B) {
 	msg, buf := make([]byte, 64), make([]byte, 64)
 	for _, backend := range []string{"uring", "portable"} {

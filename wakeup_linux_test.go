@@ -231,3 +231,99 @@ func TestURingSpuriousTaskrunFlag(t *testing.T) {
 		t.Fatal("Ring.Close did not return in 10s with the task-work flag set")
 	}
 }
+
+// TestURingOwnerParksWithOneP: with GOMAXPROCS 1 the owner waits for its
+// eventfd parked in Go's netpoller, not in a blocking read, which would
+// keep the only P from the goroutines it has just woken until sysmon
+// took it back (see the uring driver's waitWake); once GOMAXPROCS grows
+// it reads blocking again. Calls through the owner complete, with the
+// right bytes, before, across and after the change, and Close returns.
+func TestURingOwnerParksWithOneP(t *testing.T) {
+	needURing(t)
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	r, err := aio.New(aio.Config{Backend: "uring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aio.DisableTryNowForTest(r) // every call goes through the owner
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := r.NewFile(pr)
+	pr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := r.NewFile(pw)
+	pw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, buf := make([]byte, 64), make([]byte, 64)
+	seq := 0
+	round := func(n int) {
+		t.Helper()
+		for range n {
+			seq++
+			msg[0], msg[1] = byte(seq), byte(seq>>8)
+			if _, err := wr.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(rd, buf); err != nil || buf[0] != msg[0] || buf[1] != msg[1] {
+				t.Fatalf("read back %x, %v; want %x", buf[:2], err, msg[:2])
+			}
+		}
+	}
+	round(100)
+	wakes, parked, ownerReads := aio.OwnerWakesForTest(r)
+	t.Logf("GOMAXPROCS 1: %d wake-ups, %d parked", wakes, parked)
+	if wakes == 0 {
+		t.Fatal("the owner never slept between 200 calls through it")
+	}
+	if ownerReads && parked == 0 {
+		t.Fatal("with GOMAXPROCS 1 the owner never slept parked in the netpoller")
+	}
+	if !ownerReads && parked != 0 {
+		t.Fatalf("an owner that does not read its eventfd counted %d parked reads of it", parked)
+	}
+
+	// The owner looks at GOMAXPROCS every 256 sleeps: go on until it has
+	// slept 300 times without parking.
+	runtime.GOMAXPROCS(2)
+	var since uint64
+	for i := 0; ; i++ {
+		w0, p0, _ := aio.OwnerWakesForTest(r)
+		round(50)
+		w1, p1, _ := aio.OwnerWakesForTest(r)
+		if p1 == p0 {
+			since += w1 - w0
+		} else {
+			since = 0
+		}
+		if since >= 300 {
+			t.Logf("GOMAXPROCS 2: %d wake-ups since the last parked one", since)
+			break
+		}
+		if i == 400 {
+			t.Fatalf("with GOMAXPROCS 2 the owner still parks after %d calls (%d wake-ups, %d parked)", 2*50*i, w1, p1)
+		}
+	}
+	if err := rd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- r.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ring.Close did not return in 10s")
+	}
+}

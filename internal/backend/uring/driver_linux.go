@@ -174,6 +174,13 @@ type Driver struct {
 	ownerReads bool
 	wakeMu     sync.RWMutex
 	wakeFD     int
+	// parkFile, the owner's alone, is a duplicate of wakeFD registered
+	// with Go's netpoller while GOMAXPROCS is 1: the owner then waits
+	// parked on it, not in a blocking read (see waitWake). oneP and
+	// sleeps say when to look at GOMAXPROCS again.
+	parkFile *os.File
+	oneP     bool
+	sleeps   uint32
 
 	disabled      [256]bool                    // opcodes hidden from Supported, for tests
 	kinds         atomic.Pointer[[64]kindInfo] // Supported's and route's answers, by kind
@@ -182,6 +189,7 @@ type Driver struct {
 
 	submitEnters atomic.Uint64 // io_uring_enter calls that submitted
 	ownerWakes   atomic.Uint64 // times the owner was woken from its sleep
+	parkedWakes  atomic.Uint64 // of those, from a sleep parked in the netpoller (see waitWake)
 	fixedOps     atomic.Uint64 // operations submitted on registered buffers
 
 	regMu    sync.Mutex
@@ -327,6 +335,14 @@ func (d *Driver) SubmitEnters() uint64 { return d.submitEnters.Load() }
 
 // OwnerWakes is the number of times the owner was woken from its sleep.
 func (d *Driver) OwnerWakes() uint64 { return d.ownerWakes.Load() }
+
+// OwnerWakesForTest reports the owner's wake-ups, how many of them were
+// from a sleep parked in the netpoller (GOMAXPROCS 1: see waitWake), and
+// whether the owner reads the eventfd itself (else it always parks, on
+// a channel the watcher signals).
+func (d *Driver) OwnerWakesForTest() (wakes, parked uint64, ownerReads bool) {
+	return d.ownerWakes.Load(), d.parkedWakes.Load(), d.ownerReads
+}
 
 // Mode is the driver's mode.
 func (d *Driver) Mode() Mode { return d.mode }
@@ -672,6 +688,9 @@ func (d *Driver) own(entries uint32, ready chan<- error) {
 	}
 	d.ring.Close()
 	if d.ownerReads {
+		if d.parkFile != nil {
+			d.parkFile.Close()
+		}
 		d.wakeMu.Lock()
 		unix.Close(d.wakeFD)
 		d.wakeFD = -1
@@ -753,18 +772,71 @@ func (d *Driver) sleep() {
 		// Woken by a poke (which cleared sleeping) or by the kernel's
 		// signal (which did not). A poke that clears it after this read
 		// only makes the next sleep return at once.
-		var buf [8]byte
-		for {
-			if _, err := unix.Read(d.wakeFD, buf[:]); err != unix.EINTR {
-				break
-			}
-		}
+		d.waitWake()
 		d.sleeping.Store(false)
 	} else {
 		<-d.wake
 	}
 	d.ownerWakes.Add(1)
 	d.ring.SetEventfdEnabled(false)
+}
+
+// waitWake reads the eventfd: a poke's token or the kernel's signal.
+//
+// With more than one P it is a blocking read, which the kernel's signal
+// wakes directly (the fastest wake-up: see "The owner's loop"). The read
+// keeps the owner's P, in a system call, until sysmon takes it back (20
+// us to 10 ms later); meanwhile the other Ps run what the owner has just
+// woken. With one P nothing else could: every goroutine the owner woke
+// waited for sysmon (BenchmarkPipeDriver -cpu 1: 156-167 us per
+// iteration, 26-33 us with two Ps; 32-40 us parked). So with one P the owner
+// parks instead, reading a duplicate of the eventfd through Go's
+// netpoller, which frees the P at once; it is made when GOMAXPROCS
+// becomes 1 and dropped when it grows (while registered, the netpoller
+// would see every signal of the eventfd).
+func (d *Driver) waitWake() {
+	if d.sleeps++; d.sleeps&255 == 1 {
+		// GOMAXPROCS may change (it follows the CPU limit); asking
+		// takes the scheduler's lock, so not at every sleep.
+		d.oneP = runtime.GOMAXPROCS(0) == 1
+	}
+	var buf [8]byte
+	if d.oneP && d.parkFile == nil {
+		d.parkFile = d.openParkFile()
+	} else if !d.oneP && d.parkFile != nil {
+		d.parkFile.Close()
+		d.parkFile = nil
+		unix.SetNonblock(d.wakeFD, false) // the description's flag, the duplicate's too
+	}
+	if d.parkFile != nil {
+		if _, err := d.parkFile.Read(buf[:]); err == nil {
+			d.parkedWakes.Add(1)
+			return
+		}
+		// Not expected: the blocking read below still waits correctly.
+		d.parkFile.Close()
+		d.parkFile = nil
+		unix.SetNonblock(d.wakeFD, false)
+	}
+	for {
+		if _, err := unix.Read(d.wakeFD, buf[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// openParkFile duplicates the eventfd, non-blocking, into a File the
+// netpoller waits on; nil if it cannot (then the owner's reads block).
+func (d *Driver) openParkFile() *os.File {
+	fd, err := unix.FcntlInt(uintptr(d.wakeFD), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "io_uring-eventfd")
 }
 
 // enter hands the kernel everything published and, with GETEVENTS, has it
