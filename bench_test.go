@@ -36,6 +36,27 @@ func benchRing(b *testing.B, backend string) *aio.Ring {
 	return r
 }
 
+// benchOSFile opens name with os, and benchAIOFile on a ring of
+// backend, read-only, each closed when b ends.
+func benchOSFile(b *testing.B, name string) *os.File {
+	f, err := os.Open(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return f
+}
+
+func benchAIOFile(b *testing.B, backend, name string) *aio.File {
+	r := benchRing(b, backend)
+	f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return f
+}
+
 // BenchmarkReadAt: cached 4 KiB random reads, one caller, aio beside
 // os.File.ReadAt in the same run. On Linux, "os-preadv2-nowait" is the
 // floor of aio's mechanism in Go: os.File's descriptor read with the
@@ -45,31 +66,18 @@ func benchRing(b *testing.B, backend string) *aio.Ring {
 func BenchmarkReadAt(b *testing.B) {
 	name := benchFile(b)
 	b.Run("os.File", func(b *testing.B) {
-		f, err := os.Open(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
+		f := benchOSFile(b, name)
 		benchReadAt(b, f)
 	})
 	if nowaitReader != nil {
 		b.Run("os-preadv2-nowait", func(b *testing.B) {
-			f, err := os.Open(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
+			f := benchOSFile(b, name)
 			benchReadAt(b, nowaitReader(f))
 		})
 	}
 	for _, backend := range []string{"uring", "portable"} {
 		b.Run("aio."+backend, func(b *testing.B) {
-			r := benchRing(b, backend)
-			f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
+			f := benchAIOFile(b, backend, name)
 			benchReadAt(b, f)
 		})
 	}
@@ -95,21 +103,12 @@ func benchReadAt(b *testing.B, f interface {
 func BenchmarkRead(b *testing.B) {
 	name := benchFile(b)
 	b.Run("os.File", func(b *testing.B) {
-		f, err := os.Open(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
+		f := benchOSFile(b, name)
 		benchRead(b, f)
 	})
 	for _, backend := range []string{"uring", "portable"} {
 		b.Run("aio."+backend, func(b *testing.B) {
-			r := benchRing(b, backend)
-			f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
+			f := benchAIOFile(b, backend, name)
 			benchRead(b, f)
 		})
 	}
@@ -152,11 +151,7 @@ func BenchmarkReadAtParallel(b *testing.B) {
 		})
 	}
 	b.Run("os.File", func(b *testing.B) {
-		f, err := os.Open(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
+		f := benchOSFile(b, name)
 		run(b, f)
 	})
 	b.Run("aio.uring", func(b *testing.B) {

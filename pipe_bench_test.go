@@ -80,22 +80,7 @@ func BenchmarkPipeWriteRead(b *testing.B) {
 	for _, backend := range []string{"uring", "portable"} {
 		b.Run("aio-"+backend, func(b *testing.B) {
 			r := benchRing(b, backend)
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			rd, err := r.NewFile(pr)
-			pr.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rd.Close()
-			wr, err := r.NewFile(pw)
-			pw.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer wr.Close()
+			rd, wr := ringPipe(b, r)
 			var _ *aio.File = rd
 			b.ReportAllocs()
 			for b.Loop() {
@@ -104,6 +89,29 @@ func BenchmarkPipeWriteRead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ringPipe is a pipe whose two ends are Files of r, closed when tb ends.
+func ringPipe(tb testing.TB, r *aio.Ring) (rd, wr *aio.File) {
+	tb.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rd, err = r.NewFile(pr)
+	pr.Close()
+	if err != nil {
+		pw.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rd.Close() })
+	wr, err = r.NewFile(pw)
+	pw.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { wr.Close() })
+	return rd, wr
 }
 
 // BenchmarkPipeDriver is BenchmarkPipeWriteRead with each call through
@@ -121,22 +129,7 @@ func BenchmarkPipeDriver(b *testing.B) {
 		b.Run("aio-"+backend, func(b *testing.B) {
 			r := benchRing(b, backend)
 			aio.DisableTryNowForTest(r)
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			rd, err := r.NewFile(pr)
-			pr.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rd.Close()
-			wr, err := r.NewFile(pw)
-			pw.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer wr.Close()
+			rd, wr := ringPipe(b, r)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := wr.Write(msg); err != nil {

@@ -220,6 +220,13 @@ func TestURingSpuriousTaskrunFlag(t *testing.T) {
 	aio.SpuriousTaskrunForTest(r)
 	waitAsleep("after a read")
 
+	closeRingWithin(t, r, "with the task-work flag set")
+}
+
+// closeRingWithin closes r and fails if Close does not return in 10s
+// (when says in what state).
+func closeRingWithin(t *testing.T, r *aio.Ring, when string) {
+	t.Helper()
 	closed := make(chan error, 1)
 	go func() { closed <- r.Close() }()
 	select {
@@ -228,7 +235,7 @@ func TestURingSpuriousTaskrunFlag(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Ring.Close did not return in 10s with the task-work flag set")
+		t.Fatalf("Ring.Close did not return in 10s %s", when)
 	}
 }
 
@@ -247,20 +254,7 @@ func TestURingOwnerParksWithOneP(t *testing.T) {
 		t.Fatal(err)
 	}
 	aio.DisableTryNowForTest(r) // every call goes through the owner
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := r.NewFile(pr)
-	pr.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wr, err := r.NewFile(pw)
-	pw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rd, wr := ringPipe(t, r)
 	msg, buf := make([]byte, 64), make([]byte, 64)
 	seq := 0
 	round := func(n int) {
@@ -316,14 +310,5 @@ func TestURingOwnerParksWithOneP(t *testing.T) {
 	if err := wr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- r.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Ring.Close did not return in 10s")
-	}
+	closeRingWithin(t, r, "after GOMAXPROCS changed")
 }
