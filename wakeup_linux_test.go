@@ -312,3 +312,101 @@ func TestURingOwnerParksWithOneP(t *testing.T) {
 	}
 	closeRingWithin(t, r, "after GOMAXPROCS changed")
 }
+
+// TestURingSQPollFullSQ: with the kernel's thread polling the SQ
+// (AIO_URING_MODE=sqpoll), the SQ empties without an enter of the
+// owner's, so nothing but the owner's own look tells a submitter waiting
+// for room that there is some. Far more reads than an 8-entry ring holds
+// are started on empty pipes, which complete only once everything is
+// started and the pipes written: a submitter that waits for room nobody
+// announces waits for ever (it did, in TestURingEnterFaults in that mode).
+// The other modes must pass it too.
+func TestURingSQPollFullSQ(t *testing.T) {
+	needURing(t)
+	for _, mode := range []string{"sqpoll", "owner"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("AIO_URING_MODE", mode)
+			for range aiotest.Scale(10) {
+				sqFullRound(t)
+			}
+		})
+	}
+}
+
+func sqFullRound(t *testing.T) {
+	r, err := aio.New(aio.Config{Backend: "uring", Entries: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aio.KeepStreamsOnRingForTest(r) // the reads wait in the ring
+	const pipes, perPipe = 50, 20
+	type started struct {
+		ops []*aio.Op
+		ws  []*os.File
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		var s started
+		defer func() { done <- s }()
+		for range pipes {
+			rd, w := ringReadPipe(t, r)
+			s.ws = append(s.ws, w)
+			for range perPipe {
+				op, err := rd.StartRead(make([]byte, 1))
+				if err != nil {
+					s.err = err
+					return
+				}
+				s.ops = append(s.ops, op)
+			}
+		}
+	}()
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(30 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d reads not started after 30s: a submitter waits for SQ room nobody announced\n%s",
+			pipes*perPipe, buf[:runtime.Stack(buf, true)])
+	}
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	for _, w := range s.ws {
+		if _, err := w.Write(make([]byte, perPipe)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for i, op := range s.ops {
+		n, err := op.Wait()
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		total += n
+	}
+	if total != pipes*perPipe {
+		t.Errorf("read %d bytes, wrote %d", total, pipes*perPipe)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ringReadPipe is a pipe whose read end r has adopted; the write end is
+// the test's.
+func ringReadPipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := r.NewFile(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	t.Cleanup(func() { rd.Close(); pw.Close() })
+	return rd, pw
+}

@@ -164,6 +164,10 @@ func (r *Ring) SQPending() uint32 {
 	return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
 }
 
+// SQFull reports whether every SQ slot holds a published SQE the kernel
+// has not consumed: what IORING_ENTER_SQ_WAIT waits to end.
+func (r *Ring) SQFull() bool { return r.SQPending() >= uint32(len(r.sqes)) }
+
 // SQFlags returns the kernel-written SQ flags (SQCQOverflow, SQTaskrun, ...).
 func (r *Ring) SQFlags() uint32 { return atomic.LoadUint32(r.sqFlags) }
 

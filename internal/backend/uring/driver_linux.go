@@ -146,9 +146,15 @@ type Driver struct {
 	probe *abi.Probe
 	mode  Mode
 
-	sqMu     sync.Mutex
-	sqFree   sync.Cond     // broadcast by the owner after an enter, while sqWait > 0
-	sqWait   atomic.Int32  // submitters waiting for SQ space
+	sqMu   sync.Mutex
+	sqFree sync.Cond    // broadcast by the owner after an enter, while sqWait > 0
+	sqWait atomic.Int32 // submitters waiting for SQ space
+	// sqFreed counts sqFree's broadcasts (changed under sqMu); sqWanted
+	// is the broadcast the latest waiter waits for. In SQPOLL mode the
+	// kernel's thread makes room without the owner's knowing, so a waiter
+	// the owner has not answered yet is work for it (see roomWanted).
+	sqFreed  atomic.Uint32
+	sqWanted atomic.Uint32
 	closed   bool          // Close has begun; no more SQEs (under sqMu)
 	sleeping atomic.Bool   // the owner is (about to be) asleep; a poker clears it
 	wake     chan struct{} // the owner's sleep ends on a token
@@ -599,6 +605,17 @@ func (d *Driver) publishLocked() {
 // (which is what makes room). Either the owner sees the waiter and
 // broadcasts (under sqMu, so not before the waiter waits), or the
 // waiter's last look comes after the enter and finds the room.
+//
+// In SQPOLL mode the kernel's thread consumes the SQ, not the owner's
+// enter: room appears while the owner may sleep, and nothing signals it.
+// So the waiter also names the broadcast it waits for (sqWanted) before
+// its last look and pokes after it; an owner about to sleep looks at
+// sqWanted after setting sleeping (roomWanted), and answers it: it waits
+// in the kernel for room if the SQ is still full (IORING_ENTER_SQ_WAIT),
+// then broadcasts. Either it sees the waiter, or the waiter's poke finds
+// it asleep and wakes it. (Seen without: Rule8/TinyRingBurst hung in
+// that mode, a CPU busy beside it, its reads of empty pipes waiting in
+// the ring behind a submitter that waited for room the kernel had made.)
 func (d *Driver) sqeLocked() *abi.SQE {
 	for {
 		if d.closed {
@@ -611,6 +628,7 @@ func (d *Driver) sqeLocked() *abi.SQE {
 		// not have published its first SQEs yet) and waits for the owner.
 		d.ring.Publish()
 		d.sqWait.Add(1)
+		d.sqWanted.Store(d.sqFreed.Load() + 1)
 		if sqe := d.ring.GetSQE(); sqe != nil {
 			d.sqWait.Add(-1)
 			return sqe
@@ -730,6 +748,9 @@ func (d *Driver) drained() bool {
 func (d *Driver) hasWork() bool {
 	if pending := d.ring.SQPending(); pending > 0 && (d.mode != ModeSQPoll || d.ring.SQFlags()&abi.SQNeedWakeup != 0) {
 		return true // to enter, or to wake the kernel's poller
+	}
+	if d.mode == ModeSQPoll && d.roomWanted() {
+		return true // to tell a submitter the kernel's poller made room
 	}
 	return d.ring.CQReady() > 0 || d.ring.SQFlags()&abi.SQCQOverflow != 0 || d.calls.pending()
 }
@@ -852,6 +873,9 @@ func (d *Driver) enter() {
 		if d.ring.SQFlags()&abi.SQCQOverflow != 0 {
 			flags |= abi.EnterGetevents
 		}
+		if d.roomWanted() && d.ring.SQFull() {
+			flags |= abi.EnterSQWait // returns once the poller has made room
+		}
 		if flags == 0 {
 			d.wakeSubmitters()
 			return
@@ -893,9 +917,17 @@ func (d *Driver) enter() {
 func (d *Driver) wakeSubmitters() {
 	if d.sqWait.Load() > 0 {
 		d.sqMu.Lock()
+		d.sqFreed.Add(1)
 		d.sqFree.Broadcast()
 		d.sqMu.Unlock()
 	}
+}
+
+// roomWanted reports whether a submitter waits for SQ space and no
+// broadcast has answered it since it began to wait. (A waiter woken but
+// not yet running is answered: the owner does not spin on it.)
+func (d *Driver) roomWanted() bool {
+	return d.sqWait.Load() > 0 && int32(d.sqWanted.Load()-d.sqFreed.Load()) > 0
 }
 
 // reap copies out, hands back and dispatches every ready CQE, and
