@@ -1,0 +1,291 @@
+//go:build unix
+
+// Command echogo puts aiobench's tcp-echo rows beside their floor in Go:
+// 64-byte echoes over N loopback TCP connections, a goroutine for each
+// side of each, in four variants run in interleaved rounds (the order
+// rotated each round), with the medians of the rounds:
+//
+//	net          Go's net
+//	net-rawconn  net's sockets, each Read and Write made through the
+//	             socket's syscall.RawConn with the system call in the
+//	             callback: the only public way to wait in Go's
+//	             netpoller, so the floor of any library outside the
+//	             runtime (aio's readiness path is one)
+//	aio-uring    aio's Listen and Dial, io_uring backend
+//	aio-portable the same, portable backend
+//
+// It prints each variant's round trips per second and their ratio to
+// net's. Where net-rawconn's ratio is below 1, the gap is the public
+// API's, not aio's.
+//
+//	go run ./scripts/floors/echogo [-conns 1000] [-rounds 9] [-duration 750ms]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/waitforit/aio"
+)
+
+type variant struct {
+	name   string
+	listen func() (net.Listener, error)
+	dial   func(addr string) (net.Conn, error)
+}
+
+func main() {
+	conns := flag.Int("conns", 1000, "connections")
+	rounds := flag.Int("rounds", 9, "interleaved rounds")
+	duration := flag.Duration("duration", 750*time.Millisecond, "length of each variant's run in each round")
+	flag.Parse()
+	raiseFileLimit(uint64(2**conns + 256))
+
+	var vs []variant
+	netDial := func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	netListen := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	vs = append(vs, variant{name: "net", listen: netListen, dial: netDial})
+	vs = append(vs, variant{name: "net-rawconn",
+		listen: func() (net.Listener, error) {
+			ln, err := netListen()
+			return rawListener{ln}, err
+		},
+		dial: func(addr string) (net.Conn, error) {
+			c, err := netDial(addr)
+			if err != nil {
+				return nil, err
+			}
+			return newRawConn(c)
+		}})
+	for _, backend := range []string{"uring", "portable"} {
+		r, err := aio.New(aio.Config{Backend: backend})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "echogo: aio-%s unavailable: %v\n", backend, err)
+			continue
+		}
+		defer r.Close()
+		vs = append(vs, variant{name: "aio-" + backend,
+			listen: func() (net.Listener, error) { return r.Listen("tcp", "127.0.0.1:0") },
+			dial: func(addr string) (net.Conn, error) {
+				return r.DialContext(context.Background(), "tcp", addr)
+			}})
+	}
+
+	results := make([][]float64, len(vs))
+	for round := range *rounds {
+		for k := range vs {
+			i := (k + round) % len(vs)
+			rate, err := run(vs[i], *conns, *duration)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "echogo: %s: %v\n", vs[i].name, err)
+				os.Exit(1)
+			}
+			results[i] = append(results[i], rate)
+		}
+	}
+	base := median(results[0])
+	fmt.Printf("%d connections, %d rounds of %v, medians\n", *conns, *rounds, *duration)
+	for i, v := range vs {
+		fmt.Printf("%-13s %8.1fk round trips/s  %.3fx net\n", v.name, median(results[i])/1000, median(results[i])/base)
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// run echoes over conns connections of v for d and returns round trips
+// per second. Every echo is checked.
+func run(v variant, conns int, d time.Duration) (float64, error) {
+	ln, err := v.listen()
+	if err != nil {
+		return 0, err
+	}
+	var served sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			served.Go(func() {
+				defer c.Close()
+				buf := make([]byte, 64)
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			})
+		}
+	}()
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		if clients[i], err = v.dial(ln.Addr().String()); err != nil {
+			return 0, err
+		}
+	}
+	var stop atomic.Bool
+	var total atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for id, c := range clients {
+		wg.Go(func() {
+			msg, buf := make([]byte, 64), make([]byte, 64)
+			<-start
+			var n int64
+			for seq := uint64(0); !stop.Load(); seq++ {
+				msg[0], msg[1], msg[2], msg[3] = byte(seq), byte(seq>>8), byte(id), byte(id>>8)
+				if _, err := c.Write(msg); err != nil {
+					failed.Store(err)
+					break
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					failed.Store(err)
+					break
+				}
+				if string(buf) != string(msg) {
+					failed.Store(fmt.Errorf("connection %d: echo differs", id))
+					break
+				}
+				n++
+			}
+			total.Add(n)
+		})
+	}
+	t0 := time.Now()
+	close(start)
+	time.Sleep(d) // the measured window
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(t0)
+	for _, c := range clients {
+		c.Close()
+	}
+	ln.Close()
+	served.Wait()
+	if err, ok := failed.Load().(error); ok {
+		return 0, err
+	}
+	return float64(total.Load()) / elapsed.Seconds(), nil
+}
+
+// rawListener accepts net's connections as rawConns.
+type rawListener struct{ net.Listener }
+
+func (l rawListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newRawConn(c)
+}
+
+// rawConn is a net.Conn whose Read and Write go through its RawConn.
+type rawConn struct {
+	net.Conn
+	rc   syscall.RawConn
+	buf  []byte
+	n    int
+	errn syscall.Errno
+	rfn  func(fd uintptr) bool
+	wfn  func(fd uintptr) bool
+}
+
+func newRawConn(c net.Conn) (net.Conn, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		c.Close()
+		return nil, syscall.EINVAL
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	x := &rawConn{Conn: c, rc: rc}
+	x.rfn = func(fd uintptr) bool {
+		n, err := syscall.Read(int(fd), x.buf)
+		for err == syscall.EINTR {
+			n, err = syscall.Read(int(fd), x.buf)
+		}
+		if err == syscall.EAGAIN {
+			return false
+		}
+		x.n, x.errn = n, 0
+		if err != nil {
+			x.n, x.errn = 0, err.(syscall.Errno)
+		}
+		return true
+	}
+	x.wfn = func(fd uintptr) bool {
+		n, err := syscall.Write(int(fd), x.buf)
+		for err == syscall.EINTR {
+			n, err = syscall.Write(int(fd), x.buf)
+		}
+		if err == syscall.EAGAIN {
+			return false
+		}
+		x.n, x.errn = n, 0
+		if err != nil {
+			x.n, x.errn = 0, err.(syscall.Errno)
+		}
+		return true
+	}
+	return x, nil
+}
+
+func (x *rawConn) Read(p []byte) (int, error) {
+	x.buf = p
+	if err := x.rc.Read(x.rfn); err != nil {
+		return 0, err
+	}
+	if x.errn != 0 {
+		return 0, x.errn
+	}
+	if x.n == 0 {
+		return 0, io.EOF
+	}
+	return x.n, nil
+}
+
+func (x *rawConn) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		x.buf = p[done:]
+		if err := x.rc.Write(x.wfn); err != nil {
+			return done, err
+		}
+		if x.errn != 0 {
+			return done, x.errn
+		}
+		done += x.n
+	}
+	return done, nil
+}
+
+// raiseFileLimit lifts the soft limit on descriptors to the hard one if
+// it is below n (Go raises it at start on most systems already).
+func raiseFileLimit(n uint64) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || uint64(lim.Cur) >= n {
+		return
+	}
+	lim.Cur = lim.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
