@@ -348,7 +348,7 @@ func sqFullRound(t *testing.T) {
 	const pipes, perPipe = 50, 20
 	type started struct {
 		ops []*aio.Op
-		ws  []*os.File
+		ws  []*aio.File
 		err error
 	}
 	done := make(chan started, 1)
@@ -356,7 +356,7 @@ func sqFullRound(t *testing.T) {
 		var s started
 		defer func() { done <- s }()
 		for range pipes {
-			rd, w := ringReadPipe(t, r)
+			rd, w := ringPipe(t, r)
 			s.ws = append(s.ws, w)
 			for range perPipe {
 				op, err := rd.StartRead(make([]byte, 1))
@@ -398,21 +398,4 @@ func sqFullRound(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// ringReadPipe is a pipe whose read end r has adopted; the write end is
-// the test's.
-func ringReadPipe(t *testing.T, r *aio.Ring) (*aio.File, *os.File) {
-	t.Helper()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := r.NewFile(pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr.Close()
-	t.Cleanup(func() { rd.Close(); pw.Close() })
-	return rd, pw
 }

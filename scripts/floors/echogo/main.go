@@ -219,35 +219,27 @@ func newRawConn(c net.Conn) (net.Conn, error) {
 		return nil, err
 	}
 	x := &rawConn{Conn: c, rc: rc}
-	x.rfn = func(fd uintptr) bool {
-		n, err := syscall.Read(int(fd), x.buf)
-		for err == syscall.EINTR {
-			n, err = syscall.Read(int(fd), x.buf)
-		}
-		if err == syscall.EAGAIN {
-			return false
-		}
-		x.n, x.errn = n, 0
-		if err != nil {
-			x.n, x.errn = 0, err.(syscall.Errno)
-		}
-		return true
-	}
-	x.wfn = func(fd uintptr) bool {
-		n, err := syscall.Write(int(fd), x.buf)
-		for err == syscall.EINTR {
-			n, err = syscall.Write(int(fd), x.buf)
-		}
-		if err == syscall.EAGAIN {
-			return false
-		}
-		x.n, x.errn = n, 0
-		if err != nil {
-			x.n, x.errn = 0, err.(syscall.Errno)
-		}
-		return true
-	}
+	x.rfn, x.wfn = x.attempt(syscall.Read), x.attempt(syscall.Write)
 	return x, nil
+}
+
+// attempt is the RawConn callback that makes call on x.buf: false while
+// it would block.
+func (x *rawConn) attempt(call func(int, []byte) (int, error)) func(fd uintptr) bool {
+	return func(fd uintptr) bool {
+		n, err := call(int(fd), x.buf)
+		for err == syscall.EINTR {
+			n, err = call(int(fd), x.buf)
+		}
+		if err == syscall.EAGAIN {
+			return false
+		}
+		x.n, x.errn = n, 0
+		if err != nil {
+			x.n, x.errn = 0, err.(syscall.Errno)
+		}
+		return true
+	}
 }
 
 func (x *rawConn) Read(p []byte) (int, error) {
