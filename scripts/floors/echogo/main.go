@@ -18,7 +18,7 @@
 // net's. Where net-rawconn's ratio is below 1, the gap is the public
 // API's, not aio's.
 //
-//	go run ./scripts/floors/echogo [-conns 1000] [-rounds 9] [-duration 750ms]
+//	go run ./scripts/floors/echogo [-conns 1000] [-rounds 9] [-duration 750ms] [-hist]
 package main
 
 import (
@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"os"
 	"slices"
@@ -47,6 +48,7 @@ func main() {
 	conns := flag.Int("conns", 1000, "connections")
 	rounds := flag.Int("rounds", 9, "interleaved rounds")
 	duration := flag.Duration("duration", 750*time.Millisecond, "length of each variant's run in each round")
+	flag.BoolVar(&withHist, "hist", false, "each client times each round trip into a latency histogram of its own, as aiobench does (15 KiB per client)")
 	flag.Parse()
 	raiseFileLimit(uint64(2**conns + 256))
 
@@ -99,6 +101,28 @@ func main() {
 	}
 }
 
+// withHist is -hist.
+var withHist bool
+
+// hist has the layout of aiobench's latency histogram: log-linear
+// buckets, 32 per power of two.
+type hist struct {
+	counts     [60 * 32]uint64
+	total, max uint64
+}
+
+func (h *hist) record(d time.Duration) {
+	v := uint64(max(d, 0))
+	b := int(v)
+	if v >= 32 {
+		e := bits.Len64(v) - 1
+		b = (e-4)*32 + int((v>>(e-5))&31)
+	}
+	h.counts[b]++
+	h.total++
+	h.max = max(h.max, v)
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -147,9 +171,17 @@ func run(v variant, conns int, d time.Duration) (float64, error) {
 	for id, c := range clients {
 		wg.Go(func() {
 			msg, buf := make([]byte, 64), make([]byte, 64)
+			var h *hist
+			if withHist {
+				h = new(hist)
+			}
 			<-start
 			var n int64
 			for seq := uint64(0); !stop.Load(); seq++ {
+				var t time.Time
+				if h != nil {
+					t = time.Now()
+				}
 				msg[0], msg[1], msg[2], msg[3] = byte(seq), byte(seq>>8), byte(id), byte(id>>8)
 				if _, err := c.Write(msg); err != nil {
 					failed.Store(err)
@@ -158,6 +190,9 @@ func run(v variant, conns int, d time.Duration) (float64, error) {
 				if _, err := io.ReadFull(c, buf); err != nil {
 					failed.Store(err)
 					break
+				}
+				if h != nil {
+					h.record(time.Since(t))
 				}
 				if string(buf) != string(msg) {
 					failed.Store(fmt.Errorf("connection %d: echo differs", id))
