@@ -339,6 +339,8 @@ func TestURingSQPollFullSQ(t *testing.T) {
 	}
 }
 
+// sqFullRound is one round of TestURingSQPollFullSQ, on a ring of its
+// own made in the mode the environment names.
 func sqFullRound(t *testing.T) {
 	r, err := aio.New(aio.Config{Backend: "uring", Entries: 8})
 	if err != nil {
@@ -346,18 +348,19 @@ func sqFullRound(t *testing.T) {
 	}
 	aio.KeepStreamsOnRingForTest(r) // the reads wait in the ring
 	const pipes, perPipe = 50, 20
+	rds, ws := make([]*aio.File, pipes), make([]*aio.File, pipes)
+	for i := range pipes {
+		rds[i], ws[i] = ringPipe(t, r)
+	}
 	type started struct {
 		ops []*aio.Op
-		ws  []*aio.File
 		err error
 	}
 	done := make(chan started, 1)
-	go func() {
+	go func() { // started apart, so that a hang fails the test
 		var s started
 		defer func() { done <- s }()
-		for range pipes {
-			rd, w := ringPipe(t, r)
-			s.ws = append(s.ws, w)
+		for _, rd := range rds {
 			for range perPipe {
 				op, err := rd.StartRead(make([]byte, 1))
 				if err != nil {
@@ -379,7 +382,7 @@ func sqFullRound(t *testing.T) {
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
-	for _, w := range s.ws {
+	for _, w := range ws {
 		if _, err := w.Write(make([]byte, perPipe)); err != nil {
 			t.Fatal(err)
 		}
