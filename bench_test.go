@@ -212,3 +212,32 @@ func reportEnters(b *testing.B, r *aio.Ring, before uint64) {
 		b.ReportMetric(float64(after-before)/float64(b.N), "enters/op")
 	}
 }
+
+// BenchmarkOpen: a cached file opened and closed, one caller, aio beside
+// os.File (the mechanism an open takes is route's choice, on io_uring).
+func BenchmarkOpen(b *testing.B) {
+	name := benchFile(b)
+	b.Run("os.File", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			f, err := os.Open(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+	for _, backend := range []string{"uring", "portable"} {
+		b.Run("aio."+backend, func(b *testing.B) {
+			r := benchRing(b, backend)
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+		})
+	}
+}

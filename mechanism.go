@@ -51,7 +51,9 @@ import "github.com/waitforit/aio/internal/core"
 //	                      stat...: the driver (io_uring's: the ring
 //	                      where the kernel has the opcode, else its
 //	                      worker pool, which also takes fsync, by
-//	                      measurement; see route in
+//	                      measurement, and open, which must wait for
+//	                      a FIFO's other end as open(2) does; see
+//	                      route in
 //	                      internal/backend/uring/workers_linux.go).
 //
 //	anything on "iocp"    the driver                                    the driver

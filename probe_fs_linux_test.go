@@ -31,6 +31,11 @@ func TestProbeRoutes(t *testing.T) {
 			if !strings.HasPrefix(rt.Via, "worker threads (fsync(2)") {
 				t.Errorf("uring: %s goes %q, want the worker threads", rt.Op, rt.Via)
 			}
+		case p.Backend == "uring" && strings.HasPrefix(rt.Op, "openat"):
+			// On the workers, to wait as open(2) does (route).
+			if !strings.HasPrefix(rt.Via, "worker threads (open(2)") {
+				t.Errorf("uring: %s goes %q, want the worker threads", rt.Op, rt.Via)
+			}
 		case p.Backend == "uring" && !alwaysWorkers[rt.Op] &&
 			!strings.HasPrefix(rt.Via, "IORING_OP_") && !strings.HasPrefix(rt.Via, "worker threads (kernel lacks IORING_OP_"):
 			t.Errorf("uring: %s goes %q", rt.Op, rt.Via)

@@ -33,14 +33,26 @@ type workerPool struct {
 // thread calling fsync(2) costs less CPU per sync (aiobench write-fsync,
 // ops per CPU-second against std: 0.65-0.74 through the ring, 0.74-0.99
 // on the pool, in alternating runs) and fewer context switches (1.2
-// against 0.6-0.8 per op). Operations the driver always did through the
-// ring (reads, writes, sockets, open, close) are not routed: they are
-// the ring's or unsupported, as Supported says.
+// against 0.6-0.8 per op). Opens go to the worker pool, for what they
+// must wait for: io_uring tries an open first with O_NONBLOCK added and
+// keeps what that gives unless it is EAGAIN, so an open of a FIFO for
+// reading returned before any writer had opened it (a read then found
+// the end of the stream) and one for writing failed ENXIO while no
+// reader had. Forced to io-wq (IOSQE_ASYNC) they wait, but on io-wq's
+// bounded workers (4 per CPU): 32 opens of 16 FIFOs' two ends waited for
+// each other for good. The pool's thread calls open(2), as os does, and
+// adds threads when its queue stops moving (see the portable package's
+// pool); it also cost less: 6 us per open and close of a file, against
+// 17-21 us through the ring (BenchmarkOpen). Operations the driver
+// always did through the ring (reads, writes, sockets, close) are not
+// routed: they are the ring's or unsupported, as Supported says.
 func (d *Driver) route(k core.Kind) (onRing bool, via string) {
 	op, ok := fsOpcode[k]
 	switch {
 	case k == core.KindFsync:
 		return false, "worker threads (fsync(2): io_uring would hand it to an io-wq thread anyway)"
+	case k == core.KindOpen || k == core.KindOpenAt || k == core.KindOpenat2:
+		return false, "worker threads (open(2) waits for a FIFO's other end, as os's does)"
 	case !isFSKind(k):
 		return true, ""
 	case ok && d.probe.Supported(op) && !d.disabled[op] && !d.workers.forced[k].Load():
