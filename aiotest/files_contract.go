@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/waitforit/aio"
 )
@@ -31,6 +32,112 @@ func init() {
 	register("FS/CancelRaces/Stat", testFSCancelRacesStat)
 	register("FS/FileCloseWaits", testFSFileCloseWaits)
 	register("FS/RingCloseWaits", testFSRingCloseWaits)
+	register("FS/FIFOOpensWaitForEachOther", testFSFIFOOpens)
+}
+
+// unblockFIFOs opens both ends of each FIFO without waiting, so that
+// every open of them waiting for its other end returns; they stay open
+// until the test ends.
+func unblockFIFOs(t *testing.T, names []string) {
+	for _, name := range names {
+		for _, flag := range []int{os.O_RDONLY, os.O_WRONLY} {
+			if f, err := os.OpenFile(name, flag|syscall.O_NONBLOCK, 0); err == nil {
+				t.Cleanup(func() { f.Close() })
+			}
+		}
+	}
+}
+
+// testFSFIFOOpens: an open of a FIFO waits for its other end to be
+// opened, as os.OpenFile's does.
+//
+// With far more FIFOs than the ring has worker threads (Config.Workers
+// 2), every FIFO's write end is opened, then every read end: each open
+// must return, as with os, however the backend bounds its threads. (The
+// portable backend deadlocked: its workers all waited in opens while the
+// opens that would release them waited in its queue. io_uring failed the
+// opens for writing at once with ENXIO: it tries an open first with
+// O_NONBLOCK added.) Then an open for reading must not return before a
+// writer opens (io_uring's returned at once, and a read then found the
+// end of the stream).
+func testFSFIFOOpens(t *testing.T, s *suite) {
+	dir := t.TempDir()
+	const fifos = 16
+	names := make([]string, fifos)
+	for i := range names {
+		names[i] = filepath.Join(dir, fmt.Sprint("fifo", i))
+		if err := mkfifo(names[i]); err != nil {
+			t.Skipf("no FIFOs here: %v", err)
+		}
+	}
+	r := s.newRing(t, aio.Config{Workers: 2})
+	t.Cleanup(func() { r.Close() })
+	opened := make(chan error, 2*fifos)
+	var files sync.Map
+	open := func(name string, flag int) {
+		f, err := r.Open(context.Background(), name, flag, 0)
+		if err == nil {
+			files.Store(f, true)
+		}
+		opened <- err
+	}
+	for _, name := range names {
+		go open(name, os.O_WRONLY)
+	}
+	for _, name := range names {
+		go open(name, os.O_RDONLY)
+	}
+	deadline := time.After(30 * time.Second)
+	for i := range 2 * fifos {
+		select {
+		case err := <-opened:
+			if err != nil {
+				t.Fatalf("open %d: %v", i, err)
+			}
+		case <-deadline:
+			st := r.Stats()
+			unblockFIFOs(t, names) // so that the ring can close
+			t.Fatalf("%d of %d opens of FIFOs returned after 30s: the rest wait for each other (%+v)", i, 2*fifos, st)
+		}
+	}
+	files.Range(func(f, _ any) bool {
+		if err := f.(*aio.File).Close(); err != nil {
+			t.Error(err)
+		}
+		return true
+	})
+
+	// A reader alone waits. (The bound is for what must not happen: a
+	// correct open never returns here, whatever the machine's speed.)
+	type result struct {
+		data []byte
+		err  error
+	}
+	read := make(chan result, 1)
+	go func() {
+		f, err := r.Open(context.Background(), names[0], os.O_RDONLY, 0)
+		if err != nil {
+			read <- result{err: err}
+			return
+		}
+		data, err := io.ReadAll(f)
+		f.Close()
+		read <- result{data, err}
+	}()
+	select {
+	case res := <-read:
+		t.Fatalf("an open of a FIFO for reading returned before any writer opened it; the read gave %q, %v", res.data, res.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	w, err := os.OpenFile(names[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("hello"))
+	w.Close()
+	if res := <-read; string(res.data) != "hello" || res.err != nil {
+		t.Errorf("read %q, %v from the FIFO; want \"hello\"", res.data, res.err)
+	}
 }
 
 // fsCall is one call of a file system method, for the cases that try
