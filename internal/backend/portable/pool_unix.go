@@ -36,10 +36,13 @@ type pool struct {
 	exited     sync.WaitGroup
 	run        func(*op)
 
-	taken   uint64      // operations workers have taken off the queue
-	rescue  *time.Timer // armed (armed) while work waits and every worker is busy
+	// The rescue (see above): taken counts the operations workers have
+	// taken off the queue; while work waits and every worker is busy,
+	// the timer runs (armed), and takenAt is taken when it was set.
+	taken   uint64
+	rescue  *time.Timer
 	armed   bool
-	takenAt uint64 // taken when rescue was armed
+	takenAt uint64
 }
 
 // rescuePeriod is how long queued work may wait with no worker taking
