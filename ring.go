@@ -22,10 +22,11 @@ type Config struct {
 	// Workers bounds the threads a backend may use for blocking calls
 	// (the portable backend's regular-file I/O); 0 means a sensible default.
 	// It bounds them while they make progress: when calls wait in the
-	// queue and none has been taken for a second (every thread waits in
-	// a call that waits for another, such as an open of a FIFO waiting
-	// for its other end), each waiting call gets a thread of its own, as
-	// with os, up to 1024 threads, until the queue is empty again.
+	// queue and a whole second passes with none taken (so one to two
+	// seconds after the queue stops: every thread waits in a call that
+	// waits for another, such as an open of a FIFO waiting for its other
+	// end), each waiting call gets a thread of its own, as with os, up to
+	// 1024 threads, until the queue is empty again.
 	Workers int
 	// Seed is the simulator's seed (Backend "sim"): the same seed and the
 	// same sequence of calls give the same outcomes. 0 means the

@@ -117,7 +117,7 @@ func TestDisconnectCancelsReads(t *testing.T) {
 
 	// Occupy the one worker: every read the server submits from now on
 	// waits behind the FIFO's open (the worker takes operations in
-	// order), for up to a second: then the pool, its queue stopped,
+	// order), for at least a second: then the pool, its queue stopped,
 	// gives what waits threads of its own. What follows takes a small
 	// part of that second.
 	fifoOpened := make(chan error, 1)
