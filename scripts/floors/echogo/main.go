@@ -18,7 +18,14 @@
 // net's. Where net-rawconn's ratio is below 1, the gap is the public
 // API's, not aio's.
 //
-//	go run ./scripts/floors/echogo [-conns 1000] [-rounds 9] [-duration 750ms] [-hist]
+// -hops N adds net-rawconn+N: net-rawconn whose every Read and Write
+// first follows a chain of N pointers, each to a 64-byte object of its
+// own, each load waiting for the one before. It prices a library's
+// layers where they cost most: with 1,000 connections, each one's memory
+// has left the CPU's caches by its next call, and each pointer followed
+// is a cache miss.
+//
+//	go run ./scripts/floors/echogo [-conns 1000] [-rounds 9] [-duration 750ms] [-hist] [-hops N]
 package main
 
 import (
@@ -48,6 +55,7 @@ func main() {
 	conns := flag.Int("conns", 1000, "connections")
 	rounds := flag.Int("rounds", 9, "interleaved rounds")
 	duration := flag.Duration("duration", 750*time.Millisecond, "length of each variant's run in each round")
+	hops := flag.Int("hops", 0, "also run net-rawconn+N: net-rawconn following N pointers to objects of their own in every Read and Write")
 	flag.BoolVar(&withHist, "hist", false, "each client times each round trip into a latency histogram of its own, as aiobench does (15 KiB per client)")
 	flag.Parse()
 	raiseFileLimit(uint64(2**conns + 256))
@@ -59,15 +67,29 @@ func main() {
 	vs = append(vs, variant{name: "net-rawconn",
 		listen: func() (net.Listener, error) {
 			ln, err := netListen()
-			return rawListener{ln}, err
+			return rawListener{ln, 0}, err
 		},
 		dial: func(addr string) (net.Conn, error) {
 			c, err := netDial(addr)
 			if err != nil {
 				return nil, err
 			}
-			return newRawConn(c)
+			return newRawConn(c, 0)
 		}})
+	if *hops > 0 {
+		vs = append(vs, variant{name: fmt.Sprintf("net-rawconn+%d", *hops),
+			listen: func() (net.Listener, error) {
+				ln, err := netListen()
+				return rawListener{ln, *hops}, err
+			},
+			dial: func(addr string) (net.Conn, error) {
+				c, err := netDial(addr)
+				if err != nil {
+					return nil, err
+				}
+				return newRawConn(c, *hops)
+			}})
+	}
 	for _, backend := range []string{"uring", "portable"} {
 		r, err := aio.New(aio.Config{Backend: backend})
 		if err != nil {
@@ -221,19 +243,23 @@ func run(v variant, conns int, d time.Duration) (float64, error) {
 }
 
 // rawListener accepts net's connections as rawConns.
-type rawListener struct{ net.Listener }
+type rawListener struct {
+	net.Listener
+	hops int
+}
 
 func (l rawListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return newRawConn(c)
+	return newRawConn(c, l.hops)
 }
 
 // rawConn is a net.Conn whose Read and Write go through its RawConn.
 type rawConn struct {
 	net.Conn
+	hops *hop // the chain Read and Write follow first (-hops)
 	rc   syscall.RawConn
 	buf  []byte
 	n    int
@@ -242,7 +268,24 @@ type rawConn struct {
 	wfn  func(fd uintptr) bool
 }
 
-func newRawConn(c net.Conn) (net.Conn, error) {
+// hop is one link of a rawConn's chain: a cache line of its own.
+type hop struct {
+	next *hop
+	_    [56]byte
+}
+
+// follow walks the chain, each load waiting for the one before it.
+func (x *rawConn) follow() {
+	n := 0
+	for h := x.hops; h != nil; h = h.next {
+		n++
+	}
+	if n < 0 { // never: keeps the walk
+		panic(n)
+	}
+}
+
+func newRawConn(c net.Conn, hops int) (net.Conn, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		c.Close()
@@ -254,6 +297,9 @@ func newRawConn(c net.Conn) (net.Conn, error) {
 		return nil, err
 	}
 	x := &rawConn{Conn: c, rc: rc}
+	for range hops {
+		x.hops = &hop{next: x.hops}
+	}
 	x.rfn, x.wfn = x.attempt(syscall.Read), x.attempt(syscall.Write)
 	return x, nil
 }
@@ -278,6 +324,7 @@ func (x *rawConn) attempt(call func(int, []byte) (int, error)) func(fd uintptr) 
 }
 
 func (x *rawConn) Read(p []byte) (int, error) {
+	x.follow()
 	x.buf = p
 	if err := x.rc.Read(x.rfn); err != nil {
 		return 0, err
@@ -292,6 +339,7 @@ func (x *rawConn) Read(p []byte) (int, error) {
 }
 
 func (x *rawConn) Write(p []byte) (int, error) {
+	x.follow()
 	done := 0
 	for done < len(p) {
 		x.buf = p[done:]
