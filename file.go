@@ -79,7 +79,13 @@ const tryEvery = 8
 // newFile wraps fd, which the File then owns (and closes on error),
 // choosing its mechanisms (see mechanism.go) and telling the driver.
 func (r *Ring) newFile(fd int, name string, origin fdOrigin) (*File, error) {
-	fd, poll, err := r.prepareFD(fd, name, origin)
+	return r.newFileAt(fd, name, origin, nil)
+}
+
+// newFileAt is newFile whose readiness state, if it has one, is made in
+// into (nil: allocated).
+func (r *Ring) newFileAt(fd int, name string, origin fdOrigin, into *pollFD) (*File, error) {
+	fd, poll, err := r.prepareFD(fd, name, origin, into)
 	if err != nil {
 		return nil, err
 	}

@@ -215,7 +215,7 @@ func (l *Listener) AcceptContext(ctx context.Context) (net.Conn, error) {
 		fd, single, err = l.acceptMulti(ctx)
 	}
 	if single {
-		c := &Conn{f: l.f} // borrow Conn.io for the accept itself
+		c := &Conn{connHot: connHot{f: l.f}} // borrow Conn.io for the accept itself
 		var res int32
 		res, _, err = c.io(ctx, core.KindAccept, nil, sockCloexec, nil, &l.dl)
 		fd = int(res)

@@ -3,7 +3,7 @@
 package aio
 
 // prepareFD: no readiness path here; the driver serves every operation.
-func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
+func (r *Ring) prepareFD(fd int, name string, origin fdOrigin, into *pollFD) (int, *pollFD, error) {
 	return fd, nil, nil
 }
 

@@ -38,7 +38,7 @@ func (r *Ring) readinessBackend() bool {
 // but the descriptors aio made are non-blocking there too: the simulator
 // tries an operation nobody waits for yet without waiting
 // (portable.TryOnce). Adopted ones keep their flags, as everywhere.
-func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
+func (r *Ring) prepareFD(fd int, name string, origin fdOrigin, into *pollFD) (int, *pollFD, error) {
 	readiness := r.readinessBackend() && !r.noDirect
 	if !readiness && (r.driver.Name() != "sim" || origin != madeByAio) {
 		return fd, nil, nil
@@ -78,7 +78,7 @@ func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, er
 	if !readiness {
 		return fd, nil, nil // the simulator's: made non-blocking, nothing more
 	}
-	p, ok := newPollFD(fd, name, r, typ == unix.S_IFCHR)
+	p, ok := newPollFD(fd, name, r, typ == unix.S_IFCHR, into)
 	if !ok {
 		return fd, nil, nil // a character device without poll: the driver's
 	}

@@ -16,7 +16,7 @@ import (
 // that cannot be reopened (a pipe, a console, a socket, a disk file
 // opened without sharing) stays the duplicate, which the driver drives as
 // its file object allows.
-func (r *Ring) prepareFD(fd int, name string, origin fdOrigin) (int, *pollFD, error) {
+func (r *Ring) prepareFD(fd int, name string, origin fdOrigin, into *pollFD) (int, *pollFD, error) {
 	if origin != adopted || r.driver.Name() != "iocp" {
 		return fd, nil, nil
 	}

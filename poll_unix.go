@@ -35,16 +35,13 @@ import (
 // its context ending (a kick, from context.AfterFunc), or by Close. A
 // kick remembers it set the deadline (kicked), and the next call puts the
 // caller's deadline back when it leaves.
+//
+// Its layout matters (see pollDir): its head fills the rest of the cache
+// line before dirs, and both directions start on a line of their own.
 type pollFD struct {
-	dirs   [2]pollDir // first: see pollDir
-	rc     syscall.RawConn
-	closed atomic.Bool // Close has begun: calls from now on do nothing
-	// fd is the descriptor's number, open while a call holds a gate and
-	// closed is false (Close waits for the gates: see closing).
-	fd    int
-	file  *os.File
-	table *core.Table
-	set   *pollSet // the ring's, which Ring.Close ends
+	pollHead
+	_    [cacheLine - mallocHeader - unsafe.Sizeof(pollHead{})]byte // (fails to compile if the head outgrows its line)
+	dirs [2]pollDir
 
 	// closeMu orders closing (which File.Close and Ring.Close may both
 	// call, at once) before close releases the descriptor: released, set
@@ -52,6 +49,27 @@ type pollFD struct {
 	closeMu  sync.Mutex
 	released bool
 }
+
+// pollHead is the head of a pollFD: what a call reads of it besides its
+// direction (rc, fd, closed), and what it never reads.
+type pollHead struct {
+	rc   syscall.RawConn
+	file *os.File
+	ring *Ring // whose Close ends the calls (its polls)
+	// fd is the descriptor's number, open while a call holds a gate and
+	// closed is false (Close waits for the gates: see closing).
+	fd     int
+	closed atomic.Bool // Close has begun: calls from now on do nothing
+}
+
+// mallocHeader is where Go's allocator puts an object that holds pointers
+// and is over 64 words long (512 bytes on 64-bit platforms), such as a
+// pollFD, or a Conn with its own: 8 bytes into its slot, after the header
+// that says where its pointers are (Go 1.22 on). Its slot, in a size class
+// of whole cache lines, starts on a line, so such an object's byte
+// cacheLine-mallocHeader does. TestPollDirLayout and TestConnLayout check
+// it on real allocations.
+const mallocHeader = 8
 
 const (
 	dirRead  = 0
@@ -82,14 +100,11 @@ var pastDeadline = time.Unix(1, 0)
 // TestPollDirLayout keeps the layout.
 type pollDir struct {
 	pollDirFields
-	// Whole lines, so that both directions of a pollFD (which begins
-	// with them) start on one. (Never empty: a zero-size last field
-	// would itself be padded.)
+	// Whole lines, so that both directions of a pollFD (the first on a
+	// line: see pollFD) start on one. (Never empty: a zero-size last
+	// field would itself be padded.)
 	_ [cacheLine - unsafe.Sizeof(pollDirFields{})%cacheLine]byte
 }
-
-// cacheLine is the size this layout assumes.
-const cacheLine = 64
 
 // pollDirFields are a pollDir's, in the order that matters (see pollDir).
 type pollDirFields struct {
@@ -133,9 +148,11 @@ type pollDirFields struct {
 }
 
 // newPollFD registers fd, non-blocking, with Go's netpoller; the pollFD
-// owns it from then on. ok false: the netpoller refused it (a character
-// device without poll support), and fd is still the caller's.
-func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool) {
+// owns it from then on. It is made in into if that is not nil (a Conn's
+// own: see Conn.pd), else allocated. ok false: the netpoller refused it
+// (a character device without poll support), and fd is still the
+// caller's.
+func newPollFD(fd int, name string, r *Ring, mayRefuse bool, into *pollFD) (p *pollFD, ok bool) {
 	t := r.table
 	if mayRefuse {
 		// os.File cannot give a descriptor back: try a duplicate first.
@@ -155,7 +172,11 @@ func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool
 	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
 		panic("aio: inconsistent readiness state: the netpoller refused a pollable descriptor")
 	}
-	p = &pollFD{file: f, rc: rc, fd: fd, table: t, set: &r.polls}
+	p = into
+	if p == nil {
+		p = new(pollFD)
+	}
+	p.file, p.rc, p.fd, p.ring = f, rc, fd, r
 	for i := range p.dirs {
 		d := &p.dirs[i]
 		d.p, d.which = p, uint8(i)
@@ -163,7 +184,7 @@ func newPollFD(fd int, name string, r *Ring, mayRefuse bool) (p *pollFD, ok bool
 		d.gate.init(&d.ctr)
 		d.fn = d.attempt()
 	}
-	if !p.set.add(p) {
+	if !r.polls.add(p) {
 		p.closed.Store(true) // the ring is closing: every call is refused
 	}
 	return p, true
@@ -511,7 +532,7 @@ func (p *pollFD) setDeadline(dir int, t time.Time) {
 // close closes the descriptor. Every call has returned (Close drained
 // the refs).
 func (p *pollFD) close() error {
-	p.set.remove(p)
+	p.ring.polls.remove(p)
 	p.closeMu.Lock()
 	p.released = true
 	p.closeMu.Unlock()

@@ -3,14 +3,16 @@
 package aio
 
 import (
+	"context"
+	"os"
 	"testing"
 	"unsafe"
 )
 
 // TestPollDirLayout: what every call on the readiness path writes fits
 // in a pollDir's first two cache lines, and both directions of a pollFD
-// start on a line (see pollDir; a pollFD, over 512 bytes, is allocated
-// in a size class of whole lines).
+// start on a line (see pollDir and mallocHeader), in a pollFD allocated
+// for a pipe as in one made inside a Conn (TestConnLayout).
 func TestPollDirLayout(t *testing.T) {
 	const line = 64
 	var d pollDir
@@ -46,7 +48,82 @@ func TestPollDirLayout(t *testing.T) {
 		t.Errorf("pollDir is %d bytes, not whole cache lines", size)
 	}
 	var p pollFD
-	if off := unsafe.Offsetof(p.dirs); off != 0 {
-		t.Errorf("pollFD.dirs at byte %d, want 0", off)
+	if off := unsafe.Offsetof(p.dirs); (mallocHeader+off)%line != 0 {
+		t.Errorf("pollFD.dirs at byte %d, not on a line in an allocation that starts %d bytes into one", off, mallocHeader)
+	}
+
+	r := layoutRing(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	f, err := r.NewFile(pr)
+	pr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.poll == nil {
+		t.Fatal("a pipe's File has no readiness path")
+	}
+	for i := range f.poll.dirs {
+		if addr := uintptr(unsafe.Pointer(&f.poll.dirs[i])); addr%line != 0 {
+			t.Errorf("a pipe's pollFD.dirs[%d] at %#x, not on a cache line", i, addr)
+		}
+	}
+}
+
+// layoutRing is a portable ring, closed when t ends.
+func layoutRing(t *testing.T) *Ring {
+	r, err := New(Config{Backend: "portable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// TestConnLayout: what every call on a Conn reads first fits in the line
+// its allocation starts in, and its readiness state (Conn.pd) follows,
+// its directions each on lines of their own (see mallocHeader), in the
+// Conns that Dial and Accept make.
+func TestConnLayout(t *testing.T) {
+	const line = 64
+	var c Conn
+	if end := mallocHeader + unsafe.Sizeof(c.connHot); end > line {
+		t.Errorf("Conn's per-call fields end at byte %d of its slot, past the first cache line", end)
+	}
+	if size := unsafe.Sizeof(c); size <= 64*unsafe.Sizeof(uintptr(0)) {
+		t.Errorf("Conn is %d bytes: an object of 64 words or less has no malloc header, and its size class need not be of whole lines", size)
+	}
+	r := layoutRing(t)
+	ln, err := r.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialed, err := r.DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dialed.Close()
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer accepted.Close()
+	for _, x := range []*Conn{dialed.(*Conn), accepted.(*Conn)} {
+		if x.poll != &x.pd || x.f.poll != x.poll {
+			t.Fatalf("a socket made by aio has its readiness state at %p, its File's at %p, want %p (Conn.pd)", x.poll, x.f.poll, &x.pd)
+		}
+		if addr := uintptr(unsafe.Pointer(x)); addr%line != mallocHeader {
+			t.Errorf("a Conn allocated at %#x, not %d bytes into a cache line", addr, mallocHeader)
+		}
+		for i := range x.pd.dirs {
+			if addr := uintptr(unsafe.Pointer(&x.pd.dirs[i])); addr%line != 0 {
+				t.Errorf("Conn.pd.dirs[%d] at %#x, not on a cache line", i, addr)
+			}
+		}
 	}
 }

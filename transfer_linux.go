@@ -235,7 +235,7 @@ func (r *Ring) foreignSide(v any) (side, bool) {
 		if fl&unix.O_NONBLOCK == 0 {
 			return side{}, false // blocking: aio does not change its flags
 		}
-		p, ok := newPollFD(dup, "", r, false)
+		p, ok := newPollFD(dup, "", r, false, nil)
 		if !ok {
 			unix.Close(dup)
 			return side{}, false
