@@ -23,10 +23,13 @@
 // included).
 //
 //	go build -o /tmp/directgo ./scripts/floors/directgo
-//	/tmp/directgo single|owner FILE SECONDS
+//	/tmp/directgo single|owner FILE SECONDS [cached]
 //
 // FILE should be on a disk, not a RAM file system: O_DIRECT must reach
-// the device.
+// the device. With cached, FILE is opened without O_DIRECT and should be
+// in the page cache: the shapes of aiobench's op-32 (cached 4 KiB random
+// reads, 32 in flight from one goroutine), which the kernel completes at
+// submission.
 package main
 
 import (
@@ -49,15 +52,20 @@ const (
 )
 
 func main() {
-	if len(os.Args) != 4 || (os.Args[1] != "single" && os.Args[1] != "owner") {
-		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS")
+	cached := len(os.Args) == 5 && os.Args[4] == "cached"
+	if (len(os.Args) != 4 && !cached) || (os.Args[1] != "single" && os.Args[1] != "owner") {
+		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]")
 		os.Exit(2)
 	}
 	secs, err := strconv.ParseFloat(os.Args[3], 64)
 	if err != nil {
 		fail(err)
 	}
-	fd, err := unix.Open(os.Args[2], unix.O_RDONLY|unix.O_DIRECT, 0)
+	flags := unix.O_RDONLY | unix.O_DIRECT
+	if cached {
+		flags = unix.O_RDONLY
+	}
+	fd, err := unix.Open(os.Args[2], flags, 0)
 	if err != nil {
 		fail(err)
 	}
