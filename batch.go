@@ -34,6 +34,7 @@ type Batch struct {
 	started []batched
 	recs    []*core.Record
 	scratch []core.Prepared
+	reads   []core.ReadNow
 }
 
 type batched struct {
@@ -41,6 +42,7 @@ type batched struct {
 	kind core.Kind
 	p    []byte
 	off  int64
+	now  nowState // what Submit's try at once made of it (see now.go)
 }
 
 // NewBatch returns an empty batch for operations on files of r.
@@ -120,7 +122,7 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 		return f.pathErr(name, err)
 	}
 	b.mu.Lock()
-	b.started = append(b.started, batched{o, kind, p, off})
+	b.started = append(b.started, batched{o: o, kind: kind, p: p, off: off})
 	o.batch.Store(b)
 	b.mu.Unlock()
 	return nil
@@ -145,8 +147,12 @@ func (b *Batch) Submit() error {
 	}
 	b.recs = b.recs[:0]
 	ops := b.started
+	b.ring.doNow(ops, &b.reads) // the reads the kernel can do at once: done
 	for i := range ops {
 		s := &ops[i]
+		if s.now.done {
+			continue
+		}
 		rec, err := s.o.file.record(s.kind, s.p, s.off, 0, nil, (*opNotifier)(s.o))
 		if err != nil {
 			fail(s.o, err)
@@ -154,8 +160,13 @@ func (b *Batch) Submit() error {
 		}
 		b.recs = append(b.recs, rec)
 	}
-	n, scratch, err := b.ring.table.SubmitBatch(b.recs, b.scratch)
-	b.scratch = scratch
+	var n int
+	var err error
+	if len(b.recs) > 0 {
+		var scratch []core.Prepared
+		n, scratch, err = b.ring.table.SubmitBatch(b.recs, b.scratch)
+		b.scratch = scratch
+	}
 	for _, rec := range b.recs[n:] {
 		o := (*Op)(rec.Notify.(*opNotifier))
 		o.rec = nil

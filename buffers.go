@@ -259,40 +259,63 @@ func (b Buffer) Release() {
 // and tells the driver it may use the fixed operations. It reports
 // whether rec.Buf is p's memory.
 func (p *BufferPool) hold(rec *core.Record) bool {
-	addr := uintptr(unsafe.Pointer(unsafe.SliceData(rec.Buf)))
-	if addr < p.base || addr-p.base >= uintptr(len(p.mem)) {
+	i, h := p.take(rec.Buf)
+	switch h {
+	case notPool:
 		return false
+	case held:
+		rec.Hold, rec.HoldSlot = p, i
+		rec.Fixed, rec.BufIndex = p.registered, p.index
+	case released:
+		if p.checked {
+			p.holdStray(rec, i)
+		}
+	}
+	return true
+}
+
+// holding is what take found of a buffer.
+type holding uint8
+
+const (
+	notPool  holding = iota // not p's memory
+	held                    // p's buffer i, now in flight: Unhold, then Done
+	plain                   // p's memory, not trackable (spanning two buffers, or p closing)
+	released                // p's buffer i, released by its holder: a plain operation (a stray)
+)
+
+// take marks the buffer buf lies in as in flight, if it is one of p's
+// and can be tracked.
+func (p *BufferPool) take(buf []byte) (uint32, holding) {
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	if addr < p.base || addr-p.base >= uintptr(len(p.mem)) {
+		return 0, notPool
 	}
 	i := (addr - p.base) / uintptr(p.size)
-	if addr-p.base+uintptr(len(rec.Buf)) > (i+1)*uintptr(p.size) {
-		return true // spans two buffers: not one the pool can track; a plain operation
+	if addr-p.base+uintptr(len(buf)) > (i+1)*uintptr(p.size) {
+		return 0, plain // spans two buffers: not one the pool can track
 	}
 	if !p.refs.Acquire() {
-		return true // the pool is closing: a plain operation
+		return 0, plain // the pool is closing
 	}
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
 		if v&slotHeld == 0 {
 			// Not handed out: the caller kept a slice past Release. A
-			// plain operation; the memory stays valid (rec.Buf keeps it
-			// reachable), though it may be someone else's by now.
+			// plain operation; the memory stays valid (the operation's
+			// slice keeps it reachable), though it may be someone else's
+			// by now.
 			p.refs.Release()
-			if p.checked {
-				p.holdStray(rec, uint32(i))
-			}
-			return true
+			return uint32(i), released
 		}
 		if v&slotInFlight == slotInFlight {
 			panic("aio: inconsistent buffer pool: too many operations on one buffer")
 		}
 		if s.CompareAndSwap(v, v+1) {
-			break
+			return uint32(i), held
 		}
 	}
-	rec.Hold, rec.HoldSlot = p, uint32(i)
-	rec.Fixed, rec.BufIndex = p.registered, p.index
-	return true
 }
 
 // holdStray notes an operation started on released buffer i, until it
@@ -400,6 +423,31 @@ func (r *Ring) holdBuffer(rec *core.Record) {
 			return
 		}
 	}
+}
+
+// takeBuffer is holdBuffer for an operation without a record, done at
+// once in the caller (Batch.doNow): if buf is a held buffer of one of
+// r's pools, it marks it in flight and returns its pool and slot, for
+// Unhold and Done once the operation is over. ok is false for a buffer
+// that a checked pool must see in a record (released by its holder).
+func (r *Ring) takeBuffer(buf []byte) (p *BufferPool, slot uint32, ok bool) {
+	pp := r.pools.Load()
+	if pp == nil {
+		return nil, 0, true
+	}
+	for _, q := range *pp {
+		switch i, h := q.take(buf); h {
+		case notPool:
+			continue
+		case held:
+			return q, i, true
+		case released:
+			return nil, 0, !q.checked
+		default:
+			return nil, 0, true
+		}
+	}
+	return nil, 0, true
 }
 
 // poolList returns the ring's open pools.

@@ -90,7 +90,44 @@ func TestURingEnterFaults(t *testing.T) {
 	for _, prefix := range []string{"Rule2/", "Rule3/Cancel", "Rule5/ReadContextRacesWrite", "Rule6/", "Rule8/", "BufferPool/CancelStorm", "Batch/"} {
 		aiotest.RunPrefix(t, prefix, newURingRing)
 	}
+	batchReadsUnderFaults(t)
 	f.check(t)
+}
+
+// batchReadsUnderFaults keeps Batches of cached reads going, which the
+// calling goroutine enters on the inline ring itself (in SQPOLL mode the
+// only submitting enters there are), and checks every byte.
+func batchReadsUnderFaults(t *testing.T) {
+	r, f := uringFile(t, 64*4096)
+	want := make([]byte, 64*4096)
+	for i := range want {
+		want[i] = byte(i / 4096 * 7)
+	}
+	if _, err := f.WriteAt(want, 0); err != nil {
+		t.Fatal(err)
+	}
+	ops := make([]aio.Op, 16)
+	bufs := make([][]byte, len(ops))
+	for i := range bufs {
+		bufs[i] = make([]byte, 4096)
+	}
+	b := r.NewBatch()
+	for round := range 64 {
+		for i := range ops {
+			if err := b.StartReadAtOp(&ops[i], f, bufs[i], int64((round+i)%64)*4096); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range ops {
+			off := (round + i) % 64 * 4096
+			if n, err := ops[i].Wait(); n != 4096 || err != nil || !bytes.Equal(bufs[i], want[off:off+4096]) {
+				t.Fatalf("round %d read %d = (%d, %v), right bytes %v", round, i, n, err, bytes.Equal(bufs[i], want[off:off+4096]))
+			}
+		}
+	}
 }
 
 // TestURingTinyRingOverflows: the tiny-ring cases really overflow the

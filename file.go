@@ -256,6 +256,11 @@ func (f *File) start(kind core.Kind, p []byte, off int64, flags int, addr []byte
 	if err := f.check(kind, p); err != nil {
 		return nil, err
 	}
+	return f.startChecked(kind, p, off, flags, addr, notify)
+}
+
+// startChecked is start for an operation that check passed.
+func (f *File) startChecked(kind core.Kind, p []byte, off int64, flags int, addr []byte, notify core.Notifier) (*core.Record, error) {
 	rec, err := f.record(kind, p, off, flags, addr, notify)
 	if err != nil {
 		return nil, err
@@ -307,9 +312,6 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 	if kind == core.KindWrite {
 		rec.Barrier = &f.writes
 	}
-	// A buffered read of a regular file may be done inside its
-	// submission where the kernel can (see mechanism.go).
-	rec.Inline = kind == core.KindRead && off >= 0 && f.regular && f.direct != nil
 	return rec, nil
 }
 

@@ -32,28 +32,27 @@ import "github.com/waitforit/aio/internal/core"
 //	cannot be reopened)   Nothing changes the shared description's
 //	                      flags (O_NONBLOCK stays as the owner set it).
 //
-//	regular file, block   read: at once in the caller if the kernel     the driver
-//	device, directory     can without waiting (cached data, RWF_NOWAIT),
-//	                      else the driver (io_uring: no thread waits
-//	                      for the disk); write: at once where the
-//	                      kernel can (RWF_NOWAIT), and where it cannot
-//	                      (ext4's buffered writes) in the caller's own
-//	                      thread, as os.File writes, since it waits for
-//	                      the file system anyway and a kernel worker
-//	                      would only add hops (File.callerWrites);
-//	                      lseek, a stat of an open file, and an
-//	                      openat2 whose names are all in the kernel's
-//	                      caches (RESOLVE_CACHED): at once in the
-//	                      caller on uring and portable (fsNow,
-//	                      fsnow_linux.go: a file server does them for
-//	                      every request);
-//	                      O_DIRECT reads and writes, fsync, open,
-//	                      stat...: the driver (io_uring's: the ring
-//	                      where the kernel has the opcode, else its
-//	                      worker pool, which also takes fsync, by
-//	                      measurement, and open, which must wait for
-//	                      a FIFO's other end as open(2) does; see
-//	                      route in
+//	regular file, block   read: at once in the caller if the kernel     reads: at once
+//	device, directory     can without waiting (cached data,             where the
+//	                      RWF_NOWAIT), else the driver (io_uring: no    kernel can, as
+//	                      thread waits for the disk); write: at once    for blocking
+//	                      where the kernel can (RWF_NOWAIT), and where  calls (a
+//	                      it cannot (ext4's buffered writes) in the     Batch's
+//	                      caller's own thread, as os.File writes,       together: on
+//	                      since it waits for the file system anyway     io_uring one
+//	                      and a kernel worker would only add hops       enter of its
+//	                      (File.callerWrites); lseek, a stat of an      inline ring;
+//	                      open file, and an openat2 whose names are     now.go), else
+//	                      all in the kernel's caches (RESOLVE_CACHED):  the driver;
+//	                      at once in the caller on uring and portable   the rest: the
+//	                      (fsNow, fsnow_linux.go: a file server does    driver
+//	                      them for every request); O_DIRECT reads and
+//	                      writes, fsync, open, stat...: the driver
+//	                      (io_uring's: the ring where the kernel has
+//	                      the opcode, else its worker pool, which also
+//	                      takes fsync, by measurement, and open, which
+//	                      must wait for a FIFO's other end as open(2)
+//	                      does; see route in
 //	                      internal/backend/uring/workers_linux.go).
 //
 //	anything on "iocp"    the driver                                    the driver

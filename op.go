@@ -95,7 +95,13 @@ func (o *Op) flush() {
 func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, error) {
 	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0}
 	o.completed.Add(1)
-	if _, err := f.start(kind, p, off, 0, nil, (*opNotifier)(o)); err != nil {
+	if err := f.check(kind, p); err != nil {
+		return nil, f.pathErr(name, err)
+	}
+	if f.readNow(o, kind, p, off) {
+		return o, nil
+	}
+	if _, err := f.startChecked(kind, p, off, 0, nil, (*opNotifier)(o)); err != nil {
 		return nil, f.pathErr(name, err)
 	}
 	return o, nil
@@ -118,10 +124,16 @@ func (o *Op) reuse(f *File, kind core.Kind, name string, p []byte) error {
 
 // startOpReusing is startOp into an Op the caller provides.
 func (f *File) startOpReusing(o *Op, kind core.Kind, name string, p []byte, off int64) error {
+	if err := f.check(kind, p); err != nil {
+		return f.pathErr(name, err)
+	}
 	if err := o.reuse(f, kind, name, p); err != nil {
 		return f.pathErr(name, err)
 	}
-	if _, err := f.start(kind, p, off, 0, nil, (*opNotifier)(o)); err != nil {
+	if f.readNow(o, kind, p, off) {
+		return nil
+	}
+	if _, err := f.startChecked(kind, p, off, 0, nil, (*opNotifier)(o)); err != nil {
 		o.err = f.pathErr(name, err)
 		o.finish() // nothing was submitted: o is free again at once
 		return o.err

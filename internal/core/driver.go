@@ -82,6 +82,29 @@ type DirectDoer interface {
 	TryNow(kind Kind, fd int, handle any, buf []byte, off int64, flags int) (res int32, ok bool)
 }
 
+// ReadNow is one read for ManyDoer.TryReadsNow: FD, Buf and Off in, Res
+// (the kernel's result: a count or -errno) out.
+type ReadNow struct {
+	FD  int
+	Buf []byte
+	Off int64
+	Res int32
+}
+
+// ManyDoer is implemented by drivers that can try many positioned reads
+// of regular files at once in one system call (io_uring: one
+// io_uring_enter of a ring the calling goroutine enters itself, each
+// read flagged RWF_NOWAIT and every one reaped before the call returns,
+// so nothing is left in flight on a thread that may exit). TryReadsNow
+// sets each read's Res; a read whose Res is not len(Buf) was not done at
+// once (it would wait, came back short, or failed) and must be submitted
+// as usual, which says what becomes of it. It reports false, having
+// tried nothing, if it cannot. The buffers are used only during the
+// call.
+type ManyDoer interface {
+	TryReadsNow(reads []ReadNow) bool
+}
+
 // WaitHinter is implemented by drivers that want to know when a program
 // starts waiting for an operation (the simulator: it decides an
 // operation's outcome at the moment the program can observe it, so that

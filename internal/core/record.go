@@ -156,12 +156,6 @@ type Record struct {
 	// Handle is the driver's per-descriptor state (see FileAttacher).
 	Handle any
 
-	// Inline says the operation may be done inside the call that submits
-	// it, if the kernel can do it there without waiting (a buffered read
-	// of a regular file at an offset, marked RWF_NOWAIT: see the io_uring
-	// driver's submitInline); otherwise it is submitted as usual.
-	Inline bool
-
 	// Fixed says Buf lies inside memory registered with the driver under
 	// BufIndex (see BufferRegistrar), so the driver may use the kernel's
 	// fixed-buffer operations. Drivers without registration ignore it.

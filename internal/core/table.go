@@ -117,7 +117,7 @@ func (t *Table) Put(r *Record) {
 		r.inconsistent("put while in flight", s)
 	}
 	r.Buf, r.Path, r.Path2, r.Len, r.Src, r.Addr, r.AddrLen, r.Notify, r.FileRefs, r.RingRefs, r.Handle, r.DriverData = nil, nil, nil, 0, 0, nil, 0, nil, nil, nil, nil, nil
-	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot, r.Inline = false, 0, nil, 0, false
+	r.Fixed, r.BufIndex, r.Hold, r.HoldSlot = false, 0, nil, 0
 	r.summed = false
 	r.Barrier = nil
 	r.stack = r.stack[:0]

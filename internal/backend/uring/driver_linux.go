@@ -418,9 +418,6 @@ func (d *Driver) Submit(r *core.Record) error {
 	if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
 		d.ensure(ff) // before any lock: registering is a call on the owner's thread
 	}
-	if inlineOK(r) && d.submitInline([]*core.Record{r}) {
-		return nil
-	}
 	return d.submitOwner(r)
 }
 
@@ -440,6 +437,9 @@ func (d *Driver) submitOwner(r *core.Record) error {
 // SubmitBatch writes the SQEs of recs and pokes the owner once, so that
 // one io_uring_enter takes them all (more only if they overfill the SQ).
 func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
 	if d.anyOnWorkers(recs) {
 		return d.submitEach(recs)
 	}
@@ -447,9 +447,6 @@ func (d *Driver) SubmitBatch(recs []*core.Record) (int, error) {
 		if ff, ok := r.Handle.(*fixedFile); ok && usesFixedFile(r.Kind) {
 			d.ensure(ff)
 		}
-	}
-	if allInline(recs) && d.submitInline(recs) {
-		return len(recs), nil
 	}
 	d.sqMu.Lock()
 	for i, r := range recs {

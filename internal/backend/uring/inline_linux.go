@@ -17,15 +17,16 @@ const inlineEntries = 64
 
 // inlineRing is a second io_uring instance, entered by the submitting
 // goroutine itself, for operations that complete inside the
-// io_uring_enter that submits them: buffered reads of regular files at
-// an offset (core.Record.Inline), each marked RWF_NOWAIT, so that the
-// kernel either copies cached data at once or answers EAGAIN; nothing is
-// left in flight when the call returns. That is what makes it safe to
-// enter from any thread: a request outlives its enter only if it waits,
-// and only then could the exit of the submitting thread cancel it (see
-// Driver). A read that would wait, or that came back short (part of it
-// not cached, or the end of the file to be confirmed), goes to the
-// owner's ring as usual.
+// io_uring_enter that submits them: a Batch's buffered reads of regular
+// files at an offset (TryReadsNow, from the aio package's Batch.Submit,
+// with no record: see its mechanism.go), each marked RWF_NOWAIT, so that
+// the kernel either copies cached data at once or answers EAGAIN;
+// nothing is left in flight when the call returns. That is what makes it
+// safe to enter from any thread: a request outlives its enter only if it
+// waits, and only then could the exit of the submitting thread cancel it
+// (see Driver). A read that would wait, or that came back short (part of
+// it not cached, or the end of the file to be confirmed), is submitted
+// to the owner's ring as usual.
 //
 // Why: a Batch of cached reads through the owner costs two thread
 // hand-offs per batch (to the owner and back), which made one goroutine
@@ -42,19 +43,23 @@ type inlineRing struct {
 	mu   sync.Mutex // one enter at a time
 }
 
-// inlineOK reports whether r may be tried on the inline ring.
-func inlineOK(r *core.Record) bool {
-	return r.Inline && r.Kind == core.KindRead && r.Off >= 0 && len(r.Buf) > 0
-}
-
-// allInline reports whether every record of recs may be tried inline.
-func allInline(recs []*core.Record) bool {
-	for _, r := range recs {
-		if !inlineOK(r) {
-			return false
-		}
+// TryReadsNow does reads on the inline ring in the calling goroutine
+// (core.ManyDoer): at most inlineEntries per io_uring_enter, each
+// waiting in the same call for all its completions. A read that came
+// back short of its buffer, or would have waited, is for the caller to
+// submit as usual (to the owner's ring). It reports false, having done
+// nothing, if the inline ring is unavailable.
+func (d *Driver) TryReadsNow(reads []core.ReadNow) bool {
+	ring := d.inlineRing()
+	if ring == nil {
+		return false
 	}
-	return len(recs) > 0
+	for len(reads) > 0 {
+		n := min(len(reads), inlineEntries)
+		d.enterInline(ring, reads[:n])
+		reads = reads[n:]
+	}
+	return true
 }
 
 // inlineRing returns the inline ring, set up on first use, or nil.
@@ -70,53 +75,26 @@ func (d *Driver) inlineRing() *abi.Ring {
 	return d.inline.ring
 }
 
-// submitInline does recs (all inlineOK) on the inline ring in the
-// calling goroutine, completes those the kernel did at once in full, and
-// submits the others to the owner's ring. It reports false, having done
-// nothing, if the inline ring is unavailable.
-func (d *Driver) submitInline(recs []*core.Record) bool {
-	ring := d.inlineRing()
-	if ring == nil {
-		return false
-	}
-	var res [inlineEntries]int32
-	for len(recs) > 0 {
-		n := min(len(recs), inlineEntries)
-		d.enterInline(ring, recs[:n], res[:n])
-		for i, r := range recs[:n] {
-			if res[i] == int32(len(r.Buf)) {
-				d.table.Complete(r, res[i])
-			} else if err := d.submitOwner(r); err != nil {
-				// It holds the ring's references: the driver cannot be
-				// closed under it.
-				panic("aio: inconsistent io_uring state: resubmitting a read from the inline ring: " + err.Error())
-			}
-		}
-		recs = recs[n:]
-	}
-	return true
-}
-
-// enterInline enters recs on the inline ring and waits, in the same
-// call, for all their completions, leaving their results in res.
-func (d *Driver) enterInline(ring *abi.Ring, recs []*core.Record, res []int32) {
+// enterInline enters reads on the inline ring and waits, in the same
+// call, for all their completions, leaving their results in Res.
+func (d *Driver) enterInline(ring *abi.Ring, reads []core.ReadNow) {
 	d.inline.mu.Lock()
 	defer d.inline.mu.Unlock()
-	for i, r := range recs {
+	for i := range reads {
+		r := &reads[i]
 		sqe := ring.GetSQE() // the ring is empty: each call reaps all it entered
 		sqe.PrepRead(int32(r.FD), r.Buf, uint64(r.Off))
 		sqe.OpFlags = unix.RWF_NOWAIT
 		sqe.UserData = uint64(i)
-		r.Handoff()
 	}
 	ring.Publish()
 	got := 0
-	toSubmit := uint32(len(recs))
-	for got < len(recs) {
+	toSubmit := uint32(len(reads))
+	for got < len(reads) {
 		if toSubmit > 0 {
 			d.submitEnters.Add(1)
 		}
-		_, err := ring.Enter(toSubmit, uint32(len(recs)-got), abi.EnterGetevents, nil, 0)
+		_, err := ring.Enter(toSubmit, uint32(len(reads)-got), abi.EnterGetevents, nil, 0)
 		switch err {
 		case nil, unix.EINTR:
 		case unix.EAGAIN, unix.EBUSY:
@@ -132,15 +110,13 @@ func (d *Driver) enterInline(ring *abi.Ring, recs []*core.Record, res []int32) {
 		for n := ring.CQReady(); n > 0; n = ring.CQReady() {
 			for i := uint32(0); i < n; i++ {
 				cqe := ring.PeekCQE(i)
-				res[cqe.UserData] = cqe.Res
+				reads[cqe.UserData].Res = cqe.Res
 			}
 			ring.Advance(n)
 			got += int(n)
 		}
 	}
-	for _, r := range recs {
-		r.Handback()
-	}
+	runtime.KeepAlive(reads) // the buffers, which the SQEs hold as numbers only
 }
 
 // closeInline releases the inline ring. Nothing is in flight on it: each
