@@ -153,6 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	fs.StringVar(&cfg.report, "report", "", "also write an HTML report with latency CDF plots per workload to `file`")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the whole run to `file` (go tool trace)")
+	fs.BoolVar(&cfg.noVerify, "noverify", false, "do not check the bytes of each read in read-1, read-32, op-32 and direct-32, only its count: for comparisons with floors that check nothing (fio, scripts/floors)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode, about 10 s: a 32 MiB data file, a 128 MiB cold file, 100ms runs, 2 rounds (explicit flags still win)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: aiobench [flags]\n\nMeasures aio against os.File (and fio with -fio) and verifies its invariants.\n\nFlags:")

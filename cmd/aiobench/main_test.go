@@ -133,6 +133,36 @@ func TestCorruptDataFails(t *testing.T) {
 	}
 }
 
+// TestNoVerifySkipsTheBytes: with -noverify the same corrupted file
+// passes (the reads' bytes are not looked at, only their counts), and the
+// table says that the bytes were not checked.
+func TestNoVerifySkipsTheBytes(t *testing.T) {
+	cfg, _, err := parseFlags(append(quickArgs(t, "read-1,op-32"), "-noverify"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.noVerify {
+		t.Fatal("-noverify not parsed")
+	}
+	cfg.duration = 50 * time.Millisecond
+	cfg.rounds = 1
+	cfg.afterCreate = func(name string) error {
+		return os.WriteFile(name, make([]byte, cfg.size), 0o644) // every block wrong
+	}
+	res, err := run(context.Background(), cfg, newProgress(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures) > 0 {
+		t.Errorf("failures with -noverify: %v", res.Failures)
+	}
+	var out bytes.Buffer
+	writeTable(&out, res)
+	if !strings.Contains(out.String(), "not its bytes: -noverify") {
+		t.Errorf("the table does not say the bytes went unchecked:\n%s", out.String())
+	}
+}
+
 // TestEchoTamperFails makes the tcp-echo server alter one byte of one
 // echo per connection: every implementation must catch it, and the tool
 // must still close everything and exit non-zero.

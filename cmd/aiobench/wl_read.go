@@ -37,11 +37,19 @@ func runReadAt(rc *runCtx, callers int, extraFlags int) (runStats, error) {
 	return readAtWorkers(rc, f, uint64(rc.env.blocks), callers)
 }
 
+// verifyRead checks that buf holds block of the data file, unless
+// -noverify said not to.
+func (rc *runCtx) verifyRead(buf []byte, block uint64) error {
+	if rc.env.cfg.noVerify {
+		return nil
+	}
+	return rc.env.pattern.verify(buf, block, 0)
+}
+
 // readAtWorkers runs callers goroutines doing random 4 KiB ReadAt calls
 // on f, a file of blocks blocks of the pattern, every block verified.
 func readAtWorkers(rc *runCtx, f io.ReaderAt, blocks uint64, callers int) (runStats, error) {
 	bufs := alignedBlocks(callers)
-	p := rc.env.pattern
 	return rc.runWorkers(callers, nil, func(w *worker) error {
 		buf := bufs[w.id]
 		for !w.stopped() {
@@ -52,7 +60,7 @@ func readAtWorkers(rc *runCtx, f io.ReaderAt, blocks uint64, callers int) (runSt
 			if err != nil || n != blockSize {
 				return fmt.Errorf("ReadAt block %d: n=%d, err=%v", b, n, err)
 			}
-			if err := p.verify(buf, b, 0); err != nil {
+			if err := rc.verifyRead(buf, b); err != nil {
 				return err
 			}
 			w.ops++
@@ -94,7 +102,6 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 	slotBlock := make([]uint64, depth)
 	started := make([]time.Duration, depth)
 	blocks := uint64(rc.env.blocks)
-	p := rc.env.pattern
 	batch := rc.ring.NewBatch()
 	return rc.runWorkers(1, nil, func(w *worker) error {
 		// complete waits for slot s and checks its read. Every op started
@@ -111,7 +118,7 @@ func runDepth(rc *runCtx, depth int, extraFlags int) (runStats, error) {
 				firstErr = fmt.Errorf("StartReadAt block %d: n=%d, err=%v", slotBlock[s], n, err)
 				return
 			}
-			if err := p.verify(bufs[s], slotBlock[s], 0); err != nil {
+			if err := rc.verifyRead(bufs[s], slotBlock[s]); err != nil {
 				firstErr = err
 				return
 			}
