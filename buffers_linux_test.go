@@ -48,8 +48,7 @@ func TestBufferPoolFixedOps(t *testing.T) {
 		t.Fatalf("write from pool 2 = (%d, %v)", n, err)
 	}
 	// Uncached, so that the read goes through the owner's ring (a cached
-	// one is done inside its submission, on plain memory: see
-	// mechanism.go).
+	// one is done at once, by preadv2: see now.go).
 	evict(t, f)
 	if n, err := wait(f.StartReadAt(b1.Bytes(), 8192)); n != 4096 || err != nil || !bytes.Equal(b1.Bytes(), want[4096:]) {
 		t.Fatalf("read into pool 1 = (%d, %v), data equal %v", n, err, bytes.Equal(b1.Bytes(), want[4096:]))
