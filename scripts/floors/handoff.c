@@ -10,10 +10,16 @@
 //            other through futexes only when the other sleeps. This is
 //            the shape a library must take when the application's
 //            threads may exit under their requests.
+//   inline   aio's shape for a Batch of cached reads: the application
+//            thread enters a plain ring (shared, so under a mutex) with
+//            16 reads flagged RWF_NOWAIT and waits in the same
+//            io_uring_enter for all 16 completions, so that nothing is
+//            left in flight when the call returns, and a thread that
+//            exits later takes no request with it.
 //
 // Build and run (liburing-dev):
 //   cc -O2 -o /tmp/handoff scripts/floors/handoff.c -luring -lpthread
-//   /tmp/handoff single FILE SECONDS ; /tmp/handoff handoff FILE SECONDS
+//   /tmp/handoff single|handoff|inline FILE SECONDS
 // It prints reads/s and CPU microseconds per read (user+sys of the whole
 // process, from getrusage), the same units as aiobench's ops/s and
 // ops/cpu-s.
@@ -169,13 +175,48 @@ static void run_handoff(double secs) {
 	printf("handoff: %.0f reads/s, %.2f us CPU/read, %.0f reads/cpu-s\n", done / t, c / done * 1e6, done / c);
 }
 
+static void run_inline(double secs) {
+	struct io_uring ring;
+	if (io_uring_queue_init(64, &ring, IORING_SETUP_SUBMIT_ALL)) { perror("setup"); exit(1); }
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	long done = 0; int slot = 0;
+	double t0 = now(), c0 = cpu();
+	while (now() - t0 < secs) {
+		pthread_mutex_lock(&mu);
+		for (int i = 0; i < BATCH; i++) {
+			struct io_uring_sqe *s = io_uring_get_sqe(&ring);
+			io_uring_prep_read(s, fd, bufs[slot], BS, pick());
+			s->rw_flags = RWF_NOWAIT; s->user_data = slot;
+			slot = (slot + 1) % DEPTH;
+		}
+		int got = 0;
+		while (got < BATCH) {
+			int r = io_uring_submit_and_wait(&ring, BATCH - got);
+			if (r < 0 && r != -EINTR) { fprintf(stderr, "enter: %d\n", r); exit(1); }
+			struct io_uring_cqe *c; unsigned head, n = 0;
+			io_uring_for_each_cqe(&ring, head, c) {
+				if (c->res != BS) { fprintf(stderr, "res %d (is FILE cached?)\n", c->res); exit(1); }
+				n++;
+			}
+			io_uring_cq_advance(&ring, n);
+			got += n;
+		}
+		pthread_mutex_unlock(&mu);
+		done += BATCH;
+	}
+	double t = now() - t0, c = cpu() - c0;
+	printf("inline:  %.0f reads/s, %.2f us CPU/read, %.0f reads/cpu-s\n", done / t, c / done * 1e6, done / c);
+}
+
 int main(int argc, char **argv) {
-	if (argc < 4) { fprintf(stderr, "usage: %s single|handoff FILE SECONDS\n", argv[0]); return 2; }
+	if (argc < 4) { fprintf(stderr, "usage: %s single|handoff|inline FILE SECONDS\n", argv[0]); return 2; }
 	fd = open(argv[2], O_RDONLY);
 	if (fd < 0) { perror("open"); return 1; }
 	struct stat st; fstat(fd, &st); nblocks = st.st_size / BS;
 	for (int i = 0; i < DEPTH; i++) bufs[i] = aligned_alloc(4096, BS);
 	double secs = atof(argv[3]);
-	if (!strcmp(argv[1], "single")) run_single(secs); else run_handoff(secs);
+	if (!strcmp(argv[1], "single")) run_single(secs);
+	else if (!strcmp(argv[1], "inline")) run_inline(secs);
+	else run_handoff(secs);
 	return 0;
 }
