@@ -146,134 +146,124 @@ func reportCPU(b *testing.B, u0, s0 time.Duration) {
 // must wait for the ring (here: past the end of the file, which the ring
 // confirms) goes to the driver beside them.
 func TestBatchCachedReadsAtOnce(t *testing.T) {
-	for _, backend := range []string{"uring", "portable"} {
-		t.Run(backend, func(t *testing.T) {
-			if backend == "uring" {
-				needURing(t)
-			}
-			r, err := aio.New(aio.Config{Backend: backend})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			const blocks = 32
-			data := make([]byte, blocks*4096)
-			for i := range data {
-				data[i] = byte(i/4096 + i%251)
-			}
-			name := filepath.Join(t.TempDir(), "data")
-			if err := os.WriteFile(name, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			pool, err := r.NewBufferPool(4096, blocks/2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bufs := make([][]byte, blocks)
-			held := make([]aio.Buffer, 0, blocks/2)
-			for i := range bufs {
-				if i%2 == 0 {
-					b, ok := pool.TryGet()
-					if !ok {
-						t.Fatal("pool empty")
-					}
-					held = append(held, b)
-					bufs[i] = b.Bytes()
-				} else {
-					bufs[i] = make([]byte, 4096)
+	eachLinuxRing(t, func(t *testing.T, r *aio.Ring) {
+		const blocks = 32
+		data := make([]byte, blocks*4096)
+		for i := range data {
+			data[i] = byte(i/4096 + i%251)
+		}
+		name := filepath.Join(t.TempDir(), "data")
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		pool, err := r.NewBufferPool(4096, blocks/2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufs := make([][]byte, blocks)
+		held := make([]aio.Buffer, 0, blocks/2)
+		for i := range bufs {
+			if i%2 == 0 {
+				b, ok := pool.TryGet()
+				if !ok {
+					t.Fatal("pool empty")
 				}
-			}
-			// The read past the end is on a File of its own: after a try that did not get the
-			// whole read, the next few reads of a File skip the try.
-			g, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			st0 := r.Stats()
-			batch := r.NewBatch()
-			ops := make([]aio.Op, blocks)
-			for i := range ops {
-				// In reverse, so that no read is where a sequential one
-				// would be.
-				if err := batch.StartReadAtOp(&ops[i], f, bufs[i], int64(blocks-1-i)*4096); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var eof aio.Op
-			if err := batch.StartReadAtOp(&eof, g, make([]byte, 10), blocks*4096); err != nil {
-				t.Fatal(err)
-			}
-			if err := batch.Submit(); err != nil {
-				t.Fatal(err)
-			}
-			for i := range ops {
-				if !ops[i].Completed() {
-					t.Fatalf("read %d of cached data had not completed when Submit returned", i)
-				}
-				n, err := ops[i].Wait()
-				want := data[(blocks-1-i)*4096:][:4096]
-				if n != 4096 || err != nil || !bytes.Equal(bufs[i], want) {
-					t.Fatalf("read %d = (%d, %v), right bytes %v", i, n, err, bytes.Equal(bufs[i], want))
-				}
-			}
-			if n, err := eof.Wait(); n != 0 || err != io.EOF {
-				t.Fatalf("read past the end = (%d, %v), want (0, EOF)", n, err)
-			}
-			st := r.Stats()
-			if d, drv := st.Direct-st0.Direct, st.Driver-st0.Driver; d != blocks || drv != 1 {
-				t.Errorf("Direct +%d, Driver +%d: want +%d and +1", d, drv, blocks)
-			}
-			if st.Submitted-st0.Submitted != blocks+1 || st.InFlight != 0 {
-				t.Errorf("stats %+v after %+v: want %d more submitted, none in flight", st, st0, blocks+1)
-			}
-			for _, b := range held {
-				b.Release()
-			}
-			closed := make(chan error, 1)
-			go func() { closed <- pool.Close() }()
-			select {
-			case err := <-closed:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("BufferPool.Close still waits: a read done at once kept its buffer held")
-			}
-
-			// A second pool, made after the first was closed (on io_uring
-			// in the entry of the table that one emptied), is read into
-			// at once too, into the right memory.
-			pool2, err := r.NewBufferPool(4096, 8)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pool2.Close()
-			st0 = r.Stats()
-			for i := range 8 {
-				b, _ := pool2.TryGet()
-				defer b.Release()
-				if err := batch.StartReadAtOp(&ops[i], f, b.Bytes(), int64(i)*4096); err != nil {
-					t.Fatal(err)
-				}
+				held = append(held, b)
 				bufs[i] = b.Bytes()
+			} else {
+				bufs[i] = make([]byte, 4096)
 			}
-			if err := batch.Submit(); err != nil {
+		}
+		// The read past the end is on a File of its own: after a try that did not get the
+		// whole read, the next few reads of a File skip the try.
+		g, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		st0 := r.Stats()
+		batch := r.NewBatch()
+		ops := make([]aio.Op, blocks)
+		for i := range ops {
+			// In reverse, so that no read is where a sequential one
+			// would be.
+			if err := batch.StartReadAtOp(&ops[i], f, bufs[i], int64(blocks-1-i)*4096); err != nil {
 				t.Fatal(err)
 			}
-			for i := range 8 {
-				if n, err := ops[i].Wait(); n != 4096 || err != nil || !bytes.Equal(bufs[i], data[i*4096:][:4096]) {
-					t.Fatalf("read %d into the second pool = (%d, %v)", i, n, err)
-				}
+		}
+		var eof aio.Op
+		if err := batch.StartReadAtOp(&eof, g, make([]byte, 10), blocks*4096); err != nil {
+			t.Fatal(err)
+		}
+		if err := batch.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range ops {
+			if !ops[i].Completed() {
+				t.Fatalf("read %d of cached data had not completed when Submit returned", i)
 			}
-			if st := r.Stats(); st.Direct-st0.Direct != 8 {
-				t.Errorf("%d of 8 reads into the second pool done at once", st.Direct-st0.Direct)
+			n, err := ops[i].Wait()
+			want := data[(blocks-1-i)*4096:][:4096]
+			if n != 4096 || err != nil || !bytes.Equal(bufs[i], want) {
+				t.Fatalf("read %d = (%d, %v), right bytes %v", i, n, err, bytes.Equal(bufs[i], want))
 			}
-		})
-	}
+		}
+		if n, err := eof.Wait(); n != 0 || err != io.EOF {
+			t.Fatalf("read past the end = (%d, %v), want (0, EOF)", n, err)
+		}
+		st := r.Stats()
+		if d, drv := st.Direct-st0.Direct, st.Driver-st0.Driver; d != blocks || drv != 1 {
+			t.Errorf("Direct +%d, Driver +%d: want +%d and +1", d, drv, blocks)
+		}
+		if st.Submitted-st0.Submitted != blocks+1 || st.InFlight != 0 {
+			t.Errorf("stats %+v after %+v: want %d more submitted, none in flight", st, st0, blocks+1)
+		}
+		for _, b := range held {
+			b.Release()
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- pool.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("BufferPool.Close still waits: a read done at once kept its buffer held")
+		}
+
+		// A second pool, made after the first was closed (on io_uring
+		// in the entry of the table that one emptied), is read into
+		// at once too, into the right memory.
+		pool2, err := r.NewBufferPool(4096, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool2.Close()
+		st0 = r.Stats()
+		for i := range 8 {
+			b, _ := pool2.TryGet()
+			defer b.Release()
+			if err := batch.StartReadAtOp(&ops[i], f, b.Bytes(), int64(i)*4096); err != nil {
+				t.Fatal(err)
+			}
+			bufs[i] = b.Bytes()
+		}
+		if err := batch.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 8 {
+			if n, err := ops[i].Wait(); n != 4096 || err != nil || !bytes.Equal(bufs[i], data[i*4096:][:4096]) {
+				t.Fatalf("read %d into the second pool = (%d, %v)", i, n, err)
+			}
+		}
+		if st := r.Stats(); st.Direct-st0.Direct != 8 {
+			t.Errorf("%d of 8 reads into the second pool done at once", st.Direct-st0.Direct)
+		}
+	})
 }

@@ -48,101 +48,91 @@ func runRingOnly(t *testing.T, prefix string) {
 // be done at once and ones that had to wait, and a pipe's reads. A call
 // waiting in the netpoller counts as in flight.
 func TestReadinessPath(t *testing.T) {
-	for _, backend := range []string{"uring", "portable"} {
-		t.Run(backend, func(t *testing.T) {
-			if backend == "uring" {
-				needURing(t)
-			}
-			r, err := aio.New(aio.Config{Backend: backend})
+	eachLinuxRing(t, func(t *testing.T, r *aio.Ring) {
+		enters := func() uint64 { n, _ := aio.SubmitEnters(r); return n }
+		ringed := func() uint64 { return r.Stats().Submitted - r.Stats().Completed }
+		e0 := enters()
+		ln, err := r.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ctx := context.Background()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept() // waits in the netpoller
 			if err != nil {
-				t.Fatal(err)
+				t.Error(err)
 			}
-			defer r.Close()
-			enters := func() uint64 { n, _ := aio.SubmitEnters(r); return n }
-			ringed := func() uint64 { return r.Stats().Submitted - r.Stats().Completed }
-			e0 := enters()
-			ln, err := r.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			ctx := context.Background()
-			accepted := make(chan net.Conn, 1)
+			accepted <- c
+		}()
+		client, err := r.DialContext(ctx, "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		server := <-accepted
+		if server == nil {
+			t.FailNow()
+		}
+		defer server.Close()
+		buf := make([]byte, 16)
+		for i := range 100 {
+			// The receive comes first and waits: in flight meanwhile.
+			done := make(chan error, 1)
 			go func() {
-				c, err := ln.Accept() // waits in the netpoller
-				if err != nil {
-					t.Error(err)
+				n, err := server.Read(buf)
+				if err == nil && string(buf[:n]) != "ping" {
+					err = fmt.Errorf("read %q, want ping", buf[:n])
 				}
-				accepted <- c
+				done <- err
 			}()
-			client, err := r.DialContext(ctx, "tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			server := <-accepted
-			if server == nil {
-				t.FailNow()
-			}
-			defer server.Close()
-			buf := make([]byte, 16)
-			for i := range 100 {
-				// The receive comes first and waits: in flight meanwhile.
-				done := make(chan error, 1)
-				go func() {
-					n, err := server.Read(buf)
-					if err == nil && string(buf[:n]) != "ping" {
-						err = fmt.Errorf("read %q, want ping", buf[:n])
-					}
-					done <- err
-				}()
-				if i%2 == 0 {
-					for ringed() == 0 {
-						runtime.Gosched()
-					}
-				}
-				if _, err := client.Write([]byte("ping")); err != nil {
-					t.Fatal(err)
-				}
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
-			}
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pw.Close()
-			p, err := r.NewFile(pr)
-			pr.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			for i := range 10 {
-				done := make(chan error, 1)
-				go func() {
-					_, err := p.Read(buf[:1])
-					done <- err
-				}()
+			if i%2 == 0 {
 				for ringed() == 0 {
 					runtime.Gosched()
 				}
-				if _, err := pw.Write([]byte{byte(i)}); err != nil {
-					t.Fatal(err)
-				}
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
 			}
-			if got := enters() - e0; got != 0 {
-				t.Errorf("%d io_uring_enter calls for blocking socket and pipe calls, want 0", got)
+			if _, err := client.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
 			}
-			if st := r.Stats(); st.Submitted != st.Completed || st.Submitted < 2*100+10 {
-				t.Errorf("stats %+v: want every call counted, and all complete", st)
+			if err := <-done; err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pw.Close()
+		p, err := r.NewFile(pr)
+		pr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		for i := range 10 {
+			done := make(chan error, 1)
+			go func() {
+				_, err := p.Read(buf[:1])
+				done <- err
+			}()
+			for ringed() == 0 {
+				runtime.Gosched()
+			}
+			if _, err := pw.Write([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := enters() - e0; got != 0 {
+			t.Errorf("%d io_uring_enter calls for blocking socket and pipe calls, want 0", got)
+		}
+		if st := r.Stats(); st.Submitted != st.Completed || st.Submitted < 2*100+10 {
+			t.Errorf("stats %+v: want every call counted, and all complete", st)
+		}
+	})
 }
 
 // A blocking read of cached data is done at once, without the ring; a

@@ -39,3 +39,21 @@ func uringFile(t testing.TB, size int) (*aio.Ring, *aio.File) {
 	t.Cleanup(func() { f.Close() })
 	return r, f
 }
+
+// eachLinuxRing runs fn in a subtest per Linux backend, "uring" and
+// "portable", each with a ring of its own, closed after.
+func eachLinuxRing(t *testing.T, fn func(t *testing.T, r *aio.Ring)) {
+	for _, backend := range []string{"uring", "portable"} {
+		t.Run(backend, func(t *testing.T) {
+			if backend == "uring" {
+				needURing(t)
+			}
+			r, err := aio.New(aio.Config{Backend: backend})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			fn(t, r)
+		})
+	}
+}
