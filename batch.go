@@ -19,6 +19,10 @@ import (
 //	}
 //	b.Submit()
 //
+// Reads of data the kernel has cached are done inside Submit, at once
+// (on io_uring in one system call for all of them; see now.go): they have
+// completed when Submit returns. The others are handed to the driver.
+//
 // An operation started in a batch is submitted by the batch's next Submit,
 // or earlier by anything that waits on it, cancels it or asks for its Done
 // channel or OnComplete (those submit its batch first, so nothing waits
