@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -264,6 +265,84 @@ func TestBatchCachedReadsAtOnce(t *testing.T) {
 		}
 		if st := r.Stats(); st.Direct-st0.Direct != 8 {
 			t.Errorf("%d of 8 reads into the second pool done at once", st.Direct-st0.Direct)
+		}
+	})
+}
+
+// TestBatchAtOnceOpReusedMeanwhile: an Op a Batch completed at once may
+// be reused, on another File, by a goroutine that saw it complete while
+// Submit is still running; Submit must then give back the reference it
+// took on the first File, not touch the second's. Else the first File's
+// Close would wait for good, or the second's count would go below zero.
+func TestBatchAtOnceOpReusedMeanwhile(t *testing.T) {
+	eachLinuxRing(t, func(t *testing.T, r *aio.Ring) {
+		dir := t.TempDir()
+		open := func(name string, fill byte) *aio.File {
+			if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte{fill}, 1<<16), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := r.Open(context.Background(), filepath.Join(dir, name), os.O_RDONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		a, b := open("a", 'a'), open("b", 'b')
+		iters := 2000
+		if testing.Short() {
+			iters = 300
+		}
+		batch := r.NewBatch()
+		ops := make([]aio.Op, 8)
+		bufs := make([][]byte, len(ops))
+		for i := range bufs {
+			bufs[i] = make([]byte, 4096)
+		}
+		reusedOnB := 0
+		for range iters {
+			for i := range ops {
+				if err := batch.StartReadAtOp(&ops[i], a, bufs[i], int64(i)*4096); err != nil {
+					t.Fatal(err)
+				}
+			}
+			reused := make(chan bool)
+			go func() {
+				for !ops[0].Completed() {
+					runtime.Gosched()
+				}
+				// Reused at once, perhaps before Submit has returned.
+				if err := b.StartReadAtOp(&ops[0], bufs[0], 0); err != nil {
+					t.Error(err)
+				}
+				reused <- true
+			}()
+			if err := batch.Submit(); err != nil {
+				t.Fatal(err)
+			}
+			<-reused
+			for i := range ops {
+				want := byte('a')
+				if i == 0 {
+					want = 'b'
+				}
+				if n, err := ops[i].Wait(); n != 4096 || err != nil || bufs[i][0] != want || bufs[i][4095] != want {
+					t.Fatalf("read %d = (%d, %v) %q, want %q", i, n, err, bufs[i][0], want)
+				}
+			}
+			reusedOnB++
+		}
+		closed := make(chan error, 2)
+		go func() { closed <- a.Close() }()
+		go func() { closed <- b.Close() }()
+		for range 2 {
+			select {
+			case err := <-closed:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("a File's Close still waits after %d rounds: a reference taken at once was not given back", reusedOnB)
+			}
 		}
 	})
 }
