@@ -394,8 +394,8 @@ func (c *checker) list() []string {
 // everything submitted has completed and nothing is in flight.
 func checkRingStats(s aio.Stats) error {
 	if s.Submitted != s.Completed || s.InFlight != 0 {
-		return fmt.Errorf("ring stats after the run: submitted %d, completed %d, in flight %d; want submitted == completed and nothing in flight",
-			s.Submitted, s.Completed, s.InFlight)
+		return fmt.Errorf("ring stats after the run: submitted %d (direct %d, readiness %d, driver %d), completed %d, in flight %d; want submitted == completed and nothing in flight",
+			s.Submitted, s.Direct, s.Readiness, s.Driver, s.Completed, s.InFlight)
 	}
 	return nil
 }
