@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/waitforit/aio"
 )
@@ -358,4 +361,71 @@ func TestBatchAtOnceOpReusedMeanwhile(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStartReadPartlyCachedIsWhole: a Start read whose first half is
+// cached and second half is not is not cut short where the cache ends:
+// the try at once gets only the cached half, so the read goes to the
+// driver, which reads it all (as a blocking read would).
+func TestStartReadPartlyCachedIsWhole(t *testing.T) {
+	eachLinuxRing(t, func(t *testing.T, r *aio.Ring) {
+		const size = 16 << 20 // large folios: half of one cannot leave the cache alone
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i*7 + i>>12)
+		}
+		name := filepath.Join(t.TempDir(), "data")
+		if err := os.WriteFile(name, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := unix.Fsync(int(f.Fd())); err != nil { // dirty pages stay in the cache
+			t.Fatal(err)
+		}
+		buf := make([]byte, size)
+		for round := range 3 {
+			if _, err := f.ReadAt(buf, 0); err != nil { // all cached
+				t.Fatal(err)
+			}
+			if err := unix.Fadvise(int(f.Fd()), size/2, 0, unix.FADV_DONTNEED); err != nil {
+				t.Fatal(err)
+			}
+			// What the test is about: the first half cached, the second not.
+			if got := resident(t, f, size); !got[0] || got[size/4096-1] {
+				t.Fatalf("round %d: first page cached %v, last %v; want true, false", round, got[0], got[size/4096-1])
+			}
+			clear(buf)
+			op, err := f.StartReadAt(buf, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := op.Wait(); n != size || err != nil || !bytes.Equal(buf, want) {
+				t.Fatalf("round %d: read of a half-cached file = (%d, %v), right bytes %v; want (%d, nil)", round, n, err, bytes.Equal(buf, want), size)
+			}
+		}
+	})
+}
+
+// resident reports, page by page, which of f's first size bytes are in
+// the page cache (mincore of a mapping, which reads nothing in).
+func resident(t *testing.T, f *aio.File, size int) []bool {
+	t.Helper()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (size+4095)/4096)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	out := make([]bool, len(vec))
+	for i, v := range vec {
+		out[i] = v&1 != 0
+	}
+	return out
 }

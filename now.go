@@ -113,8 +113,11 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 		for i := range ops {
 			if s := &ops[i]; s.now.try {
 				f := s.o.file
+				// Only a whole read: one cut short where the cached data
+				// ends must not complete so (the driver reads it all), as
+				// the inline ring's reads do not.
 				res, ok := f.direct.TryNow(core.KindRead, f.fd, f.handle, s.p, s.off, 0)
-				s.now.res, s.now.done = res, ok && res > 0
+				s.now.res, s.now.done = res, ok && res == int32(len(s.p))
 			}
 		}
 	}

@@ -188,7 +188,11 @@ func (d *Driver) Submit(r *core.Record) error {
 			return d.submitPoll(r, fs)
 		}
 		if r.Kind == core.KindRead && d.noWait && fs != nil && len(r.Buf) > 0 && !fs.noWaitRefused.Load() {
-			if res, ok := readNoWait(r.FD, r.Buf, r.Off, fs); ok {
+			// A positioned read cut short where the cached data ends is
+			// not its result: a worker reads it again, all of it, as a
+			// blocking read would. A read without an offset (a stream, the
+			// file's position) keeps what it got: its bytes are consumed.
+			if res, ok := readNoWait(r.FD, r.Buf, r.Off, fs); ok && (res == int32(len(r.Buf)) || r.Off < 0) {
 				d.complete(r, res)
 				return nil
 			}
