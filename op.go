@@ -24,19 +24,32 @@ type Op struct {
 	name string       // "read", "write": the error's Op
 	eof  bool         // a 0-byte result means io.EOF
 
-	// Written once by the completion, before completed is done.
+	// Written once by the completion, before state gets opFired.
 	n   int
 	err error
 
-	completed sync.WaitGroup // one count, done at completion: Wait needs no channel
+	// state is the Op's life in one word (opStarted, opFired, opWatched).
+	// An operation nobody waits for while in flight, the common case of a
+	// poller that looks at Completed, costs one atomic instruction to
+	// start and one to complete: the lock, the wait group and the channel
+	// below are for those who wait or watch (see finish).
+	state atomic.Uint32
 
 	batch atomic.Pointer[Batch] // the batch whose Submit this op still waits for
 
-	mu    sync.Mutex
-	fired bool
-	done  chan struct{} // made on first Done() call; closed at completion
-	fns   []func(int, error)
+	// Guarded by mu, and used only once opWatched is set.
+	mu        sync.Mutex
+	completed sync.WaitGroup // one count while watched and not fired
+	done      chan struct{}  // made on first Done() call; closed at completion
+	fns       []func(int, error)
 }
+
+// The bits of Op.state.
+const (
+	opStarted uint32 = 1 << iota // in use since its Start call (the zero Op is free)
+	opFired                      // completed: n and err are final
+	opWatched                    // someone waits or watches (Wait, Done, OnComplete): finish takes mu
+)
 
 // closedChan is Done's answer for an operation that completed before
 // anyone asked for a channel.
@@ -68,19 +81,66 @@ func (c *opNotifier) Complete(rec *core.Record) {
 }
 
 // finish publishes the result (o.n, o.err, written just before): Done
-// closes, waiters return, OnComplete functions start.
+// closes, waiters return, OnComplete functions start. With nobody
+// watching it is one compare-and-swap; a watcher sets opWatched under mu
+// (watch), so either the swap fails and finish takes the slow path, or
+// the watcher sees opFired and does not wait.
 func (o *Op) finish() {
-	o.mu.Lock()
-	o.fired = true
-	fns, done := o.fns, o.done
-	o.fns = nil
-	o.mu.Unlock()
-	if done != nil {
-		close(done)
+	for {
+		old := o.state.Load()
+		if old&opWatched == 0 {
+			if o.state.CompareAndSwap(old, old|opFired) {
+				return
+			}
+			continue
+		}
+		// Watched. Everything is taken under mu before opFired is
+		// published: once it is, a poller may reuse o at once.
+		n, err := o.n, o.err
+		o.mu.Lock()
+		fns, done := o.fns, o.done
+		o.fns = nil
+		o.state.Or(opFired)
+		if done != nil {
+			close(done)
+		}
+		o.completed.Done() // watch added it, under mu, for this use
+		o.mu.Unlock()
+		for _, fn := range fns {
+			go fn(n, err)
+		}
+		return
 	}
-	o.completed.Done()
-	for _, fn := range fns {
-		go fn(o.n, o.err)
+}
+
+// watch marks o watched and reports whether it had fired by then. It is
+// called with o.mu held; the first watcher of a use adds the wait group's
+// count that finish's slow path takes back. (The zero Op, never started,
+// is watched with no count: Wait returns at once, Done never closes.)
+func (o *Op) watch() (fired bool) {
+	old := o.state.Or(opWatched)
+	if old&opFired != 0 {
+		return true
+	}
+	if old&(opStarted|opWatched) == opStarted {
+		o.completed.Add(1)
+	}
+	return false
+}
+
+// fired reports whether o has completed.
+func (o *Op) fired() bool { return o.state.Load()&opFired != 0 }
+
+// wait blocks until o has completed.
+func (o *Op) wait() {
+	if o.fired() {
+		return
+	}
+	o.mu.Lock()
+	fired := o.watch()
+	o.mu.Unlock()
+	if !fired {
+		o.completed.Wait()
 	}
 }
 
@@ -94,7 +154,7 @@ func (o *Op) flush() {
 
 func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, error) {
 	o := &Op{file: f, name: name, eof: kind == core.KindRead && len(p) > 0}
-	o.completed.Add(1)
+	o.state.Store(opStarted)
 	if err := f.check(kind, p); err != nil {
 		return nil, f.pathErr(name, err)
 	}
@@ -110,15 +170,20 @@ func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, e
 // reuse readies o, the zero Op or a completed one, for a new operation
 // on f. It refuses an Op still in flight (or still in a batch).
 func (o *Op) reuse(f *File, kind core.Kind, name string, p []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.file != nil && !o.fired {
-		return errOpInUse
+	for {
+		old := o.state.Load()
+		if old&(opStarted|opFired) == opStarted {
+			return errOpInUse
+		}
+		if o.state.CompareAndSwap(old, opStarted) {
+			break
+		}
 	}
+	// Ours alone now: the previous use's watchers have all returned (the
+	// caller's promise), and its finish published opFired last.
 	o.file, o.name, o.eof = f, name, kind == core.KindRead && len(p) > 0
 	o.rec, o.gen, o.n, o.err = nil, 0, 0, nil
-	o.fired, o.done, o.fns = false, nil, nil
-	o.completed.Add(1)
+	o.done, o.fns = nil, nil
 	return nil
 }
 
@@ -221,7 +286,7 @@ func (o *Op) Done() <-chan struct{} {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.done == nil {
-		if o.fired {
+		if o.watch() {
 			o.done = closedChan
 		} else {
 			o.done = make(chan struct{})
@@ -234,17 +299,13 @@ func (o *Op) Done() <-chan struct{} {
 // (Wait then returns its result at once). Unlike Wait it does not submit
 // a Batch the operation is still in: an event loop can look over many
 // operations and wait only when none is done.
-func (o *Op) Completed() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.fired
-}
+func (o *Op) Completed() bool { return o.fired() }
 
 // Wait blocks until the operation completes and returns its result.
 func (o *Op) Wait() (int, error) {
 	o.flush()
 	o.hint(false)
-	o.completed.Wait()
+	o.wait()
 	return o.n, o.err
 }
 
@@ -279,7 +340,7 @@ func (o *Op) WaitContext(ctx context.Context) (int, error) {
 	// cancelled before anyone waits for it.
 	o.Cancel()
 	o.hint(false)
-	o.completed.Wait()
+	o.wait()
 	if pe, ok := o.err.(*fs.PathError); ok {
 		if ce, ok := pe.Err.(*canceledError); ok && ce.cause == nil {
 			return o.n, &fs.PathError{Op: pe.Op, Path: pe.Path, Err: canceledBy(ctx.Err())}
@@ -295,7 +356,7 @@ func (o *Op) OnComplete(fn func(n int, err error)) {
 	o.flush()
 	o.hint(true)
 	o.mu.Lock()
-	if !o.fired {
+	if !o.watch() {
 		o.fns = append(o.fns, fn)
 		o.mu.Unlock()
 		return
