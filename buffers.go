@@ -287,17 +287,40 @@ const (
 // take marks the buffer buf lies in as in flight, if it is one of p's
 // and can be tracked.
 func (p *BufferPool) take(buf []byte) (uint32, holding) {
-	addr := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	if addr < p.base || addr-p.base >= uintptr(len(p.mem)) {
+	i, ok := p.slotOf(buf)
+	if !ok {
 		return 0, notPool
 	}
-	i := (addr - p.base) / uintptr(p.size)
-	if addr-p.base+uintptr(len(buf)) > (i+1)*uintptr(p.size) {
+	if i < 0 {
 		return 0, plain // spans two buffers: not one the pool can track
 	}
 	if !p.refs.Acquire() {
 		return 0, plain // the pool is closing
 	}
+	h := p.holdSlot(uint32(i))
+	if h != held {
+		p.refs.Release()
+	}
+	return uint32(i), h
+}
+
+// slotOf returns the index of the buffer buf lies in, if buf is p's
+// memory (ok), or -1 if it spans two buffers.
+func (p *BufferPool) slotOf(buf []byte) (i int, ok bool) {
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	if addr < p.base || addr-p.base >= uintptr(len(p.mem)) {
+		return 0, false
+	}
+	j := (addr - p.base) / uintptr(p.size)
+	if addr-p.base+uintptr(len(buf)) > (j+1)*uintptr(p.size) {
+		return -1, true
+	}
+	return int(j), true
+}
+
+// holdSlot marks buffer i in flight (held), if its holder still has it.
+// The caller holds a reference of p's refs, for as long as the operation.
+func (p *BufferPool) holdSlot(i uint32) holding {
 	s := &p.slots[i].state
 	for {
 		v := s.Load()
@@ -306,14 +329,13 @@ func (p *BufferPool) take(buf []byte) (uint32, holding) {
 			// plain operation; the memory stays valid (the operation's
 			// slice keeps it reachable), though it may be someone else's
 			// by now.
-			p.refs.Release()
-			return uint32(i), released
+			return released
 		}
 		if v&slotInFlight == slotInFlight {
 			panic("aio: inconsistent buffer pool: too many operations on one buffer")
 		}
 		if s.CompareAndSwap(v, v+1) {
-			return uint32(i), held
+			return held
 		}
 	}
 }
@@ -379,10 +401,15 @@ func (p *BufferPool) Unhold(i uint32) (recycle bool) {
 // Done ends what Unhold began: it recycles a buffer released while in
 // flight (recycle) and lets Close stop waiting for the operation.
 func (p *BufferPool) Done(i uint32, recycle bool) {
+	p.recycle(i, recycle)
+	p.refs.Release()
+}
+
+// recycle is Done without the reference (held by poolRefs).
+func (p *BufferPool) recycle(i uint32, recycle bool) {
 	if recycle {
 		p.free <- i // released while in flight: recycled now, never earlier
 	}
-	p.refs.Release()
 }
 
 // Close closes the pool: Get fails from now on. It waits for every
@@ -425,26 +452,76 @@ func (r *Ring) holdBuffer(rec *core.Record) {
 	}
 }
 
+// poolRefs are the references to pools that an operation done at once
+// in the caller (Ring.doNow) holds for the length of the call: one per
+// pool met, not one per buffer.
+type poolRefs struct {
+	held [2]*BufferPool
+	more []*BufferPool
+}
+
+// has acquires a reference to p for the call, unless it holds one, and
+// reports whether it holds one now (false: p is closing).
+func (h *poolRefs) has(p *BufferPool) bool {
+	for _, q := range h.held {
+		if q == p {
+			return true
+		}
+	}
+	for _, q := range h.more {
+		if q == p {
+			return true
+		}
+	}
+	if !p.refs.Acquire() {
+		return false
+	}
+	for i, q := range h.held {
+		if q == nil {
+			h.held[i] = p
+			return true
+		}
+	}
+	h.more = append(h.more, p)
+	return true
+}
+
+// release drops every reference held.
+func (h *poolRefs) release() {
+	for _, q := range h.held {
+		if q != nil {
+			q.refs.Release()
+		}
+	}
+	for _, q := range h.more {
+		q.refs.Release()
+	}
+}
+
 // takeBuffer is holdBuffer for an operation without a record, done at
-// once in the caller (Batch.doNow): if buf is a held buffer of one of
-// r's pools, it marks it in flight and returns its pool and slot, for
-// Unhold and Done once the operation is over. ok is false for a buffer
-// that a checked pool must see in a record (released by its holder).
-func (r *Ring) takeBuffer(buf []byte) (p *BufferPool, slot uint32, ok bool) {
+// once in the caller (Ring.doNow), whose pool references refs holds for
+// the call: if buf is a held buffer of one of r's pools, it marks it in
+// flight and returns its pool and slot, for Unhold (and a recycle, see
+// Done) once the operation is over. ok is false for a buffer that a
+// checked pool must see in a record (released by its holder).
+func (r *Ring) takeBuffer(buf []byte, refs *poolRefs) (p *BufferPool, slot uint32, ok bool) {
 	pp := r.pools.Load()
 	if pp == nil {
 		return nil, 0, true
 	}
 	for _, q := range *pp {
-		switch i, h := q.take(buf); h {
-		case notPool:
+		i, mine := q.slotOf(buf)
+		if !mine {
 			continue
-		case held:
-			return q, i, true
-		case released:
-			return nil, 0, !q.checked
-		default:
+		}
+		if i < 0 || !refs.has(q) { // spanning two buffers, or closing: plain
 			return nil, 0, true
+		}
+		switch q.holdSlot(uint32(i)) {
+		case held:
+			return q, uint32(i), true
+		default: // released
+			return nil, 0, !q.checked
 		}
 	}
 	return nil, 0, true

@@ -67,6 +67,8 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 		return // closed: submitting says so
 	}
 	defer r.refs.Release()
+	var pools poolRefs // the pools of the buffers read into, for the call
+	defer pools.release()
 	var last *File // the file whose reference the run of tries on it holds
 	for i := range ops {
 		s := &ops[i]
@@ -74,7 +76,7 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 			continue
 		}
 		f := s.o.file
-		pool, slot, ok := r.takeBuffer(s.p)
+		pool, slot, ok := r.takeBuffer(s.p, &pools)
 		if !ok { // a released pool buffer: a checked pool reports it from a record
 			s.now.try, n = false, n-1
 			continue
@@ -82,7 +84,7 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 		if f != last {
 			if !f.refs.Acquire() { // closing: submitting says so
 				if pool != nil {
-					pool.Done(slot, pool.Unhold(slot))
+					pool.recycle(slot, pool.Unhold(slot))
 				}
 				s.now.try, n = false, n-1
 				continue
@@ -121,31 +123,43 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 			}
 		}
 	}
+	var counted *File // the file whose reads done at once are being counted
+	var atOnce uint64
 	for i := range ops {
 		s := &ops[i]
 		if !s.now.try {
 			continue
 		}
 		f := s.o.file
+		if f != counted {
+			if atOnce > 0 {
+				counted.directCtr.AtOnceN(atOnce)
+			}
+			counted, atOnce = f, 0
+		}
 		var recycle bool
 		if s.now.pool != nil { // the kernel is done with the buffer (see Table.Complete)
 			recycle = s.now.pool.Unhold(s.now.slot)
 		}
 		if s.now.done {
-			f.directCtr.AtOnce()
+			atOnce++
 			s.o.n = int(s.now.res)
 			s.o.finish()
 		} else {
 			f.readSkip.Store(tryEvery - 1)
 		}
 		if s.now.pool != nil {
-			s.now.pool.Done(s.now.slot, recycle)
+			s.now.pool.recycle(s.now.slot, recycle)
 		}
+	}
+	if atOnce > 0 {
+		counted.directCtr.AtOnceN(atOnce)
 	}
 	// Released only after the Ops completed: a Close that sees the refs
 	// drained finds every operation on them observably complete. (Not
 	// through the Op: once complete, it may already be another
-	// operation's, on another file.)
+	// operation's, on another file.) The pools' references go last, with
+	// the ring's (deferred).
 	for i := range ops {
 		if f := ops[i].now.ref; f != nil {
 			f.refs.Release()

@@ -462,6 +462,9 @@ func (c *Counters) Result(res int32, cancelRequested bool) {
 // AtOnce counts a call done at once: submitted and completed in one step.
 func (c *Counters) AtOnce() { c.atOnce.Add(1) }
 
+// AtOnceN counts n calls done at once.
+func (c *Counters) AtOnceN(n uint64) { c.atOnce.Add(n) }
+
 // Begin counts a call its caller waits for itself (in Go's netpoller, or
 // in the kernel in its own thread): submitted now, in flight (and a leak
 // if it never ends) until End.
