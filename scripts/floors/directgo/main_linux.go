@@ -24,6 +24,11 @@
 //	        ordinary buffers, and waits in the same io_uring_enter for
 //	        all 16 completions, so nothing stays in flight on a thread
 //	        that may exit (rule 3).
+//	os      (cached only) aiobench's std for op-32: 32 goroutines, each
+//	        os.File.ReadAt of 4 KiB into a buffer of its own, with no
+//	        clock read or histogram per read (aiobench makes both, for
+//	        every implementation). inline against os is the floor of
+//	        op-32's "x std cpu" with no harness on either side.
 //
 // Each prints reads/s, CPU microseconds per read (getrusage of the whole
 // process) and the threads that ran (io_uring's kernel workers
@@ -31,6 +36,7 @@
 //
 //	go build -o /tmp/directgo ./scripts/floors/directgo
 //	/tmp/directgo single|owner FILE SECONDS [cached]
+//	/tmp/directgo inline|os FILE SECONDS cached
 //
 // FILE should be on a disk, not a RAM file system: O_DIRECT must reach
 // the device. With cached, FILE is opened without O_DIRECT and should be
@@ -62,8 +68,8 @@ const (
 func main() {
 	cached := len(os.Args) == 5 && os.Args[4] == "cached"
 	shape := os.Args[1]
-	if (len(os.Args) != 4 && !cached) || (shape != "single" && shape != "owner" && shape != "inline") || (shape == "inline" && !cached) {
-		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]\n       directgo inline FILE SECONDS cached")
+	if (len(os.Args) != 4 && !cached) || (shape != "single" && shape != "owner" && shape != "inline" && shape != "os") || ((shape == "inline" || shape == "os") && !cached) {
+		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]\n       directgo inline|os FILE SECONDS cached")
 		os.Exit(2)
 	}
 	secs, err := strconv.ParseFloat(os.Args[3], 64)
@@ -98,6 +104,8 @@ func main() {
 		n = b.single(d)
 	case "owner":
 		n = b.owner(d)
+	case "os":
+		n = osReads(os.Args[2], b.nblocks, d)
 	default:
 		n = b.inline(d)
 	}
@@ -229,6 +237,41 @@ func (b *bench) inline(d time.Duration) uint64 {
 		n += inlineBatch
 	}
 	return n
+}
+
+// osReads: std's shape, 32 goroutines each reading at random with
+// os.File.ReadAt until d has passed.
+func osReads(name string, nblocks uint64, d time.Duration) uint64 {
+	f, err := os.Open(name)
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	var stop atomic.Bool
+	var total atomic.Uint64
+	var wg sync.WaitGroup
+	for g := range depth {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, bs)
+			rnd := uint64(88172645463325252 + g)
+			var n uint64
+			for !stop.Load() {
+				rnd ^= rnd << 13
+				rnd ^= rnd >> 7
+				rnd ^= rnd << 17
+				if m, err := f.ReadAt(buf, int64(rnd%nblocks*bs)); m != bs {
+					fail(fmt.Errorf("read: %d, %v", m, err))
+				}
+				n++
+			}
+			total.Add(n)
+		}()
+	}
+	time.AfterFunc(d, func() { stop.Store(true) })
+	wg.Wait()
+	return total.Load()
 }
 
 // owner: aio's shape, without aio's bookkeeping.
