@@ -29,6 +29,10 @@
 //	        clock read or histogram per read (aiobench makes both, for
 //	        every implementation). inline against os is the floor of
 //	        op-32's "x std cpu" with no harness on either side.
+//	pread   (cached only) the portable backend's shape for op-32, with
+//	        nothing of aio's: one goroutine reads at random, one
+//	        preadv2(RWF_NOWAIT) after another, into 32 buffers in turn
+//	        (without io_uring a system call per read is the least).
 //
 // Each prints reads/s, CPU microseconds per read (getrusage of the whole
 // process) and the threads that ran (io_uring's kernel workers
@@ -36,7 +40,7 @@
 //
 //	go build -o /tmp/directgo ./scripts/floors/directgo
 //	/tmp/directgo single|owner FILE SECONDS [cached]
-//	/tmp/directgo inline|os FILE SECONDS cached
+//	/tmp/directgo inline|os|pread FILE SECONDS cached
 //
 // FILE should be on a disk, not a RAM file system: O_DIRECT must reach
 // the device. With cached, FILE is opened without O_DIRECT and should be
@@ -68,8 +72,8 @@ const (
 func main() {
 	cached := len(os.Args) == 5 && os.Args[4] == "cached"
 	shape := os.Args[1]
-	if (len(os.Args) != 4 && !cached) || (shape != "single" && shape != "owner" && shape != "inline" && shape != "os") || ((shape == "inline" || shape == "os") && !cached) {
-		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]\n       directgo inline|os FILE SECONDS cached")
+	if (len(os.Args) != 4 && !cached) || (shape != "single" && shape != "owner" && shape != "inline" && shape != "os" && shape != "pread") || ((shape == "inline" || shape == "os" || shape == "pread") && !cached) {
+		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]\n       directgo inline|os|pread FILE SECONDS cached")
 		os.Exit(2)
 	}
 	secs, err := strconv.ParseFloat(os.Args[3], 64)
@@ -106,6 +110,8 @@ func main() {
 		n = b.owner(d)
 	case "os":
 		n = osReads(os.Args[2], b.nblocks, d)
+	case "pread":
+		n = b.pread(d)
 	default:
 		n = b.inline(d)
 	}
@@ -235,6 +241,24 @@ func (b *bench) inline(d time.Duration) uint64 {
 		}
 		mu.Unlock()
 		n += inlineBatch
+	}
+	return n
+}
+
+// pread: the portable backend's shape, one preadv2(RWF_NOWAIT) per read
+// from one goroutine.
+func (b *bench) pread(d time.Duration) uint64 {
+	var n uint64
+	iov := make([][]byte, 1)
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		for slot := range depth {
+			iov[0] = b.bufs[slot]
+			if m, err := unix.Preadv2(int(b.fd), iov, int64(b.pick()), unix.RWF_NOWAIT); m != bs {
+				fail(fmt.Errorf("preadv2: %d, %v", m, err))
+			}
+		}
+		n += depth
 	}
 	return n
 }
