@@ -25,6 +25,7 @@ type config struct {
 	only      []string // workload names; empty: all
 	impls     []string // implementation names; empty: all available
 	fio       bool
+	floors    bool // run the workloads' floors (-floors)
 	quick     bool
 	noVerify  bool // the read workloads check lengths only, not bytes (-noverify)
 
@@ -402,7 +403,10 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	if cfg.noVerify {
 		res.Notes = append(res.Notes, "-noverify: the bytes of the reads of read-1, read-32, op-32 and direct-32 were not checked (their counts were)")
 	}
-	prog.total = len(wls) * cfg.rounds * len(avail)
+	prog.total = 0
+	for _, w := range wls {
+		prog.total += cfg.rounds * len(implsFor(w, avail, cfg))
+	}
 
 	for _, w := range wls {
 		title := w.title
@@ -412,17 +416,20 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 		wr := &workloadResult{Name: w.name, Title: title, OpUnit: w.opsUnits, NoRatio: w.noRatio, LatRatio: w.latRatio}
 		res.Workloads = append(res.Workloads, wr)
 		rows := map[string]*row{}
-		for _, im := range avail {
+		impls := implsFor(w, avail, cfg)
+		for _, im := range impls {
 			r := &row{Impl: im.Name, Kind: "aio"}
 			if im.isStd() {
 				r.Kind = "std"
+			} else if im.floor != nil {
+				r.Kind = "floor"
 			}
 			rows[im.Name] = r
 			wr.Rows = append(wr.Rows, r)
 		}
 		for round := range cfg.rounds {
-			for i := range avail {
-				im := avail[(i+round)%len(avail)] // rotate who goes first
+			for i := range impls {
+				im := impls[(i+round)%len(impls)] // rotate who goes first
 				r := rows[im.Name]
 				label := fmt.Sprintf("%s %s round %d/%d", w.name, im.Name, round+1, cfg.rounds)
 				if r.NA != "" {
@@ -470,6 +477,19 @@ func run(ctx context.Context, cfg config, prog *progress) (*results, error) {
 	return res, nil
 }
 
+// implsFor is what runs w: the available implementations, and w's
+// floors with -floors.
+func implsFor(w *workload, avail []impl, cfg config) []impl {
+	if !cfg.floors || len(w.floors) == 0 {
+		return avail
+	}
+	out := slices.Clone(avail)
+	for _, f := range w.floors {
+		out = append(out, impl{Name: "floor " + f.name, floor: f.run})
+	}
+	return out
+}
+
 // runOne is one run: a fresh ring for aio (so its counters are this
 // run's), the workload, its files closed, the ring's counters checked and
 // the ring closed.
@@ -479,7 +499,7 @@ func (e *env) runOne(ctx context.Context, w *workload, im impl, round int) (roun
 		duration: time.Duration(float64(e.cfg.duration) * w.weight),
 		label:    fmt.Sprintf("%s/%s round %d", w.name, im.Name, round+1),
 	}
-	if !im.isStd() {
+	if im.Backend != "" {
 		ring, err := aio.New(aio.Config{Backend: im.Backend})
 		if err != nil {
 			rc.fail("aio.New: %v", err)
@@ -490,7 +510,11 @@ func (e *env) runOne(ctx context.Context, w *workload, im impl, round int) (roun
 	if w.cached && e.resident != nil {
 		e.resident.touch()
 	}
-	st, err := w.run(rc)
+	run := w.run
+	if im.floor != nil {
+		run = im.floor
+	}
+	st, err := run(rc)
 	if errors.Is(err, errHung) {
 		msg := fmt.Sprintf("%s: %v", rc.label, err)
 		if rc.ring != nil {

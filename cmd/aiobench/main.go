@@ -150,6 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg config, jsonOut bool, err 
 	impls := fs.String("impl", "", "comma-separated implementations to run (default all available): aio-uring,aio-portable,aio-iocp,std")
 	fs.BoolVar(&jsonOut, "json", false, "write the results as JSON to stdout instead of the table")
 	fs.BoolVar(&cfg.fio, "fio", false, "also run the equivalent fio jobs, if fio is installed")
+	fs.BoolVar(&cfg.floors, "floors", false, "also run the workloads' floors (op-32's: its system calls with nothing of aio's, in its harness), interleaved in the rounds")
 	fs.StringVar(&cfg.report, "report", "", "also write an HTML report with latency CDF plots per workload to `file`")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fs.StringVar(&cfg.trace, "trace", "", "write an execution trace of the whole run to `file` (go tool trace)")

@@ -135,7 +135,7 @@ func newRoundResult(round int, begin, end sample, st runStats) roundResult {
 // its rounds, and their merged latency distribution.
 type row struct {
 	Impl   string        `json:"impl"`
-	Kind   string        `json:"kind"`         // "aio", "std" or "fio"
+	Kind   string        `json:"kind"`         // "aio", "std", "fio" or "floor"
 	NA     string        `json:"na,omitempty"` // why it did not run
 	Rounds []roundResult `json:"rounds,omitempty"`
 

@@ -26,6 +26,7 @@ type workload struct {
 	latRatio bool                    // the latencies are what it measures: show p50 and p99 against std's
 	needs    needs                   // files the environment must prepare
 	fio      []fioJob
+	floors   []floorJob // run with -floors
 	run      func(rc *runCtx) (runStats, error)
 	opsUnits string // what one op is, for the details
 }
@@ -54,6 +55,7 @@ func workloadList() []*workload {
 			weight: 1, cached: true, needs: needs{dataFile: true},
 			run:      func(rc *runCtx) (runStats, error) { return runDepth(rc, 32, 0) },
 			fio:      []fioJob{fioURing(false)},
+			floors:   depthFloors(32),
 			opsUnits: "one verified 4 KiB read",
 		},
 		{
@@ -172,10 +174,24 @@ type impl struct {
 	Name    string `json:"name"`              // "aio-uring", "aio-portable", "aio-iocp", "std"
 	Backend string `json:"backend,omitempty"` // the aio backend; "" for the standard library
 	Err     string `json:"unavailable,omitempty"`
+
+	// floor, for a floor row (-floors), runs the workload's floorJob
+	// instead of the workload.
+	floor func(rc *runCtx) (runStats, error)
 }
 
 // isStd reports whether im is the standard library baseline.
-func (im impl) isStd() bool { return im.Backend == "" }
+func (im impl) isStd() bool { return im.Backend == "" && im.floor == nil }
+
+// floorJob is a workload's floor (-floors): its operations made by the
+// system calls a library that cost nothing would make, with nothing of
+// aio's, in the workload's own harness, interleaved in its rounds like
+// an implementation. Its "x std" columns are the most any library could
+// reach on this machine in that shape.
+type floorJob struct {
+	name string // the row is "floor " + name
+	run  func(rc *runCtx) (runStats, error)
+}
 
 // runStats is what a workload's workers counted in the measured window.
 type runStats struct {
