@@ -122,12 +122,11 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 	if err := f.check(kind, p); err != nil {
 		return f.pathErr(name, err)
 	}
-	if err := o.reuse(f, kind, name, p); err != nil {
+	if err := o.reuse(f, kind, name, p, b); err != nil {
 		return f.pathErr(name, err)
 	}
 	b.mu.Lock()
 	b.started = append(b.started, batched{o: o, kind: kind, p: p, off: off})
-	o.batch.Store(b)
 	b.mu.Unlock()
 	return nil
 }
@@ -155,8 +154,13 @@ func (b *Batch) Submit() error {
 	for i := range ops {
 		s := &ops[i]
 		if s.now.done {
-			continue
+			continue // finish took it out of the batch
 		}
+		// Out of the batch before it is submitted: from here on a Wait
+		// waits for its completion, which this call is about to bring
+		// about, and need not flush b (nor touch the Op once it may be
+		// complete and reused).
+		s.o.state.And(^opInBatch)
 		rec, err := s.o.file.record(s.kind, s.p, s.off, 0, nil, (*opNotifier)(s.o))
 		if err != nil {
 			fail(s.o, err)
@@ -176,13 +180,6 @@ func (b *Batch) Submit() error {
 		o.rec = nil
 		o.file.unrecord(rec)
 		fail(o, err)
-	}
-	// From here on no Wait needs to flush b. An Op that completed and was
-	// reused meanwhile (from an OnComplete function, say) may already
-	// belong to another batch: leave that one alone. (Into this batch it
-	// cannot be yet: startInto sets the pointer under b.mu.)
-	for i := range ops {
-		ops[i].o.batch.CompareAndSwap(b, nil)
 	}
 	clear(ops)
 	b.started = ops[:0]

@@ -35,7 +35,11 @@ type Op struct {
 	// below are for those who wait or watch (see finish).
 	state atomic.Uint32
 
-	batch atomic.Pointer[Batch] // the batch whose Submit this op still waits for
+	// The batch o was started in. Written before the Start call returns;
+	// read (by flush) only while state has opInBatch, which the batch's
+	// Submit clears when it takes o (or finish does, for a read done
+	// there at once).
+	batch *Batch
 
 	// Guarded by mu, and used only once opWatched is set.
 	mu        sync.Mutex
@@ -49,6 +53,7 @@ const (
 	opStarted uint32 = 1 << iota // in use since its Start call (the zero Op is free)
 	opFired                      // completed: n and err are final
 	opWatched                    // someone waits or watches (Wait, Done, OnComplete): finish takes mu
+	opInBatch                    // started in o.batch, which has not submitted it yet
 )
 
 // closedChan is Done's answer for an operation that completed before
@@ -89,7 +94,7 @@ func (o *Op) finish() {
 	for {
 		old := o.state.Load()
 		if old&opWatched == 0 {
-			if o.state.CompareAndSwap(old, old|opFired) {
+			if o.state.CompareAndSwap(old, (old|opFired)&^opInBatch) {
 				return
 			}
 			continue
@@ -100,7 +105,12 @@ func (o *Op) finish() {
 		o.mu.Lock()
 		fns, done := o.fns, o.done
 		o.fns = nil
-		o.state.Or(opFired)
+		for { // watchers change state only under mu; Submit's And may not have run
+			v := o.state.Load()
+			if o.state.CompareAndSwap(v, (v|opFired)&^opInBatch) {
+				break
+			}
+		}
 		if done != nil {
 			close(done)
 		}
@@ -147,8 +157,8 @@ func (o *Op) wait() {
 // flush submits the batch o was started in, if it still waits for Submit:
 // whoever waits on, cancels or watches an operation gets it submitted.
 func (o *Op) flush() {
-	if b := o.batch.Load(); b != nil {
-		b.Submit()
+	if o.state.Load()&opInBatch != 0 {
+		o.batch.Submit()
 	}
 }
 
@@ -168,14 +178,19 @@ func (f *File) startOp(kind core.Kind, name string, p []byte, off int64) (*Op, e
 }
 
 // reuse readies o, the zero Op or a completed one, for a new operation
-// on f. It refuses an Op still in flight (or still in a batch).
-func (o *Op) reuse(f *File, kind core.Kind, name string, p []byte) error {
+// on f, started in batch b if not nil. It refuses an Op still in flight
+// (or still in a batch).
+func (o *Op) reuse(f *File, kind core.Kind, name string, p []byte, b *Batch) error {
+	started := opStarted
+	if b != nil {
+		started |= opInBatch
+	}
 	for {
 		old := o.state.Load()
 		if old&(opStarted|opFired) == opStarted {
 			return errOpInUse
 		}
-		if o.state.CompareAndSwap(old, opStarted) {
+		if o.state.CompareAndSwap(old, started) {
 			break
 		}
 	}
@@ -183,7 +198,7 @@ func (o *Op) reuse(f *File, kind core.Kind, name string, p []byte) error {
 	// caller's promise), and its finish published opFired last.
 	o.file, o.name, o.eof = f, name, kind == core.KindRead && len(p) > 0
 	o.rec, o.gen, o.n, o.err = nil, 0, 0, nil
-	o.done, o.fns = nil, nil
+	o.done, o.fns, o.batch = nil, nil, b
 	return nil
 }
 
@@ -192,7 +207,7 @@ func (f *File) startOpReusing(o *Op, kind core.Kind, name string, p []byte, off 
 	if err := f.check(kind, p); err != nil {
 		return f.pathErr(name, err)
 	}
-	if err := o.reuse(f, kind, name, p); err != nil {
+	if err := o.reuse(f, kind, name, p, nil); err != nil {
 		return f.pathErr(name, err)
 	}
 	if f.readNow(o, kind, p, off) {

@@ -1,7 +1,12 @@
 package aio
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,10 +30,10 @@ func TestOpFinishRacesWatchers(t *testing.T) {
 	var spin atomic.Int64
 	errTest := errors.New("test result")
 	for i := range rounds {
-		if err := o.reuse(nil, 0, "read", nil); err != nil {
+		if err := o.reuse(nil, 0, "read", nil, nil); err != nil {
 			t.Fatalf("round %d: reuse of a completed Op: %v", i, err)
 		}
-		if err := o.reuse(nil, 0, "read", nil); !errors.Is(err, errOpInUse) {
+		if err := o.reuse(nil, 0, "read", nil, nil); !errors.Is(err, errOpInUse) {
 			t.Fatalf("round %d: reuse of an Op in flight = %v, want errOpInUse", i, err)
 		}
 		if o.Completed() {
@@ -123,7 +128,7 @@ func TestOpPollerReusesAtOnce(t *testing.T) {
 	}
 	var o Op
 	for i := range rounds {
-		if err := o.reuse(nil, 0, "read", nil); err != nil {
+		if err := o.reuse(nil, 0, "read", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		o.n = i
@@ -133,7 +138,7 @@ func TestOpPollerReusesAtOnce(t *testing.T) {
 		if n, _ := o.Wait(); n != i {
 			t.Fatalf("round %d: Wait = %d after Completed", i, n)
 		}
-		if err := o.reuse(nil, 0, "read", nil); err != nil {
+		if err := o.reuse(nil, 0, "read", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan struct{})
@@ -146,5 +151,94 @@ func TestOpPollerReusesAtOnce(t *testing.T) {
 		o.n = -i
 		o.finish()
 		<-done
+	}
+}
+
+// TestBatchWaitRacesSubmit races a Wait on operations of a batch (which
+// submits the batch if they are still in it) against the batch's own
+// Submit, on every backend here: a cached read done at once and a read
+// past the end that goes to the driver. Whoever submits, each completes
+// once with its result, the batch is left empty, and no Op is touched by
+// a Submit once complete. Both orders are counted and must occur.
+func TestBatchWaitRacesSubmit(t *testing.T) {
+	for _, backend := range []string{"uring", "portable"} {
+		t.Run(backend, func(t *testing.T) {
+			r, err := New(Config{Backend: backend})
+			if err != nil {
+				t.Skipf("%s: %v", backend, err) // not on this system: the other backend covers it
+			}
+			defer r.Close()
+			name := filepath.Join(t.TempDir(), "f")
+			data := bytes.Repeat([]byte("0123456789abcdef"), 256) // 4 KiB
+			if err := os.WriteFile(name, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := r.Open(context.Background(), name, os.O_RDONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rounds := 4000
+			if testing.Short() {
+				rounds = 500
+			}
+			b := r.NewBatch()
+			var cached, past Op
+			buf, end := make([]byte, len(data)), make([]byte, 8)
+			var waiterFirst, submitFirst int
+			var spin atomic.Int64
+			for i := range rounds {
+				if err := b.StartReadAtOp(&cached, f, buf, 0); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.StartReadAtOp(&past, f, end, int64(len(data))); err != nil {
+					t.Fatal(err)
+				}
+				inBatch := make(chan bool, 1)
+				done := make(chan struct{})
+				var ready, start atomic.Bool // both running when the race starts
+				go func() {
+					defer close(done)
+					ready.Store(true)
+					for !start.Load() {
+					}
+					for range i * 37 % 256 { // and the waiter too, in another order
+						spin.Add(1)
+					}
+					inBatch <- cached.state.Load()&opInBatch != 0
+					if n, err := cached.Wait(); n != len(data) || err != nil || !bytes.Equal(buf, data) {
+						t.Errorf("round %d: cached read = (%d, %v)", i, n, err)
+					}
+					if n, err := past.Wait(); n != 0 || err != io.EOF {
+						t.Errorf("round %d: read past the end = (%d, %v), want (0, EOF)", i, n, err)
+					}
+				}()
+				for !ready.Load() {
+				}
+				start.Store(true)
+				for range i % 256 { // Submit a little later each round
+					spin.Add(1)
+				}
+				if err := b.Submit(); err != nil {
+					t.Fatal(err)
+				}
+				<-done
+				if <-inBatch {
+					waiterFirst++
+				} else {
+					submitFirst++
+				}
+				if n := b.Len(); n != 0 {
+					t.Fatalf("round %d: %d operations left in the batch", i, n)
+				}
+				if cached.state.Load()&opInBatch != 0 || past.state.Load()&opInBatch != 0 {
+					t.Fatalf("round %d: a completed Op still marked in its batch", i)
+				}
+			}
+			t.Logf("%d rounds: the waiter came first %d, Submit %d", rounds, waiterFirst, submitFirst)
+			if waiterFirst == 0 || submitFirst == 0 {
+				t.Errorf("one order never happened: waiter first %d, Submit first %d", waiterFirst, submitFirst)
+			}
+		})
 	}
 }
