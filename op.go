@@ -28,7 +28,8 @@ type Op struct {
 	n   int
 	err error
 
-	// state is the Op's life in one word (opStarted, opFired, opWatched).
+	// state is the Op's life in one word (opStarted, opFired, opWatched,
+	// opInBatch).
 	// An operation nobody waits for while in flight, the common case of a
 	// poller that looks at Completed, costs one atomic instruction to
 	// start and one to complete: the lock, the wait group and the channel
