@@ -279,7 +279,7 @@ func osReads(name string, nblocks uint64, d time.Duration) uint64 {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, bs)
-			rnd := uint64(88172645463325252 + g)
+			rnd := uint64(88172645463325252) + uint64(g)
 			var n uint64
 			for !stop.Load() {
 				rnd ^= rnd << 13
