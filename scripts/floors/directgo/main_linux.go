@@ -33,6 +33,10 @@
 //	        nothing of aio's: one goroutine reads at random, one
 //	        preadv2(RWF_NOWAIT) after another, into 32 buffers in turn
 //	        (without io_uring a system call per read is the least).
+//	linuxaio (cached only) the same without io_uring, batched: Linux
+//	        AIO, one io_submit of 16 reads flagged RWF_NOWAIT (ext4 does
+//	        a cached buffered read inside io_submit) and one
+//	        io_getevents for their completions: two system calls per 16.
 //
 // Each prints reads/s, CPU microseconds per read (getrusage of the whole
 // process) and the threads that ran (io_uring's kernel workers
@@ -40,7 +44,7 @@
 //
 //	go build -o /tmp/directgo ./scripts/floors/directgo
 //	/tmp/directgo single|owner FILE SECONDS [cached]
-//	/tmp/directgo inline|os|pread FILE SECONDS cached
+//	/tmp/directgo inline|os|pread|linuxaio FILE SECONDS cached
 //
 // FILE should be on a disk, not a RAM file system: O_DIRECT must reach
 // the device. With cached, FILE is opened without O_DIRECT and should be
@@ -72,8 +76,8 @@ const (
 func main() {
 	cached := len(os.Args) == 5 && os.Args[4] == "cached"
 	shape := os.Args[1]
-	if (len(os.Args) != 4 && !cached) || (shape != "single" && shape != "owner" && shape != "inline" && shape != "os" && shape != "pread") || ((shape == "inline" || shape == "os" || shape == "pread") && !cached) {
-		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]\n       directgo inline|os|pread FILE SECONDS cached")
+	if (len(os.Args) != 4 && !cached) || (shape != "single" && shape != "owner" && shape != "inline" && shape != "os" && shape != "pread" && shape != "linuxaio") || ((shape == "inline" || shape == "os" || shape == "pread" || shape == "linuxaio") && !cached) {
+		fmt.Fprintln(os.Stderr, "usage: directgo single|owner FILE SECONDS [cached]\n       directgo inline|os|pread|linuxaio FILE SECONDS cached")
 		os.Exit(2)
 	}
 	secs, err := strconv.ParseFloat(os.Args[3], 64)
@@ -112,6 +116,8 @@ func main() {
 		n = osReads(os.Args[2], b.nblocks, d)
 	case "pread":
 		n = b.pread(d)
+	case "linuxaio":
+		n = b.linuxAIO(d)
 	default:
 		n = b.inline(d)
 	}
@@ -259,6 +265,68 @@ func (b *bench) pread(d time.Duration) uint64 {
 			}
 		}
 		n += depth
+	}
+	return n
+}
+
+// iocb and ioEvent are <linux/aio_abi.h>'s struct iocb and struct
+// io_event (little-endian).
+type iocb struct {
+	data     uint64
+	key      uint32
+	rwFlags  uint32
+	opcode   uint16
+	reqprio  int16
+	fildes   uint32
+	buf      uint64
+	nbytes   uint64
+	offset   int64
+	reserved uint64
+	flags    uint32
+	resfd    uint32
+}
+
+type ioEvent struct {
+	data, obj uint64
+	res, res2 int64
+}
+
+// linuxAIO: 16 reads per io_submit, flagged RWF_NOWAIT, reaped with one
+// io_getevents.
+func (b *bench) linuxAIO(d time.Duration) uint64 {
+	var ctx uintptr
+	if _, _, e := unix.Syscall(unix.SYS_IO_SETUP, 2*depth, uintptr(unsafe.Pointer(&ctx)), 0); e != 0 {
+		fail(fmt.Errorf("io_setup: %v", e))
+	}
+	var cbs [inlineBatch]iocb
+	var ptrs [inlineBatch]*iocb
+	var evs [inlineBatch]ioEvent
+	var n uint64
+	slot := 0
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		for i := range cbs {
+			cbs[i] = iocb{data: uint64(i), rwFlags: unix.RWF_NOWAIT, opcode: 0 /* IOCB_CMD_PREAD */, fildes: uint32(b.fd),
+				buf: uint64(uintptr(unsafe.Pointer(&b.bufs[slot][0]))), nbytes: bs, offset: int64(b.pick())}
+			ptrs[i] = &cbs[i]
+			slot = (slot + 1) % depth
+		}
+		if m, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, ctx, inlineBatch, uintptr(unsafe.Pointer(&ptrs[0]))); e != 0 || m != inlineBatch {
+			fail(fmt.Errorf("io_submit: %d, %v", m, e))
+		}
+		for got := 0; got < inlineBatch; {
+			m, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, ctx, uintptr(inlineBatch-got), uintptr(inlineBatch-got), uintptr(unsafe.Pointer(&evs[0])), 0, 0)
+			if e != 0 && e != unix.EINTR {
+				fail(fmt.Errorf("io_getevents: %v", e))
+			}
+			for i := range int(m) {
+				if evs[i].res != bs {
+					fail(fmt.Errorf("linux aio read: res %d", evs[i].res))
+				}
+			}
+			got += int(m)
+		}
+		n += inlineBatch
 	}
 	return n
 }
