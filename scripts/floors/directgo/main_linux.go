@@ -272,23 +272,23 @@ func (b *bench) pread(d time.Duration) uint64 {
 // iocb and ioEvent are <linux/aio_abi.h>'s struct iocb and struct
 // io_event (little-endian).
 type iocb struct {
-	data     uint64
-	key      uint32
-	rwFlags  uint32
-	opcode   uint16
-	reqprio  int16
-	fildes   uint32
-	buf      uint64
-	nbytes   uint64
-	offset   int64
-	reserved uint64
-	flags    uint32
-	resfd    uint32
+	data    uint64
+	_       uint32 // aio_key
+	rwFlags uint32
+	opcode  uint16
+	_       int16 // aio_reqprio
+	fildes  uint32
+	buf     uint64
+	nbytes  uint64
+	offset  int64
+	_       uint64    // aio_reserved2
+	_       [2]uint32 // aio_flags, aio_resfd
 }
 
 type ioEvent struct {
-	data, obj uint64
-	res, res2 int64
+	_   [2]uint64 // data, obj
+	res int64
+	_   int64 // res2
 }
 
 // linuxAIO: 16 reads per io_submit, flagged RWF_NOWAIT, reaped with one
