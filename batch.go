@@ -35,18 +35,10 @@ import (
 type Batch struct {
 	ring    *Ring
 	mu      sync.Mutex
-	started []batched
+	started []*Op // each with what to submit in its kind, p and off
 	recs    []*core.Record
 	scratch []core.Prepared
 	reads   []core.ReadNow
-}
-
-type batched struct {
-	o    *Op
-	kind core.Kind
-	p    []byte
-	off  int64
-	now  nowState // what Submit's try at once made of it (see now.go)
 }
 
 // NewBatch returns an empty batch for operations on files of r.
@@ -125,8 +117,9 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 	if err := o.reuse(f, kind, name, p, b); err != nil {
 		return f.pathErr(name, err)
 	}
+	o.kind, o.p, o.off = kind, p, off // for Submit, which takes o under mu
 	b.mu.Lock()
-	b.started = append(b.started, batched{o: o, kind: kind, p: p, off: off})
+	b.started = append(b.started, o)
 	b.mu.Unlock()
 	return nil
 }
@@ -150,20 +143,18 @@ func (b *Batch) Submit() error {
 	}
 	b.recs = b.recs[:0]
 	ops := b.started
-	b.ring.doNow(ops, &b.reads) // the reads the kernel can do at once: done
-	for i := range ops {
-		s := &ops[i]
-		if s.now.done {
-			continue // finish took it out of the batch
-		}
+	// The reads the kernel can do at once: done, and their Ops (which
+	// may be reused from then on) are out of rest.
+	rest := b.ring.doNow(ops, &b.reads)
+	for _, o := range rest {
 		// Out of the batch before it is submitted: from here on a Wait
 		// waits for its completion, which this call is about to bring
 		// about, and need not flush b (nor touch the Op once it may be
 		// complete and reused).
-		s.o.state.And(^opInBatch)
-		rec, err := s.o.file.record(s.kind, s.p, s.off, 0, nil, (*opNotifier)(s.o))
+		o.state.And(^opInBatch)
+		rec, err := o.file.record(o.kind, o.p, o.off, 0, nil, (*opNotifier)(o))
 		if err != nil {
-			fail(s.o, err)
+			fail(o, err)
 			continue
 		}
 		b.recs = append(b.recs, rec)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -34,6 +35,7 @@ import (
 type BufferPool struct {
 	ring  *Ring
 	size  int
+	shift uint8  // log2(size) if size is a power of two, else 0
 	mem   []byte // count*size bytes, 4096-aligned; referenced until the pool is unreachable
 	base  uintptr
 	slots []bufSlot
@@ -122,6 +124,9 @@ func (r *Ring) NewBufferPool(size, count int) (*BufferPool, error) {
 		p.checked, p.strays = true, make(map[uint32]*stray)
 	}
 	p.base = uintptr(unsafe.Pointer(&p.mem[0]))
+	if size > 1 && size&(size-1) == 0 {
+		p.shift = uint8(bits.TrailingZeros(uint(size)))
+	}
 	// Pinned until Close, so operations that hold a buffer need no pin of
 	// their own (operations after Close are plain ones and pin their own).
 	p.pin.Pin(&raw[0])
@@ -311,7 +316,12 @@ func (p *BufferPool) slotOf(buf []byte) (i int, ok bool) {
 	if addr < p.base || addr-p.base >= uintptr(len(p.mem)) {
 		return 0, false
 	}
-	j := (addr - p.base) / uintptr(p.size)
+	var j uintptr
+	if p.shift != 0 {
+		j = (addr - p.base) >> p.shift // no division for the usual sizes
+	} else {
+		j = (addr - p.base) / uintptr(p.size)
+	}
 	if addr-p.base+uintptr(len(buf)) > (j+1)*uintptr(p.size) {
 		return -1, true
 	}
@@ -463,6 +473,13 @@ type poolRefs struct {
 // has acquires a reference to p for the call, unless it holds one, and
 // reports whether it holds one now (false: p is closing).
 func (h *poolRefs) has(p *BufferPool) bool {
+	if h.held[0] == p { // the usual case, inlined: one pool
+		return true
+	}
+	return h.add(p)
+}
+
+func (h *poolRefs) add(p *BufferPool) bool {
 	for _, q := range h.held {
 		if q == p {
 			return true

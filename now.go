@@ -1,6 +1,10 @@
 package aio
 
-import "github.com/waitforit/aio/internal/core"
+import (
+	"slices"
+
+	"github.com/waitforit/aio/internal/core"
+)
 
 // The reads that Start calls and Batches ask of regular files are done
 // at once, in the caller and with no record, where the kernel can do them
@@ -21,7 +25,6 @@ import "github.com/waitforit/aio/internal/core"
 // nowState is what doNow keeps of an operation of a batch.
 type nowState struct {
 	try  bool        // tried at once
-	ref  *File       // the file whose reference it took, for the run of tries on that file
 	done bool        // done at once: its Op has completed
 	pool *BufferPool // the pool whose buffer slot it holds, if any
 	slot uint32
@@ -41,96 +44,94 @@ func (f *File) mayReadNow(p []byte, off int64) bool {
 	return true
 }
 
-// doNow tries at once the reads among ops that may be (mayReadNow) and
-// completes the Ops of those done in full; each op's now says what
-// became of it, and those not done are for the caller to submit. reads
-// is scratch space, reused between calls.
-func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
-	n := 0
-	for i := range ops {
-		s := &ops[i]
-		s.now = nowState{}
-		if s.kind == core.KindRead && s.o.file.mayReadNow(s.p, s.off) {
-			s.now.try = true
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
+// doNow tries at once the reads among ops that may be (mayReadNow),
+// each op's kind, p and off, and completes the Ops of those done in
+// full. It returns the others, in order, for the caller to submit: rest
+// is ops compacted (an Op done here may be reused at once, by another
+// goroutine; neither doNow nor its caller touches it again). reads is
+// scratch space, reused between calls (nil: a single read, the File's own
+// try).
+func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	// A ring reference for the whole call: the inline ring is the
 	// driver's, and Ring.Close closes the driver once references drain.
-	if !r.refs.Acquire() {
-		for i := range ops {
-			ops[i].now.try = false
-		}
-		return // closed: submitting says so
-	}
-	defer r.refs.Release()
+	refd := false
 	var pools poolRefs // the pools of the buffers read into, for the call
-	defer pools.release()
-	var last *File // the file whose reference the run of tries on it holds
-	for i := range ops {
-		s := &ops[i]
-		if !s.now.try {
-			continue
-		}
-		f := s.o.file
-		pool, slot, ok := r.takeBuffer(s.p, &pools)
-		if !ok { // a released pool buffer: a checked pool reports it from a record
-			s.now.try, n = false, n-1
-			continue
-		}
-		if f != last {
-			if !f.refs.Acquire() { // closing: submitting says so
-				if pool != nil {
-					pool.recycle(slot, pool.Unhold(slot))
-				}
-				s.now.try, n = false, n-1
-				continue
-			}
-			s.now.ref, last = f, f
-		}
-		s.now.pool, s.now.slot = pool, slot
+	var files fileRefs // the files read, for the call
+	md := r.many
+	many := md != nil && reads != nil
+	var rs []core.ReadNow
+	if many {
+		rs = slices.Grow((*reads)[:0], len(ops))
 	}
-	if md, ok := r.driver.(core.ManyDoer); ok && n > 1 {
-		rs := (*reads)[:0]
-		for i := range ops {
-			if s := &ops[i]; s.now.try {
-				rs = append(rs, core.ReadNow{FD: s.o.file.fd, Buf: s.p, Off: s.off})
+	n := 0
+	for _, o := range ops {
+		o.now = nowState{}
+		f := o.file
+		if o.kind != core.KindRead || !f.mayReadNow(o.p, o.off) {
+			continue
+		}
+		if !refd {
+			if !r.refs.Acquire() {
+				break // closed: submitting says so
+			}
+			refd = true
+		}
+		pool, slot, ok := r.takeBuffer(o.p, &pools)
+		if !ok { // a released pool buffer: a checked pool reports it from a record
+			continue
+		}
+		if !files.has(f) { // closing: submitting says so
+			if pool != nil {
+				pool.recycle(slot, pool.Unhold(slot))
+			}
+			continue
+		}
+		o.now.try, o.now.pool, o.now.slot = true, pool, slot
+		if many { // field by field: a struct built and copied stalls the store
+			rs = rs[:n+1]
+			e := &rs[n]
+			e.FD, e.Buf, e.Off = f.fd, o.p, o.off
+		}
+		n++
+	}
+	if !refd {
+		return ops
+	}
+	if many && n > 1 && md.TryReadsNow(rs) {
+		j := 0
+		for _, o := range ops {
+			if o.now.try {
+				o.now.res, o.now.done = rs[j].Res, rs[j].Res == int32(len(o.p))
+				j++
 			}
 		}
-		if md.TryReadsNow(rs) {
-			j := 0
-			for i := range ops {
-				if s := &ops[i]; s.now.try {
-					s.now.res, s.now.done = rs[j].Res, rs[j].Res == int32(len(s.p))
-					j++
-				}
-			}
-		}
-		clear(rs) // the buffers are the operations' again
-		*reads = rs
-	} else {
-		for i := range ops {
-			if s := &ops[i]; s.now.try {
-				f := s.o.file
+	} else if n > 0 {
+		for _, o := range ops {
+			if o.now.try {
+				f := o.file
 				// Only a whole read: one cut short where the cached data
 				// ends must not complete so (the driver reads it all), as
 				// the inline ring's reads do not.
-				res, ok := f.direct.TryNow(core.KindRead, f.fd, f.handle, s.p, s.off, 0)
-				s.now.res, s.now.done = res, ok && res == int32(len(s.p))
+				res, ok := f.direct.TryNow(core.KindRead, f.fd, f.handle, o.p, o.off, 0)
+				o.now.res, o.now.done = res, ok && res == int32(len(o.p))
 			}
 		}
 	}
+	if many {
+		clear(rs) // the buffers are the operations' again
+		*reads = rs
+	}
 	var counted *File // the file whose reads done at once are being counted
 	var atOnce uint64
-	for i := range ops {
-		s := &ops[i]
-		if !s.now.try {
+	rest = ops[:0]
+	for _, o := range ops {
+		if !o.now.try {
+			rest = append(rest, o)
 			continue
 		}
-		f := s.o.file
+		// Field by field, before finish: once complete, o is not ours.
+		pool, slot, done, res := o.now.pool, o.now.slot, o.now.done, o.now.res
+		f := o.file
 		if f != counted {
 			if atOnce > 0 {
 				counted.directCtr.AtOnceN(atOnce)
@@ -138,18 +139,19 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 			counted, atOnce = f, 0
 		}
 		var recycle bool
-		if s.now.pool != nil { // the kernel is done with the buffer (see Table.Complete)
-			recycle = s.now.pool.Unhold(s.now.slot)
+		if pool != nil { // the kernel is done with the buffer (see Table.Complete)
+			recycle = pool.Unhold(slot)
 		}
-		if s.now.done {
+		if done {
 			atOnce++
-			s.o.n = int(s.now.res)
-			s.o.finish()
+			o.n = int(res)
+			o.finish() // the last of o this call touches
 		} else {
 			f.readSkip.Store(tryEvery - 1)
+			rest = append(rest, o)
 		}
-		if s.now.pool != nil {
-			s.now.pool.recycle(s.now.slot, recycle)
+		if pool != nil {
+			pool.recycle(slot, recycle)
 		}
 	}
 	if atOnce > 0 {
@@ -159,11 +161,62 @@ func (r *Ring) doNow(ops []batched, reads *[]core.ReadNow) {
 	// drained finds every operation on them observably complete. (Not
 	// through the Op: once complete, it may already be another
 	// operation's, on another file.) The pools' references go last, with
-	// the ring's (deferred).
-	for i := range ops {
-		if f := ops[i].now.ref; f != nil {
+	// the ring's.
+	files.release()
+	pools.release()
+	r.refs.Release()
+	return rest
+}
+
+// fileRefs are the references to files that reads done at once in the
+// caller (Ring.doNow) hold for the length of the call: one per file met.
+type fileRefs struct {
+	held [2]*File
+	more []*File
+}
+
+// has acquires a reference to f for the call, unless it holds one, and
+// reports whether it holds one now (false: f is closing).
+func (h *fileRefs) has(f *File) bool {
+	if h.held[0] == f { // the usual case, inlined: one file
+		return true
+	}
+	return h.add(f)
+}
+
+func (h *fileRefs) add(f *File) bool {
+	for _, g := range h.held {
+		if g == f {
+			return true
+		}
+	}
+	for _, g := range h.more {
+		if g == f {
+			return true
+		}
+	}
+	if !f.refs.Acquire() {
+		return false
+	}
+	for i, g := range h.held {
+		if g == nil {
+			h.held[i] = f
+			return true
+		}
+	}
+	h.more = append(h.more, f)
+	return true
+}
+
+// release drops every reference held.
+func (h *fileRefs) release() {
+	for _, f := range h.held {
+		if f != nil {
 			f.refs.Release()
 		}
+	}
+	for _, f := range h.more {
+		f.refs.Release()
 	}
 }
 
@@ -173,7 +226,7 @@ func (f *File) readNow(o *Op, kind core.Kind, p []byte, off int64) bool {
 	if kind != core.KindRead {
 		return false
 	}
-	ops := [1]batched{{o: o, kind: kind, p: p, off: off}}
-	f.ring.doNow(ops[:], nil)
-	return ops[0].now.done
+	o.kind, o.p, o.off = kind, p, off
+	ops := [1]*Op{o}
+	return len(f.ring.doNow(ops[:], nil)) == 0
 }

@@ -41,6 +41,13 @@ type Op struct {
 	// Submit clears when it takes o (or finish does, for a read done
 	// there at once).
 	batch *Batch
+	// What o is to do, for its batch's Submit (or Ring.doNow), and what
+	// doNow made of it: written by the Start call (and then doNow) before
+	// o can complete.
+	kind core.Kind
+	p    []byte
+	off  int64
+	now  nowState
 
 	// Guarded by mu, and used only once opWatched is set.
 	mu        sync.Mutex

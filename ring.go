@@ -84,7 +84,8 @@ type Stats struct {
 type Ring struct {
 	table   *core.Table
 	driver  core.Driver
-	refs    core.Refs // one per operation in flight
+	many    core.ManyDoer // driver's, if it can do many reads at once (now.go)
+	refs    core.Refs     // one per operation in flight
 	closeMu sync.Mutex
 	closed  bool
 
@@ -119,7 +120,8 @@ func New(cfg Config) (*Ring, error) {
 	// seed in what it reports.
 	t.Check = (cfg.Check || os.Getenv("AIO_CHECK") == "1") && d.Name() != "sim"
 	core.Register(t)
-	return &Ring{table: t, driver: d}, nil
+	many, _ := d.(core.ManyDoer)
+	return &Ring{table: t, driver: d, many: many}, nil
 }
 
 func newDriver(name string, cfg Config, t *core.Table) (core.Driver, error) {
