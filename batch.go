@@ -2,7 +2,9 @@ package aio
 
 import (
 	"io/fs"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/waitforit/aio/internal/core"
 )
@@ -33,9 +35,16 @@ import (
 //
 // A Batch is safe for concurrent use and can be reused after Submit.
 type Batch struct {
-	ring    *Ring
-	mu      sync.Mutex
-	started []*Op // each with what to submit in its kind, p and off
+	ring *Ring
+
+	// The operations started and not yet submitted, newest first,
+	// linked through Op.next: a start pushes its Op with one
+	// compare-and-swap (a lock would take two atomic instructions), and
+	// Submit takes them all with one swap.
+	head atomic.Pointer[Op]
+
+	mu      sync.Mutex // one Submit at a time; guards the scratch below
+	started []*Op      // what Submit took, oldest first
 	recs    []*core.Record
 	scratch []core.Prepared
 	reads   []core.ReadNow
@@ -46,9 +55,13 @@ func (r *Ring) NewBatch() *Batch { return &Batch{ring: r} }
 
 // Len is the number of operations started and not yet submitted.
 func (b *Batch) Len() int {
-	b.mu.Lock()
+	b.mu.Lock() // no Submit takes the list meanwhile; starts only push
 	defer b.mu.Unlock()
-	return len(b.started)
+	n := 0
+	for o := b.head.Load(); o != nil; o = o.next {
+		n++
+	}
+	return n
 }
 
 // StartReadAt adds a read of up to len(p) bytes of f at off to the batch.
@@ -114,14 +127,17 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 	if err := f.check(kind, p); err != nil {
 		return f.pathErr(name, err)
 	}
-	if err := o.reuse(f, kind, name, p, b); err != nil {
+	if err := o.reuse(f, kind, p, b); err != nil {
 		return f.pathErr(name, err)
 	}
-	o.kind, o.p, o.off = kind, p, off // for Submit, which takes o under mu
-	b.mu.Lock()
-	b.started = append(b.started, o)
-	b.mu.Unlock()
-	return nil
+	o.p, o.off = p, off // for the Submit that takes o
+	for {
+		old := b.head.Load()
+		o.next = old
+		if b.head.CompareAndSwap(old, o) {
+			return nil
+		}
+	}
 }
 
 // Submit hands every operation started since the last Submit to the
@@ -130,19 +146,27 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 func (b *Batch) Submit() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.started) == 0 {
+	head := b.head.Swap(nil)
+	if head == nil {
 		return nil
 	}
+	ops := b.started[:0]
+	for o := head; o != nil; {
+		next := o.next
+		o.next = nil
+		ops = append(ops, o)
+		o = next
+	}
+	slices.Reverse(ops) // oldest first, as started
 	var firstErr error
 	fail := func(o *Op, err error) {
-		o.err = &fs.PathError{Op: o.name, Path: o.file.name, Err: err}
+		o.err = &fs.PathError{Op: o.opName(), Path: o.file.name, Err: err}
 		o.finish()
 		if firstErr == nil {
 			firstErr = o.err
 		}
 	}
 	b.recs = b.recs[:0]
-	ops := b.started
 	// The reads the kernel can do at once: done, and their Ops (which
 	// may be reused from then on) are out of rest.
 	rest := b.ring.doNow(ops, &b.reads)

@@ -394,18 +394,13 @@ func (h *strayHold) Done(i uint32, recycle bool) {}
 // that holder's Release at once; one released while in flight is
 // recycled by Done, after the owner was told.
 func (p *BufferPool) Unhold(i uint32) (recycle bool) {
-	s := &p.slots[i].state
-	for {
-		v := s.Load()
-		if v&slotInFlight == 0 {
-			panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
-		}
-		if s.CompareAndSwap(v, v-1) {
-			// Released, and this was its last operation: nobody else can
-			// reach the slot until Done puts it back.
-			return (v-1)&(slotHeld|slotInFlight) == 0
-		}
+	v := p.slots[i].state.Add(^uint64(0)) // one atomic instruction: no load first
+	if v&slotInFlight == slotInFlight {
+		panic(fmt.Sprintf("aio: inconsistent buffer pool: buffer %d completed more operations than it started", i))
 	}
+	// Released, and this was its last operation: nobody else can reach
+	// the slot until Done puts it back.
+	return v&(slotHeld|slotInFlight) == 0
 }
 
 // Done ends what Unhold began: it recycles a buffer released while in

@@ -24,11 +24,11 @@ import (
 
 // nowState is what doNow keeps of an operation of a batch.
 type nowState struct {
-	try  bool        // tried at once
-	done bool        // done at once: its Op has completed
 	pool *BufferPool // the pool whose buffer slot it holds, if any
 	slot uint32
 	res  int32
+	try  bool // tried at once
+	done bool // done at once: its Op has completed
 }
 
 // mayReadNow reports whether a read of p at off may be tried at once,
@@ -226,7 +226,7 @@ func (f *File) readNow(o *Op, kind core.Kind, p []byte, off int64) bool {
 	if kind != core.KindRead {
 		return false
 	}
-	o.kind, o.p, o.off = kind, p, off
+	o.p, o.off = p, off
 	ops := [1]*Op{o}
 	return len(f.ring.doNow(ops[:], nil)) == 0
 }

@@ -31,10 +31,10 @@ func TestOpFinishRacesWatchers(t *testing.T) {
 	var spin atomic.Int64
 	errTest := errors.New("test result")
 	for i := range rounds {
-		if err := o.reuse(nil, 0, "read", nil, nil); err != nil {
+		if err := o.reuse(nil, 0, nil, nil); err != nil {
 			t.Fatalf("round %d: reuse of a completed Op: %v", i, err)
 		}
-		if err := o.reuse(nil, 0, "read", nil, nil); !errors.Is(err, errOpInUse) {
+		if err := o.reuse(nil, 0, nil, nil); !errors.Is(err, errOpInUse) {
 			t.Fatalf("round %d: reuse of an Op in flight = %v, want errOpInUse", i, err)
 		}
 		if o.Completed() {
@@ -129,7 +129,7 @@ func TestOpPollerReusesAtOnce(t *testing.T) {
 	}
 	var o Op
 	for i := range rounds {
-		if err := o.reuse(nil, 0, "read", nil, nil); err != nil {
+		if err := o.reuse(nil, 0, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		o.n = i
@@ -139,7 +139,7 @@ func TestOpPollerReusesAtOnce(t *testing.T) {
 		if n, _ := o.Wait(); n != i {
 			t.Fatalf("round %d: Wait = %d after Completed", i, n)
 		}
-		if err := o.reuse(nil, 0, "read", nil, nil); err != nil {
+		if err := o.reuse(nil, 0, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan struct{})

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/waitforit/aio"
 )
@@ -16,6 +18,7 @@ func init() {
 	register("Batch/WaitSubmitsItsBatch", testBatchWaitSubmits)
 	register("Batch/CancelBeforeSubmit", testBatchCancelBeforeSubmit)
 	register("Batch/ClosedFileFailsAtSubmit", testBatchClosedFile)
+	register("Batch/ConcurrentStartsAndSubmits", testBatchConcurrent)
 	register("Rule1/OpReuse", testOpReuse)
 }
 
@@ -250,5 +253,99 @@ func testOpReuse(t *testing.T, s *suite) {
 	po.Cancel()
 	if n, err := po.Wait(); n != 0 || !errors.Is(err, aio.ErrCanceled) || !untouched(pbuf) {
 		t.Fatalf("cancelled reused op = (%d, %v), buffer %q", n, err, pbuf)
+	}
+}
+
+// Goroutines start operations into one batch (reusing their Ops) while
+// others submit it: every operation is submitted once and completes once,
+// with the right bytes; none is lost between a start and a Submit (its
+// Done would never close), and the counts agree at the end.
+func testBatchConcurrent(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	f, data := batchFile(t, r, 64<<10)
+	base := r.Stats()
+	b := r.NewBatch()
+	const starters, depth = 4, 8
+	rounds := Scale(300)
+	stop := make(chan struct{})
+	var submitters sync.WaitGroup
+	for range 2 {
+		submitters.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := b.Submit(); err != nil {
+					t.Errorf("Submit: %v", err)
+					return
+				}
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	started := 0
+	for g := range starters {
+		wg.Go(func() {
+			ops := make([]aio.Op, depth)
+			bufs := make([][]byte, depth)
+			offs := make([]int, depth)
+			live := make([]bool, depth)
+			wait := func(i int) bool {
+				select {
+				case <-ops[i].Done(): // submits the batch if it still holds ops[i]
+				case <-time.After(30 * time.Second):
+					t.Errorf("starter %d: an operation never completed (lost from its batch?)", g)
+					return false
+				}
+				n, err := ops[i].Wait()
+				if n != len(bufs[i]) || err != nil || !bytes.Equal(bufs[i], data[offs[i]:offs[i]+n]) {
+					t.Errorf("starter %d: read at %d = (%d, %v), bytes right: %v", g, offs[i], n, err, n == len(bufs[i]) && bytes.Equal(bufs[i], data[offs[i]:offs[i]+n]))
+					return false
+				}
+				live[i] = false
+				return true
+			}
+			n := 0
+			for k := range rounds * depth {
+				i := k % depth
+				if live[i] && !wait(i) {
+					return
+				}
+				if bufs[i] == nil {
+					bufs[i] = make([]byte, 512)
+				}
+				offs[i] = (g*depth + k) % 120 * 512
+				if err := b.StartReadAtOp(&ops[i], f, bufs[i], int64(offs[i])); err != nil {
+					t.Errorf("starter %d: StartReadAtOp: %v", g, err)
+					return
+				}
+				live[i] = true
+				n++
+			}
+			for i := range ops {
+				if live[i] && !wait(i) {
+					return
+				}
+			}
+			mu.Lock()
+			started += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(stop)
+	submitters.Wait()
+	if t.Failed() {
+		return
+	}
+	if err := b.Submit(); err != nil || b.Len() != 0 {
+		t.Fatalf("after every operation completed: Submit = %v, Len = %d", err, b.Len())
+	}
+	st := r.Stats()
+	if st.Submitted-base.Submitted != uint64(started) || st.Completed-base.Completed != uint64(started) {
+		t.Fatalf("%d operations started: %d more submitted, %d more completed", started, st.Submitted-base.Submitted, st.Completed-base.Completed)
 	}
 }
