@@ -171,16 +171,18 @@ func (b *Batch) Submit() error {
 	// may be reused from then on) are out of rest.
 	rest := b.ring.doNow(ops, &b.reads)
 	for _, o := range rest {
-		// Out of the batch before it is submitted: from here on a Wait
-		// waits for its completion, which this call is about to bring
-		// about, and need not flush b (nor touch the Op once it may be
-		// complete and reused).
-		o.state.And(^opInBatch)
 		rec, err := o.file.record(o.kind, o.p, o.off, 0, nil, (*opNotifier)(o))
 		if err != nil {
 			fail(o, err)
 			continue
 		}
+		// Out of the batch once it has its record (o.rec, which Cancel
+		// and the simulator's hint read once they see the bit cleared),
+		// and before it is submitted: from here on a Wait waits for its
+		// completion, which this call is about to bring about, and need
+		// not flush b (nor touch the Op once it may be complete and
+		// reused).
+		o.state.And(^opInBatch)
 		b.recs = append(b.recs, rec)
 	}
 	var n int
@@ -191,8 +193,9 @@ func (b *Batch) Submit() error {
 		b.scratch = scratch
 	}
 	for _, rec := range b.recs[n:] {
+		// o.rec stays: a Cancel or hint that reads it now finds its
+		// generation not submitted, and does nothing.
 		o := (*Op)(rec.Notify.(*opNotifier))
-		o.rec = nil
 		o.file.unrecord(rec)
 		fail(o, err)
 	}

@@ -315,7 +315,7 @@ func (f *File) StartWrite(p []byte) (*Op, error) { return f.startOp(core.KindWri
 // operation: wait for Done to learn whether the cancel won.
 func (o *Op) Cancel() {
 	o.flush()
-	if o.rec != nil { // nil: failed at its batch's Submit, so complete already
+	if o.rec != nil { // nil: done at once, or failed before it had a record: complete already
 		o.file.ring.table.Cancel(o.rec, o.gen)
 	}
 }

@@ -19,6 +19,7 @@ func init() {
 	register("Batch/CancelBeforeSubmit", testBatchCancelBeforeSubmit)
 	register("Batch/ClosedFileFailsAtSubmit", testBatchClosedFile)
 	register("Batch/ConcurrentStartsAndSubmits", testBatchConcurrent)
+	register("Batch/CancelRacesSubmit", testBatchCancelRacesSubmit)
 	register("Rule1/OpReuse", testOpReuse)
 }
 
@@ -347,5 +348,63 @@ func testBatchConcurrent(t *testing.T, s *suite) {
 	st := r.Stats()
 	if st.Submitted-base.Submitted != uint64(started) || st.Completed-base.Completed != uint64(started) {
 		t.Fatalf("%d operations started: %d more submitted, %d more completed", started, st.Submitted-base.Submitted, st.Completed-base.Completed)
+	}
+}
+
+// Cancels race another goroutine's Submit of the operation's batch (a
+// read of an empty pipe, which only a cancel ends), many times: the read
+// completes, cancelled, its buffer untouched, and nothing stays in
+// flight. The first Cancel may submit the batch itself or find it
+// submitted; both are counted. (Submit once took an operation out of its
+// batch before it had its record, so that a Cancel in between read the
+// record unsynchronised, found none, and did nothing: -race reports it.)
+func testBatchCancelRacesSubmit(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	rd, _ := pipe(t, r)
+	b := r.NewBatch()
+	buf := make([]byte, 64)
+	rounds := Scale(2000)
+	var cancelFirst, submitFirst int
+	for i := range rounds {
+		op, err := b.StartRead(rd, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready, submitted := make(chan struct{}), make(chan struct{})
+		go func() {
+			close(ready)
+			b.Submit()
+			close(submitted)
+		}()
+		<-ready
+		op.Cancel()
+		select {
+		case <-submitted:
+			submitFirst++
+		default:
+			cancelFirst++
+		}
+		for k := 0; k < 20 && !op.Completed(); k++ { // more cancels into the race
+			op.Cancel()
+		}
+		select {
+		case <-op.Done():
+		case <-time.After(10 * time.Second): // microseconds when the cancel is not lost
+			t.Fatalf("round %d: the cancelled read never completed: a cancel was lost", i)
+		}
+		<-submitted
+		if n, err := op.Wait(); n != 0 || !errors.Is(err, aio.ErrCanceled) {
+			t.Fatalf("round %d: cancelled read = (%d, %v)", i, n, err)
+		}
+		if buf[0] != 0 {
+			t.Fatalf("round %d: the cancelled read wrote its buffer", i)
+		}
+	}
+	t.Logf("first Cancel returned before the other Submit: %d, after: %d", cancelFirst, submitFirst)
+	if cancelFirst == 0 || submitFirst == 0 {
+		t.Errorf("one order never happened in %d rounds (cancel first %d, Submit first %d)", rounds, cancelFirst, submitFirst)
+	}
+	if st := r.Stats(); st.InFlight != 0 {
+		t.Fatalf("%+v: operations still in flight", st)
 	}
 }

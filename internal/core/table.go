@@ -199,7 +199,7 @@ func (t *Table) SubmitBatch(recs []*Record, scratch []Prepared) (int, []Prepared
 // prepare marks r submitted, before the kernel can see it.
 func (t *Table) prepare(r *Record) Prepared {
 	s := r.state.Load()
-	if s&(stSubmitted|stCompleted|stCancelRequested) != 0 {
+	if s&(stSubmitted|stCompleted) != 0 {
 		r.inconsistent("submitted twice", s)
 	}
 	if trackStacks.Load() || t.Check {
@@ -213,8 +213,10 @@ func (t *Table) prepare(r *Record) Prepared {
 	if r.Barrier != nil { // a sync called from now on waits for this write
 		r.barrierEpoch = r.Barrier.Enter()
 	}
-	// Set before the kernel can see the request: its completion must find it.
-	r.state.Store(s | stSubmitted)
+	// Set before the kernel can see the request: its completion must find
+	// it. An Or, not a store: a Cancel may set stCancelRequested meanwhile
+	// (see Cancel), which recheck then passes on.
+	s = r.state.Or(stSubmitted)
 	live.Add(1)
 	t.submitted.Add(1) // before the completion can be counted
 	return Prepared{s, r.FileRefs, r.RingRefs}
@@ -258,14 +260,22 @@ func (t *Table) recheck(r *Record, p Prepared) {
 // Cancel requests cancellation of the use gen of r. It never blocks on the
 // operation, is idempotent, and does nothing once that use has completed
 // or if gen is stale. It reports whether this call made the request.
+//
+// A use not yet submitted (a Batch's operation between its record and
+// its Submit's SubmitBatch, which another goroutine runs) keeps the
+// request: its submission passes it to the driver (recheck), so a cancel
+// in that window is not lost. (A record that is never submitted, or put
+// back, loses the mark at its next Get.)
 func (t *Table) Cancel(r *Record, gen uint32) bool {
 	for {
 		s := r.state.Load()
-		if uint32(s>>genShift) != gen || s&stSubmitted == 0 || s&(stCompleted|stCancelRequested) != 0 {
+		if uint32(s>>genShift) != gen || s&(stCompleted|stCancelRequested) != 0 {
 			return false
 		}
 		if r.state.CompareAndSwap(s, s|stCancelRequested) {
-			t.Driver.Cancel(r, idOf(r.Index, gen))
+			if s&stSubmitted != 0 {
+				t.Driver.Cancel(r, idOf(r.Index, gen))
+			}
 			return true
 		}
 	}
