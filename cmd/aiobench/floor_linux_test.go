@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestFloorsRunInTheRounds: with -floors, op-32 gets its two floor rows,
+// TestFloorsRunInTheRounds: with -floors, op-32 gets its three floor rows,
 // run in every round like an implementation, with ratios against std;
 // without it, none.
 func TestFloorsRunInTheRounds(t *testing.T) {
@@ -41,7 +41,7 @@ func TestFloorsRunInTheRounds(t *testing.T) {
 			}
 			continue
 		}
-		for _, name := range []string{"floor inline", "floor pread"} {
+		for _, name := range []string{"floor inline", "floor pread", "floor guarded"} {
 			r := got[name]
 			switch {
 			case r == nil:
@@ -56,7 +56,7 @@ func TestFloorsRunInTheRounds(t *testing.T) {
 }
 
 // TestFloorsCheckTheBytes: a floor reads what it claims to, like the
-// implementations: on a corrupted file both floors fail.
+// implementations: on a corrupted file every floor fails.
 func TestFloorsCheckTheBytes(t *testing.T) {
 	cfg, _, err := parseFlags(append(quickArgs(t, "op-32"), "-floors", "-impl", "std"), io.Discard)
 	if err != nil {
@@ -71,7 +71,7 @@ func TestFloorsCheckTheBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"floor inline", "floor pread"} {
+	for _, name := range []string{"floor inline", "floor pread", "floor guarded"} {
 		found := false
 		for _, f := range res.Failures {
 			found = found || strings.Contains(f, "/"+name+" ")
