@@ -97,15 +97,8 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	if !refd {
 		return ops
 	}
-	if many && n > 1 && md.TryReadsNow(rs) {
-		j := 0
-		for _, o := range ops {
-			if o.now.try {
-				o.now.res, o.now.done = rs[j].Res, rs[j].Res == int32(len(o.p))
-				j++
-			}
-		}
-	} else if n > 0 {
+	inRS := many && n > 1 && md.TryReadsNow(rs) // the results are in rs, in order
+	if !inRS && n > 0 {
 		for _, o := range ops {
 			if o.now.try {
 				f := o.file
@@ -117,20 +110,24 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 			}
 		}
 	}
-	if many {
-		clear(rs) // the buffers are the operations' again
-		*reads = rs
-	}
 	var counted *File // the file whose reads done at once are being counted
 	var atOnce uint64
 	rest = ops[:0]
+	j := 0 // the next result in rs
 	for _, o := range ops {
 		if !o.now.try {
 			rest = append(rest, o)
 			continue
 		}
 		// Field by field, before finish: once complete, o is not ours.
+		// (The results are read here, not copied into each Op first: one
+		// pass over the Ops after the kernel's copies, not two.)
 		pool, slot, done, res := o.now.pool, o.now.slot, o.now.done, o.now.res
+		if inRS {
+			res = rs[j].Res
+			done = res == int32(len(o.p))
+			j++
+		}
 		f := o.file
 		if f != counted {
 			if atOnce > 0 {
@@ -156,6 +153,10 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	}
 	if atOnce > 0 {
 		counted.directCtr.AtOnceN(atOnce)
+	}
+	if many {
+		clear(rs) // the buffers are the operations' again
+		*reads = rs
 	}
 	// Released only after the Ops completed: a Close that sees the refs
 	// drained finds every operation on them observably complete. (Not
