@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -373,6 +374,9 @@ func testBatchCancelRacesSubmit(t *testing.T, s *suite) {
 		ready, submitted := make(chan struct{}), make(chan struct{})
 		go func() {
 			close(ready)
+			if i%4 == 3 { // now and then later, so that both go first
+				runtime.Gosched()
+			}
 			b.Submit()
 			close(submitted)
 		}()
