@@ -21,7 +21,7 @@ func TestZeroAllocsSteadyState(t *testing.T) {
 	ctx := context.Background()
 	buf := make([]byte, 4096)
 	var o aio.Op
-	b := r.NewBatch()
+	b, bw := r.NewBatch(), r.NewBatch()
 	ops := make([]aio.Op, 8)
 	pool, err := r.NewBufferPool(4096, 4)
 	if err != nil {
@@ -58,6 +58,19 @@ func TestZeroAllocsSteadyState(t *testing.T) {
 				}
 			}
 			if err := b.Submit(); err != nil && failed == nil {
+				failed = err
+			}
+			for i := range ops {
+				check(ops[i].Wait())
+			}
+		}},
+		{"Batch.StartWriteAtOp+Submit+Wait", func() { // nothing done at once: all to the ring
+			for i := range ops {
+				if err := bw.StartWriteAtOp(&ops[i], f, buf, int64(64+i)*4096); err != nil && failed == nil {
+					failed = err
+				}
+			}
+			if err := bw.Submit(); err != nil && failed == nil {
 				failed = err
 			}
 			for i := range ops {

@@ -59,10 +59,7 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	var files fileRefs // the files read, for the call
 	md := r.many
 	many := md != nil && reads != nil
-	var rs []core.ReadNow
-	if many {
-		rs = slices.Grow((*reads)[:0], len(ops))
-	}
+	var rs []core.ReadNow // grown once a read is tried, and kept in *reads
 	n := 0
 	for _, o := range ops {
 		o.now = nowState{}
@@ -75,6 +72,9 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 				break // closed: submitting says so
 			}
 			refd = true
+			if many {
+				rs = slices.Grow((*reads)[:0], len(ops))
+			}
 		}
 		pool, slot, ok := r.takeBuffer(o.p, &pools)
 		if !ok { // a released pool buffer: a checked pool reports it from a record
