@@ -181,7 +181,8 @@ func benchFloor(b *testing.B, fixedFile, fixedBuf bool) {
 		sfd = 0
 	}
 	if fixedBuf {
-		iov := []unix.Iovec{{Base: &mem[0], Len: uint64(len(mem))}}
+		iov := []unix.Iovec{{Base: &mem[0]}}
+		iov[0].SetLen(len(mem))
 		if _, err := ring.Register(abi.RegisterBuffers, unsafe.Pointer(&iov[0]), 1); err != nil {
 			b.Fatal(err)
 		}
