@@ -410,7 +410,7 @@ func (p *BufferPool) Done(i uint32, recycle bool) {
 	p.refs.Release()
 }
 
-// recycle is Done without the reference (held by poolRefs).
+// recycle is Done without the reference (held by a callRefs).
 func (p *BufferPool) recycle(i uint32, recycle bool) {
 	if recycle {
 		p.free <- i // released while in flight: recycled now, never earlier
@@ -457,56 +457,56 @@ func (r *Ring) holdBuffer(rec *core.Record) {
 	}
 }
 
-// poolRefs are the references to pools that an operation done at once
-// in the caller (Ring.doNow) holds for the length of the call: one per
-// pool met, not one per buffer.
-type poolRefs struct {
-	held [2]*BufferPool
-	more []*BufferPool
+// callRefs are the references that operations done at once in the
+// caller (Ring.doNow) hold for the length of the call: one per pool (or
+// file) met, not one per operation.
+type callRefs struct {
+	held [2]*core.Refs
+	more []*core.Refs
 }
 
-// has acquires a reference to p for the call, unless it holds one, and
-// reports whether it holds one now (false: p is closing).
-func (h *poolRefs) has(p *BufferPool) bool {
-	if h.held[0] == p { // the usual case, inlined: one pool
+// has acquires the reference r for the call, unless it holds it, and
+// reports whether it holds it now (false: its pool or file is closing).
+func (h *callRefs) has(r *core.Refs) bool {
+	if h.held[0] == r { // the usual case, inlined: one pool, one file
 		return true
 	}
-	return h.add(p)
+	return h.add(r)
 }
 
-func (h *poolRefs) add(p *BufferPool) bool {
+func (h *callRefs) add(r *core.Refs) bool {
 	for _, q := range h.held {
-		if q == p {
+		if q == r {
 			return true
 		}
 	}
 	for _, q := range h.more {
-		if q == p {
+		if q == r {
 			return true
 		}
 	}
-	if !p.refs.Acquire() {
+	if !r.Acquire() {
 		return false
 	}
 	for i, q := range h.held {
 		if q == nil {
-			h.held[i] = p
+			h.held[i] = r
 			return true
 		}
 	}
-	h.more = append(h.more, p)
+	h.more = append(h.more, r)
 	return true
 }
 
 // release drops every reference held.
-func (h *poolRefs) release() {
+func (h *callRefs) release() {
 	for _, q := range h.held {
 		if q != nil {
-			q.refs.Release()
+			q.Release()
 		}
 	}
 	for _, q := range h.more {
-		q.refs.Release()
+		q.Release()
 	}
 }
 
@@ -516,7 +516,7 @@ func (h *poolRefs) release() {
 // flight and returns its pool and slot, for Unhold (and a recycle, see
 // Done) once the operation is over. ok is false for a buffer that a
 // checked pool must see in a record (released by its holder).
-func (r *Ring) takeBuffer(buf []byte, refs *poolRefs) (p *BufferPool, slot uint32, ok bool) {
+func (r *Ring) takeBuffer(buf []byte, refs *callRefs) (p *BufferPool, slot uint32, ok bool) {
 	pp := r.pools.Load()
 	if pp == nil {
 		return nil, 0, true
@@ -526,7 +526,7 @@ func (r *Ring) takeBuffer(buf []byte, refs *poolRefs) (p *BufferPool, slot uint3
 		if !mine {
 			continue
 		}
-		if i < 0 || !refs.has(q) { // spanning two buffers, or closing: plain
+		if i < 0 || !refs.has(&q.refs) { // spanning two buffers, or closing: plain
 			return nil, 0, true
 		}
 		switch q.holdSlot(uint32(i)) {

@@ -55,8 +55,8 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	// A ring reference for the whole call: the inline ring is the
 	// driver's, and Ring.Close closes the driver once references drain.
 	refd := false
-	var pools poolRefs // the pools of the buffers read into, for the call
-	var files fileRefs // the files read, for the call
+	var pools callRefs // the pools of the buffers read into, for the call
+	var files callRefs // the files read, for the call
 	md := r.many
 	many := md != nil && reads != nil
 	var rs []core.ReadNow // grown once a read is tried, and kept in *reads
@@ -80,7 +80,7 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 		if !ok { // a released pool buffer: a checked pool reports it from a record
 			continue
 		}
-		if !files.has(f) { // closing: submitting says so
+		if !files.has(&f.refs) { // closing: submitting says so
 			if pool != nil {
 				pool.recycle(slot, pool.Unhold(slot))
 			}
@@ -167,58 +167,6 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	pools.release()
 	r.refs.Release()
 	return rest
-}
-
-// fileRefs are the references to files that reads done at once in the
-// caller (Ring.doNow) hold for the length of the call: one per file met.
-type fileRefs struct {
-	held [2]*File
-	more []*File
-}
-
-// has acquires a reference to f for the call, unless it holds one, and
-// reports whether it holds one now (false: f is closing).
-func (h *fileRefs) has(f *File) bool {
-	if h.held[0] == f { // the usual case, inlined: one file
-		return true
-	}
-	return h.add(f)
-}
-
-func (h *fileRefs) add(f *File) bool {
-	for _, g := range h.held {
-		if g == f {
-			return true
-		}
-	}
-	for _, g := range h.more {
-		if g == f {
-			return true
-		}
-	}
-	if !f.refs.Acquire() {
-		return false
-	}
-	for i, g := range h.held {
-		if g == nil {
-			h.held[i] = f
-			return true
-		}
-	}
-	h.more = append(h.more, f)
-	return true
-}
-
-// release drops every reference held.
-func (h *fileRefs) release() {
-	for _, f := range h.held {
-		if f != nil {
-			f.refs.Release()
-		}
-	}
-	for _, f := range h.more {
-		f.refs.Release()
-	}
 }
 
 // readNow does o's read of p at off at once if it may and the kernel
