@@ -57,6 +57,18 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	refd := false
 	var pools callRefs // the pools of the buffers read into, for the call
 	var files callRefs // the files read, for the call
+	// Released on return (a panic included), so only after the Ops
+	// completed: a Close that sees the refs drained finds every operation
+	// on them observably complete. (Not through the Op: once complete, it
+	// may already be another operation's, on another file.) The files'
+	// first, then the pools', then the ring's.
+	defer func() {
+		if refd {
+			files.release()
+			pools.release()
+			r.refs.Release()
+		}
+	}()
 	md := r.many
 	many := md != nil && reads != nil
 	var rs []core.ReadNow // grown once a read is tried, and kept in *reads
@@ -158,14 +170,6 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 		clear(rs) // the buffers are the operations' again
 		*reads = rs
 	}
-	// Released only after the Ops completed: a Close that sees the refs
-	// drained finds every operation on them observably complete. (Not
-	// through the Op: once complete, it may already be another
-	// operation's, on another file.) The pools' references go last, with
-	// the ring's.
-	files.release()
-	pools.release()
-	r.refs.Release()
 	return rest
 }
 
