@@ -131,6 +131,13 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 		return f.pathErr(name, err)
 	}
 	o.p, o.off = p, off // for the Submit that takes o
+	// A pool buffer is the operation's from now on: released before the
+	// Submit, it is recycled only once the operation has completed.
+	if kind == core.KindRead || kind == core.KindWrite {
+		if q, i, ok := b.ring.holdAtStart(p); ok {
+			o.now = nowState{pool: q, slot: i, fromStart: true}
+		}
+	}
 	for {
 		old := b.head.Load()
 		o.next = old
@@ -160,6 +167,7 @@ func (b *Batch) Submit() error {
 	slices.Reverse(ops) // oldest first, as started
 	var firstErr error
 	fail := func(o *Op, err error) {
+		o.dropStartHold() // nothing was submitted: the buffer is free of it
 		o.err = &fs.PathError{Op: o.opName(), Path: o.file.name, Err: err}
 		o.finish()
 		if firstErr == nil {

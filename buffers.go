@@ -457,6 +457,62 @@ func (r *Ring) holdBuffer(rec *core.Record) {
 	}
 }
 
+// holdAtStart marks the buffer buf lies in as in flight, if it is a
+// held buffer of one of r's pools, for an operation started in a Batch
+// (its buffer is the operation's from the Start call). It takes no pool
+// reference: a batch never submitted must not keep a pool's Close (or
+// the Ring's) waiting; the operation takes one when it gets its record
+// (Op.giveHold). A buffer spanning two, or already released, is left to
+// Submit, as for any operation.
+func (r *Ring) holdAtStart(buf []byte) (*BufferPool, uint32, bool) {
+	pp := r.pools.Load()
+	if pp == nil || len(buf) == 0 {
+		return nil, 0, false
+	}
+	for _, q := range *pp {
+		i, mine := q.slotOf(buf)
+		if !mine {
+			continue
+		}
+		if i >= 0 && q.holdSlot(uint32(i)) == held {
+			return q, uint32(i), true
+		}
+		return nil, 0, false
+	}
+	return nil, 0, false
+}
+
+// giveHold hands the slot o has held since its Start to rec, with a
+// reference to the pool for as long as rec (as BufferPool.hold would
+// take), and reports whether o had one. A pool that is closing cannot
+// lend its registration: the operation is then a plain one and the slot
+// is let go at once (nobody can Get from a closed pool).
+func (c *opNotifier) giveHold(rec *core.Record) bool {
+	o := (*Op)(c)
+	if !o.now.fromStart {
+		return false
+	}
+	q, i := o.now.pool, o.now.slot
+	o.now.pool, o.now.fromStart = nil, false
+	if q.refs.Acquire() {
+		rec.Hold, rec.HoldSlot = q, i
+		rec.Fixed, rec.BufIndex = q.registered, q.index
+	} else {
+		q.recycle(i, q.Unhold(i))
+	}
+	return true
+}
+
+// dropStartHold lets go of the slot o has held since its Start, for an
+// operation that fails before it is submitted.
+func (o *Op) dropStartHold() {
+	if o.now.fromStart {
+		q, i := o.now.pool, o.now.slot
+		o.now.pool, o.now.fromStart = nil, false
+		q.recycle(i, q.Unhold(i))
+	}
+}
+
 // callRefs are the references that operations done at once in the
 // caller (Ring.doNow) hold for the length of the call: one per pool (or
 // file) met, not one per operation.

@@ -307,12 +307,20 @@ func (f *File) record(kind core.Kind, p []byte, off int64, flags int, addr []byt
 		rec.Notify = notify
 	}
 	if kind == core.KindRead || kind == core.KindWrite {
-		f.ring.holdBuffer(rec)
+		if h, ok := notify.(startHolder); !ok || !h.giveHold(rec) {
+			f.ring.holdBuffer(rec)
+		}
 	}
 	if kind == core.KindWrite {
 		rec.Barrier = &f.writes
 	}
 	return rec, nil
+}
+
+// startHolder is a Notifier that may hold its buffer's pool slot since
+// its Start call (an Op started in a Batch), to hand to its record.
+type startHolder interface {
+	giveHold(rec *core.Record) bool
 }
 
 // closing reports whether f's Close, or its ring's, has begun.

@@ -29,6 +29,10 @@ type nowState struct {
 	res  int32
 	try  bool // tried at once
 	done bool // done at once: its Op has completed
+	// The slot was held since the Start call (Batch.startInto), without
+	// a pool reference: the hold goes to the operation's record if it
+	// gets one (Op.giveHold), else it ends with the read done at once.
+	fromStart bool
 }
 
 // mayReadNow reports whether a read of p at off may be tried at once,
@@ -74,7 +78,11 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	var rs []core.ReadNow // grown once a read is tried, and kept in *reads
 	n := 0
 	for _, o := range ops {
-		o.now = nowState{}
+		if o.now.fromStart {
+			o.now.res, o.now.try, o.now.done = 0, false, false
+		} else {
+			o.now = nowState{}
+		}
 		f := o.file
 		if o.kind != core.KindRead || !f.mayReadNow(o.p, o.off) {
 			continue
@@ -88,12 +96,15 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 				rs = slices.Grow((*reads)[:0], len(ops))
 			}
 		}
-		pool, slot, ok := r.takeBuffer(o.p, &pools)
+		pool, slot, ok := o.now.pool, o.now.slot, true
+		if !o.now.fromStart {
+			pool, slot, ok = r.takeBuffer(o.p, &pools)
+		}
 		if !ok { // a released pool buffer: a checked pool reports it from a record
 			continue
 		}
 		if !files.has(&f.refs) { // closing: submitting says so
-			if pool != nil {
+			if pool != nil && !o.now.fromStart {
 				pool.recycle(slot, pool.Unhold(slot))
 			}
 			continue
@@ -147,19 +158,23 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 			}
 			counted, atOnce = f, 0
 		}
+		// The kernel is done with the buffer (see Table.Complete), unless
+		// the read goes on to the driver holding it since its Start.
+		unhold := pool != nil && (done || !o.now.fromStart)
 		var recycle bool
-		if pool != nil { // the kernel is done with the buffer (see Table.Complete)
+		if unhold {
 			recycle = pool.Unhold(slot)
 		}
 		if done {
 			atOnce++
 			o.n = int(res)
+			o.now.fromStart = false
 			o.finish() // the last of o this call touches
 		} else {
 			f.readSkip.Store(tryEvery - 1)
 			rest = append(rest, o)
 		}
-		if pool != nil {
+		if unhold {
 			pool.recycle(slot, recycle)
 		}
 	}

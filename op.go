@@ -221,7 +221,7 @@ func (o *Op) reuse(f *File, kind core.Kind, p []byte, b *Batch) error {
 	// caller's promise), and its finish published opFired last.
 	o.file, o.kind, o.eof = f, kind, kind == core.KindRead && len(p) > 0
 	o.rec, o.gen, o.n, o.err = nil, 0, 0, nil
-	o.batch = b
+	o.batch, o.now = b, nowState{}
 	if old&opWatched != 0 { // else they are still nil: not touched
 		o.done, o.fns = nil, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/waitforit/aio"
@@ -21,6 +22,7 @@ func init() {
 	register("BufferPool/StaleBuffer", testPoolStaleBuffer)
 	register("BufferPool/CloseWaitsForInFlight", testPoolCloseWaits)
 	register("BufferPool/CancelStorm", testPoolCancelStorm)
+	register("BufferPool/ReleaseBeforeBatchSubmit", testPoolReleaseBeforeSubmit)
 }
 
 func newPool(t *testing.T, r *aio.Ring, size, count int) *aio.BufferPool {
@@ -421,5 +423,81 @@ func testPoolCancelStorm(t *testing.T, s *suite) {
 		completed.Load(), canceled.Load(), early.Load(), gcs(), r.Stats())
 	if canceled.Load() == 0 || completed.Load() == 0 {
 		t.Errorf("want both outcomes: %d completed, %d cancelled", completed.Load(), canceled.Load())
+	}
+}
+
+// A batched operation's buffer is the operation's from its Start call,
+// not from its batch's Submit: released in between, it is recycled only
+// after the operation completes, however the operation goes (a read
+// done at once, a read the driver makes, a write, one that fails at
+// Submit because its file closed), so nobody else can have it while the
+// kernel may write it. (A Batch once took the buffer at Submit: a
+// one-buffer pool handed it out again at once, and the read wrote the
+// new holder's bytes.)
+func testPoolReleaseBeforeSubmit(t *testing.T, s *suite) {
+	r := s.ring(t, 0)
+	p := newPool(t, r, 4096, 1)
+	for _, c := range []string{"read", "read past the end", "write", "file closed"} {
+		f, data := batchFile(t, r, 8192)
+		b := r.NewBatch()
+		buf := getBuffer(t, p)
+		copy(buf.Bytes(), bytes.Repeat([]byte{0xEE}, 4096))
+		var op aio.Op
+		var err error
+		switch c {
+		case "read":
+			err = b.StartReadAtOp(&op, f, buf.Bytes(), 4096)
+		case "read past the end":
+			err = b.StartReadAtOp(&op, f, buf.Bytes(), 6144) // half of it: the driver reads it
+		case "write":
+			err = b.StartWriteAtOp(&op, f, buf.Bytes(), 0)
+		case "file closed":
+			err = b.StartReadAtOp(&op, f, buf.Bytes(), 0)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		buf.Release() // allowed: the operation has the buffer until it completes
+		if other, ok := p.TryGet(); ok {
+			copy(other.Bytes(), bytes.Repeat([]byte{0x55}, 4096))
+			t.Fatalf("%s: TryGet handed out the buffer of an operation started and not yet submitted", c)
+		}
+		if c == "file closed" {
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.Submit()
+		n, err := op.Wait()
+		switch c {
+		case "read":
+			if n != 4096 || err != nil {
+				t.Fatalf("%s = (%d, %v)", c, n, err)
+			}
+		case "read past the end":
+			if n != 2048 || err != nil {
+				t.Fatalf("%s = (%d, %v), want the 2048 bytes left", c, n, err)
+			}
+		case "write":
+			if n != 4096 || err != nil {
+				t.Fatalf("%s = (%d, %v)", c, n, err)
+			}
+		case "file closed":
+			if !errors.Is(err, os.ErrClosed) {
+				t.Fatalf("%s = (%d, %v), want os.ErrClosed", c, n, err)
+			}
+		}
+		// Completed: the buffer is the pool's again (released in flight,
+		// it is recycled just after the completion is told).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		next, err := p.Get(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: the buffer did not come back to the pool after its operation completed: %v", c, err)
+		}
+		if c == "read" && !bytes.Equal(next.Bytes(), data[4096:8192]) {
+			t.Fatalf("%s: the buffer does not hold what the read brought", c)
+		}
+		next.Release()
 	}
 }
