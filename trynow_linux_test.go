@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -167,13 +169,36 @@ func TestURingFileTryNow(t *testing.T) {
 	}
 }
 
-// evict drops f's pages from the page cache.
+// evict drops f's pages from the page cache, and checks (mincore) that
+// they are gone: FADV_DONTNEED is not sure to take at once.
 func evict(t *testing.T, f *aio.File) {
 	t.Helper()
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	vec := make([]byte, (len(mem)+os.Getpagesize()-1)/os.Getpagesize())
+	for try := 0; ; try++ {
+		if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+			t.Fatal(os.NewSyscallError("mincore", e))
+		}
+		if !slices.ContainsFunc(vec, func(v byte) bool { return v&1 != 0 }) {
+			return
+		}
+		if try == 100 {
+			t.Fatal("the file's pages stay in the page cache after 100 FADV_DONTNEED")
+		}
+		runtime.Gosched()
 	}
 }
