@@ -135,7 +135,7 @@ func (b *Batch) startInto(o *Op, f *File, kind core.Kind, name, what string, p [
 	// Submit, it is recycled only once the operation has completed.
 	if kind == core.KindRead || kind == core.KindWrite {
 		if q, i, ok := b.ring.holdAtStart(p); ok {
-			o.now = nowState{pool: q, slot: i, fromStart: true}
+			o.now.pool, o.now.slot, o.now.fromStart = q, i, true
 		}
 	}
 	for {

@@ -11,6 +11,7 @@ func DisableReadForTest(r *Ring) bool {
 	d, ok := r.driver.(interface{ DisableOpcode(core.Kind) })
 	if ok {
 		d.DisableOpcode(core.KindRead)
+		r.learnKinds()
 	}
 	return ok
 }
@@ -32,6 +33,7 @@ func DisableMultishotForTest(r *Ring) bool {
 	d, ok := r.driver.(interface{ DisableMultishot() })
 	if ok {
 		d.DisableMultishot()
+		r.learnKinds()
 	}
 	return ok
 }

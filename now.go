@@ -77,12 +77,7 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 	many := md != nil && reads != nil
 	var rs []core.ReadNow // grown once a read is tried, and kept in *reads
 	n := 0
-	for _, o := range ops {
-		if o.now.fromStart {
-			o.now.res, o.now.try, o.now.done = 0, false, false
-		} else {
-			o.now = nowState{}
-		}
+	for _, o := range ops { // o.now is zero but for a Start's hold (Op.reuse)
 		f := o.file
 		if o.kind != core.KindRead || !f.mayReadNow(o.p, o.off) {
 			continue
@@ -109,7 +104,10 @@ func (r *Ring) doNow(ops []*Op, reads *[]core.ReadNow) (rest []*Op) {
 			}
 			continue
 		}
-		o.now.try, o.now.pool, o.now.slot = true, pool, slot
+		o.now.try = true
+		if !o.now.fromStart {
+			o.now.pool, o.now.slot = pool, slot
+		}
 		if many { // field by field: a struct built and copied stalls the store
 			rs = rs[:n+1]
 			e := &rs[n]

@@ -221,7 +221,10 @@ func (o *Op) reuse(f *File, kind core.Kind, p []byte, b *Batch) error {
 	// caller's promise), and its finish published opFired last.
 	o.file, o.kind, o.eof = f, kind, kind == core.KindRead && len(p) > 0
 	o.rec, o.gen, o.n, o.err = nil, 0, 0, nil
-	o.batch, o.now = b, nowState{}
+	o.batch = b
+	// Field by field: a nowState{} built and copied stalls the store.
+	o.now.pool, o.now.slot, o.now.res = nil, 0, 0
+	o.now.try, o.now.done, o.now.fromStart = false, false, false
 	if old&opWatched != 0 { // else they are still nil: not touched
 		o.done, o.fns = nil, nil
 	}
@@ -344,6 +347,9 @@ func (o *Op) Completed() bool { return o.fired() }
 
 // Wait blocks until the operation completes and returns its result.
 func (o *Op) Wait() (int, error) {
+	if o.fired() { // complete: nothing to submit, hint or wait for
+		return o.n, o.err
+	}
 	o.flush()
 	o.hint(false)
 	o.wait()
@@ -355,7 +361,7 @@ func (o *Op) Wait() (int, error) {
 // decides outcomes at the moments a program can observe them); for the
 // other backends this is one nil check.
 func (o *Op) hint(cancellable bool) {
-	if f := o.file; f != nil && f.ring.table.Hinter != nil && o.rec != nil {
+	if f := o.file; o.rec != nil && f.ring.table.Hinter != nil {
 		f.ring.table.Waiting(o.rec, o.gen, cancellable)
 	}
 }

@@ -85,6 +85,7 @@ type Ring struct {
 	table   *core.Table
 	driver  core.Driver
 	many    core.ManyDoer // driver's, if it can do many reads at once (now.go)
+	kindsOK atomic.Uint64 // bit k: the driver supports kind k (learnKinds)
 	refs    core.Refs     // one per operation in flight
 	closeMu sync.Mutex
 	closed  bool
@@ -121,7 +122,9 @@ func New(cfg Config) (*Ring, error) {
 	t.Check = (cfg.Check || os.Getenv("AIO_CHECK") == "1") && d.Name() != "sim"
 	core.Register(t)
 	many, _ := d.(core.ManyDoer)
-	return &Ring{table: t, driver: d, many: many}, nil
+	r := &Ring{table: t, driver: d, many: many}
+	r.learnKinds()
+	return r, nil
 }
 
 func newDriver(name string, cfg Config, t *core.Table) (core.Driver, error) {
@@ -202,11 +205,27 @@ func (r *Ring) Close() error {
 	return err
 }
 
+// learnKinds notes which kinds the backend supports (supported's fast
+// answer). A driver's answers are fixed once it is set up, except where a
+// test hides a kind (export_test.go), which calls this again.
+func (r *Ring) learnKinds() {
+	var ok uint64
+	for k := core.Kind(0); k < 64; k++ {
+		if yes, _ := r.driver.Supported(k); yes {
+			ok |= 1 << k
+		}
+	}
+	r.kindsOK.Store(ok)
+}
+
 // acquire takes a ring reference for one operation.
 func (r *Ring) acquire() bool { return r.refs.Acquire() }
 
 // supported checks that the backend can do k, before anything is submitted.
 func (r *Ring) supported(k core.Kind) error {
+	if k < 64 && r.kindsOK.Load()&(1<<k) != 0 {
+		return nil // one load for the usual answer, asked at every Start
+	}
 	if ok, op := r.driver.Supported(k); !ok {
 		return &UnsupportedError{Backend: r.driver.Name(), Op: op}
 	}
