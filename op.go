@@ -252,11 +252,14 @@ func (f *File) startOpReusing(o *Op, kind core.Kind, name string, p []byte, off 
 
 // StartReadAtOp is StartReadAt into an Op the caller provides, so that a
 // steady stream of operations allocates nothing: o must be the zero Op or
-// one whose operation has completed, and every Wait, WaitContext, Done
-// and OnComplete of that use must have returned (an Op still in flight is
-// refused, and nothing is submitted). From then on o describes the new
-// operation; the record underneath has a new generation, so nothing of
-// the previous use can touch it. On error o stays free for reuse.
+// one whose operation has completed, and every Wait, WaitContext, Done,
+// OnComplete and Cancel of that use must have returned (an Op still in
+// flight is refused, and nothing is submitted; a Cancel still running
+// when o is reused may find the new operation and cancel it). From then
+// on o describes the new operation; the record underneath has a new
+// generation, so nothing of the previous use's record (a completion, a
+// stale cancel the driver still holds) can touch it. On error o stays
+// free for reuse.
 func (f *File) StartReadAtOp(o *Op, p []byte, off int64) error {
 	if off < 0 {
 		return f.pathErr("readat", errNegativeOffset)
