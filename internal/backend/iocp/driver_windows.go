@@ -730,6 +730,14 @@ func (d *Driver) complete(o *op, n uint32, err error) {
 		panic("aio: inconsistent iocp completion: op not in flight")
 	}
 	o.id, o.r, o.f, o.fd = 0, nil, nil, -1
+	// The kernel is done with the caller's buffer: forget it. The op
+	// lives (pinned) as long as the driver, and a stale pointer here would
+	// keep the buffer, and whatever holds it, reachable until the op's
+	// next socket call or past the ring's Close: net/http's one-byte
+	// background read, say, whose buffer lies inside its connReader, and
+	// with it the server, its handler and a DirFS holding its directory
+	// open.
+	o.wsabuf = windows.WSABuf{}
 	o.mu.Unlock()
 	switch kind {
 	case core.KindAccept, core.KindConnect, core.KindRecvmsg:

@@ -3,8 +3,10 @@ package iocp
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
+	"weak"
 
 	"golang.org/x/sys/windows"
 
@@ -248,5 +250,83 @@ func TestSockets(t *testing.T) {
 	}
 	if res := wait(tb, submit(t, tb, core.KindRecv, as, af, buf)); res != 0 {
 		t.Fatalf("recv after the peer's shutdown = %d, want 0", res)
+	}
+}
+
+// TestSocketBufferNotRetained: once an operation has completed, the
+// driver keeps no pointer to its buffer. The ops live (pinned) as long as
+// the driver, and a WSABUF left pointing at the last buffer kept the
+// object around it reachable: net/http's one-byte background read, whose
+// buffer lies inside its connReader, held the server, its handler and a
+// DirFS with its directory open (under Wine, a t.TempDir that could not
+// be removed).
+func TestSocketBufferNotRetained(t *testing.T) {
+	tb, d := newDriver(t)
+	socket := func() (windows.Handle, any) {
+		s, err := windows.WSASocket(windows.AF_INET, windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0, windows.WSA_FLAG_OVERLAPPED)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { windows.Closesocket(s) })
+		f, err := d.Attach(int(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, f
+	}
+	ls, lf := socket()
+	if err := windows.Bind(ls, &windows.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := windows.Listen(ls, 8); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := windows.Getsockname(ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*windows.SockaddrInet4).Port
+	accept := submit(t, tb, core.KindAccept, ls, lf, nil)
+	cs, cf := socket()
+	raw := make([]byte, 16)
+	raw[0] = windows.AF_INET
+	raw[2], raw[3] = byte(port>>8), byte(port)
+	raw[4], raw[7] = 127, 1
+	if res := wait(tb, submit(t, tb, core.KindConnect, cs, cf, raw)); res != 0 {
+		t.Fatalf("connect = %d", res)
+	}
+	res := wait(tb, accept)
+	if res <= 0 {
+		t.Fatalf("accept = %d", res)
+	}
+	as := windows.Handle(res)
+	defer windows.Closesocket(as)
+	af, err := d.Attach(int(as))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type reader struct { // a buffer inside a larger object, as net/http's connReader.byteBuf
+		buf [1]byte
+		_   [64]byte
+	}
+	recv := func(cancel bool) weak.Pointer[reader] {
+		rd := new(reader)
+		r := submit(t, tb, core.KindRecv, as, af, rd.buf[:])
+		if cancel {
+			tb.Cancel(r, r.Gen())
+		}
+		wait(tb, r)
+		return weak.Make(rd)
+	}
+	if res := wait(tb, submit(t, tb, core.KindSend, cs, cf, []byte("x"))); res != 1 {
+		t.Fatalf("send = %d", res)
+	}
+	done := recv(false)
+	canceled := recv(true) // blocked, then cancelled: the last use of its op
+	runtime.GC()
+	runtime.GC()
+	if done.Value() != nil || canceled.Value() != nil {
+		t.Errorf("buffers of completed receives still reachable (completed: %v, cancelled: %v)", done.Value() != nil, canceled.Value() != nil)
 	}
 }
