@@ -298,13 +298,26 @@ func (p *pollFD) call(ctx context.Context, dir int, kind core.Kind, buf []byte, 
 	}
 	if err == nil && d.errno == 0 { // the common case, kept short
 		res, addrLen = int32(d.n), d.addrLen
+		d.forget()
 		d.gate.leave(true)
 		return res, addrLen, nil
 	}
 	res, cause = p.outcome(ctx, d, err, false)
 	addrLen = d.addrLen
+	d.forget()
 	d.gate.leave(d.tried)
 	return res, addrLen, cause
+}
+
+// forget drops the call's buffers once it is over: a pollDir lives as
+// long as its descriptor, and a pointer left here would keep the caller's
+// buffer, and whatever object it lies in (net/http's connReader, and
+// through it a server), reachable until the next call.
+func (d *pollDir) forget() {
+	d.buf = nil
+	if d.hasAddr {
+		d.addr, d.hasAddr = nil, false
+	}
 }
 
 // doCancellable is do for a call whose context can end: its kick (arm)
@@ -341,6 +354,7 @@ func (p *pollFD) doCancellable(ctx context.Context, d *pollDir, abort *atomic.Bo
 	d.ctx, d.custom = nil, nil
 	res, cause = p.outcome(ctx, d, err, kicked)
 	addrLen = d.addrLen
+	d.forget()
 	d.gate.leave(d.tried)
 	return res, addrLen, cause
 }
