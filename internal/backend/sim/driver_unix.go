@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,7 +282,10 @@ func (d *Driver) pickHeld(rng *rand.Rand, skip *op) int {
 func (d *Driver) release(o *op, park bool) *op {
 	for i, h := range d.held {
 		if h == o {
-			d.held = append(d.held[:i], d.held[i+1:]...)
+			// slices.Delete clears the vacated last element: a stale
+			// pointer there would keep a completed op, and its
+			// caller's buffer, reachable.
+			d.held = slices.Delete(d.held, i, i+1)
 			break
 		}
 	}
@@ -646,7 +650,11 @@ func (d *Driver) Waiting(r *core.Record, id uint64, cancellable bool) {
 		}
 		if !o.cancel && cancellable && o.rng.Float64() < pLate {
 			o.late = true
-			d.after(lateFor, func() { d.lateDone(o) })
+			// The timer names the use, not the op: an op cancelled and
+			// delivered meanwhile (with its caller's buffer) must not
+			// stay reachable until the timer fires.
+			r, id := o.r, o.id
+			d.after(lateFor, func() { d.lateDone(r, id) })
 		} else {
 			run = append(run, d.release(o, true))
 		}
@@ -678,11 +686,11 @@ func (d *Driver) WaitingFD(fd int) {
 	d.run(run)
 }
 
-// lateDone runs a late op nobody cancelled.
-func (d *Driver) lateDone(o *op) {
+// lateDone runs a late op nobody cancelled: r's use id, if still held.
+func (d *Driver) lateDone(r *core.Record, id uint64) {
 	d.mu.Lock()
 	var run []*op
-	if d.lookup(o.r, o.id) == o && o.state == stHeld {
+	if o := d.lookup(r, id); o != nil && o.state == stHeld {
 		run = append(run, d.release(o, true))
 	}
 	d.mu.Unlock()
