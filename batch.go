@@ -198,6 +198,7 @@ func (b *Batch) Submit() error {
 	if len(b.recs) > 0 {
 		var scratch []core.Prepared
 		n, scratch, err = b.ring.table.SubmitBatch(b.recs, b.scratch)
+		clear(scratch) // its references are the records' now: keep no File reachable
 		b.scratch = scratch
 	}
 	for _, rec := range b.recs[n:] {
