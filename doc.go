@@ -15,7 +15,9 @@
 //   - Op.Cancel only asks. It never blocks and never fails.
 //   - From submission to completion the buffer and the descriptor belong
 //     to the operation. The library keeps the buffer reachable and pinned
-//     even if the caller drops every reference.
+//     even if the caller drops every reference, and from the completion
+//     on keeps no pointer to it (nor to the object it lies in), whether
+//     the operation was done, failed or cancelled.
 //   - Blocking calls that take a context (ReadAtContext, Op.WaitContext,
 //     ...) react to the context by requesting the cancel and then still
 //     waiting for the completion. They report the real outcome: bytes
