@@ -176,11 +176,11 @@ func wait(tb *core.Table, r *core.Record) int32 {
 	return res
 }
 
-// TestSockets drives AcceptEx, ConnectEx, WSASend, WSARecv and a cancel
-// through the driver on raw sockets (the net.Conn layer on top lives in
-// package aio).
-func TestSockets(t *testing.T) {
-	tb, d := newDriver(t)
+// socketPair connects two overlapped loopback TCP sockets through d (an
+// accept and a ConnectEx), attached to it, and returns the connecting
+// end and the accepted one; all are closed at the end of the test.
+func socketPair(t *testing.T, tb *core.Table, d *Driver) (cs windows.Handle, cf any, as windows.Handle, af any) {
+	t.Helper()
 	socket := func() windows.Handle {
 		s, err := windows.WSASocket(windows.AF_INET, windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0, windows.WSA_FLAG_OVERLAPPED)
 		if err != nil {
@@ -214,8 +214,8 @@ func TestSockets(t *testing.T) {
 	lf := attach(ls)
 	accept := submit(t, tb, core.KindAccept, ls, lf, nil)
 
-	cs := socket() // unbound: the driver binds it for ConnectEx
-	cf := attach(cs)
+	cs = socket() // unbound: the driver binds it for ConnectEx
+	cf = attach(cs)
 	raw := make([]byte, 16)
 	raw[0] = windows.AF_INET
 	raw[2], raw[3] = byte(port>>8), byte(port)
@@ -227,9 +227,17 @@ func TestSockets(t *testing.T) {
 	if res <= 0 {
 		t.Fatalf("accept = %d", res)
 	}
-	as := windows.Handle(res)
-	defer windows.Closesocket(as)
-	af := attach(as)
+	as = windows.Handle(res)
+	t.Cleanup(func() { windows.Closesocket(as) })
+	return cs, cf, as, attach(as)
+}
+
+// TestSockets drives AcceptEx, ConnectEx, WSASend, WSARecv and a cancel
+// through the driver on raw sockets (the net.Conn layer on top lives in
+// package aio).
+func TestSockets(t *testing.T) {
+	tb, d := newDriver(t)
+	cs, cf, as, af := socketPair(t, tb, d)
 
 	if res := wait(tb, submit(t, tb, core.KindSend, cs, cf, []byte("hello"))); res != 5 {
 		t.Fatalf("send = %d", res)
@@ -262,49 +270,7 @@ func TestSockets(t *testing.T) {
 // be removed).
 func TestSocketBufferNotRetained(t *testing.T) {
 	tb, d := newDriver(t)
-	socket := func() (windows.Handle, any) {
-		s, err := windows.WSASocket(windows.AF_INET, windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0, windows.WSA_FLAG_OVERLAPPED)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { windows.Closesocket(s) })
-		f, err := d.Attach(int(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s, f
-	}
-	ls, lf := socket()
-	if err := windows.Bind(ls, &windows.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := windows.Listen(ls, 8); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := windows.Getsockname(ls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*windows.SockaddrInet4).Port
-	accept := submit(t, tb, core.KindAccept, ls, lf, nil)
-	cs, cf := socket()
-	raw := make([]byte, 16)
-	raw[0] = windows.AF_INET
-	raw[2], raw[3] = byte(port>>8), byte(port)
-	raw[4], raw[7] = 127, 1
-	if res := wait(tb, submit(t, tb, core.KindConnect, cs, cf, raw)); res != 0 {
-		t.Fatalf("connect = %d", res)
-	}
-	res := wait(tb, accept)
-	if res <= 0 {
-		t.Fatalf("accept = %d", res)
-	}
-	as := windows.Handle(res)
-	defer windows.Closesocket(as)
-	af, err := d.Attach(int(as))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, cf, as, af := socketPair(t, tb, d)
 
 	type reader struct { // a buffer inside a larger object, as net/http's connReader.byteBuf
 		buf [1]byte
