@@ -739,6 +739,23 @@ func (f *File) sync(ctx context.Context, op string, datasync bool) error {
 			return f.pathErr(op, canceledBy(ctx.Err()))
 		}
 	}
+	if f.syncInCaller(ctx) {
+		if !f.refs.Acquire() { // Close waits for the fsync
+			return f.pathErr(op, os.ErrClosed)
+		}
+		f.directCtr.Begin() // in flight meanwhile
+		err := callerSync(f.fd, datasync)
+		res := int32(0)
+		if errno, ok := err.(syscall.Errno); ok {
+			res = -int32(errno)
+		}
+		f.directCtr.End(res, false)
+		f.refs.Release()
+		if err != nil {
+			return f.pathErr(op, err)
+		}
+		return nil
+	}
 	flags := 0
 	if datasync {
 		flags = core.FsyncDatasync

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/waitforit/aio/internal/backend/portable"
 )
 
 const oCloexec = unix.O_CLOEXEC
@@ -45,6 +47,11 @@ func fdType(fd int) (regular bool, dir int32) {
 	}
 	return m == unix.S_IFREG || m == unix.S_IFBLK, dir
 }
+
+// callerSync makes fd's fsync (datasync: fdatasync) in the caller's
+// thread, as os.File.Sync does (see syncInCaller), as the portable
+// driver makes it.
+func callerSync(fd int, datasync bool) error { return portable.Sync(fd, datasync) }
 
 // callerWrite is a blocking write made in the caller's thread, as
 // os.File makes it (see File.callerWrites): at off, or at the file

@@ -58,3 +58,7 @@ func fdType(fd int) (regular bool, dir int32) {
 func callerWrite(fd int, p []byte, off int64) int32 {
 	panic("aio: no caller writes on Windows")
 }
+
+func callerSync(fd int, datasync bool) error {
+	panic("aio: no caller syncs on Windows")
+}

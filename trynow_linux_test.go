@@ -2,9 +2,11 @@ package aio_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -201,4 +203,62 @@ func evict(t *testing.T, f *aio.File) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// TestSyncInCaller: a blocking Sync or SyncData of a regular file is
+// made in the caller's thread (Stats.Direct), as os.File's, on both
+// Linux backends; one whose context can end goes to the driver, where a
+// cancel can still stop it before it begins (mechanism.go's
+// syncInCaller). Each still waits for the writes before it (rule 10's
+// cases in the suite).
+func TestSyncInCaller(t *testing.T) {
+	eachLinuxRing(t, func(t *testing.T, r *aio.Ring) {
+		name := filepath.Join(t.TempDir(), "f")
+		f, err := r.Open(context.Background(), name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte("data"), 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name string
+			sync func() error
+			via  string
+		}{
+			{"Sync", f.Sync, "direct"},
+			{"SyncData", f.SyncData, "direct"},
+			{"SyncContext(Background)", func() error { return f.SyncContext(context.Background()) }, "direct"},
+			{"SyncContext(cancellable)", func() error {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				return f.SyncContext(ctx)
+			}, "driver"},
+		} {
+			s0 := r.Stats()
+			if err := c.sync(); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			s := r.Stats()
+			direct, driver := s.Direct-s0.Direct, s.Driver-s0.Driver
+			if want := (c.via == "direct"); direct != b2u(want) || driver != b2u(!want) {
+				t.Errorf("%s: %d direct and %d through the driver, want it %s", c.name, direct, driver, c.via)
+			}
+			if s.InFlight != 0 || s.Submitted != s.Completed {
+				t.Errorf("%s: stats %+v", c.name, s)
+			}
+		}
+		f.Close()
+		if err := f.Sync(); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("Sync after Close = %v, want os.ErrClosed", err)
+		}
+	})
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

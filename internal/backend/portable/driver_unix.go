@@ -390,10 +390,7 @@ func execOnce(r *core.Record) (int, error) {
 		}
 		return unix.Write(r.FD, r.Buf)
 	case core.KindFsync:
-		if r.Flags&core.FsyncDatasync != 0 {
-			return 0, fdatasync(r.FD)
-		}
-		return 0, fsync(r.FD)
+		return 0, syncFD(r.FD, r.Flags&core.FsyncDatasync != 0)
 	case core.KindOpen:
 		if len(r.Path) == 0 || r.Path[len(r.Path)-1] != 0 {
 			return 0, unix.EINVAL
@@ -465,4 +462,24 @@ func errnoRes(err error) int32 {
 		return -int32(errno)
 	}
 	return -int32(unix.EIO)
+}
+
+// syncFD is fsync(fd), or with datasync fdatasync where the system has
+// it, as this driver makes them (on darwin F_FULLFSYNC).
+func syncFD(fd int, datasync bool) error {
+	if datasync {
+		return fdatasync(fd)
+	}
+	return fsync(fd)
+}
+
+// Sync is the driver's fsync (syncFD) made in the caller's own thread,
+// again after EINTR, for the aio package's blocking syncs (see its
+// mechanism.go).
+func Sync(fd int, datasync bool) error {
+	for {
+		if err := syncFD(fd, datasync); err != unix.EINTR {
+			return err
+		}
+	}
 }
