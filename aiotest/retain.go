@@ -29,15 +29,16 @@ type holder struct {
 // or cancelled), the ring keeps no pointer to its buffer: the object
 // around it becomes unreachable as soon as the program drops it, while
 // the ring, its files and its connections stay open. Each kind of
-// operation, on files, pipes and sockets, done at once, completed by the
-// driver, and blocked then cancelled. (The IOCP driver's per-slot WSABUF
-// kept the last socket buffer of each slot: a DirFS a net/http server
-// served stayed open after the test.)
+// operation, on files, pipes, connections and datagrams, done at once,
+// completed by the driver, and blocked then cancelled. (The IOCP
+// driver's per-slot WSABUF kept the last socket buffer of each slot: a
+// DirFS a net/http server served stayed open after the test.)
 func testBuffersNotRetained(t *testing.T, s *suite) {
 	r := s.ring(t, 0)
 	f := patternFile(t, r, 1<<16)
 	prd, pwr := pipe(t, r)
 	c, srv := tcpPair(t, r)
+	ua, ub := udpPair(t, r)
 	ctx := context.Background()
 
 	// Each use runs in its own function, so that nothing on this stack
@@ -109,6 +110,15 @@ func testBuffersNotRetained(t *testing.T, s *suite) {
 					t.Fatalf("Conn.Read after %d bytes: %v", got, err)
 				}
 				got += n
+			}
+		}},
+		{"PacketConn.WriteTo and ReadFrom", func(h *holder) {
+			fillPattern(h.buf[:], 0)
+			if n, err := ua.WriteTo(h.buf[:], ub.LocalAddr()); n != len(h.buf) || err != nil {
+				t.Errorf("WriteTo = (%d, %v)", n, err)
+			}
+			if n, _, err := ub.ReadFrom(h.buf[:]); n != len(h.buf) || err != nil {
+				t.Errorf("ReadFrom = (%d, %v)", n, err)
 			}
 		}},
 		{"Conn.ReadContext, blocked then cancelled", func(h *holder) {
