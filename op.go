@@ -113,6 +113,9 @@ func (c *opNotifier) Complete(rec *core.Record) {
 // (watch), so either the swap fails and finish takes the slow path, or
 // the watcher sees opFired and does not wait.
 func (o *Op) finish() {
+	// The buffer is the caller's again: an Op kept for reuse must not
+	// keep it (and the object it lies in) reachable.
+	o.p = nil
 	for {
 		old := o.state.Load()
 		if old&opWatched == 0 {

@@ -132,6 +132,34 @@ func testBuffersNotRetained(t *testing.T, s *suite) {
 			}
 		}},
 	}
+	// Ops the program keeps for reuse (StartReadAtOp) must not keep the
+	// buffer of their last operation either.
+	var kept [2]aio.Op
+	b := r.NewBatch()
+	uses = append(uses, []struct {
+		name string
+		use  func(h *holder)
+	}{
+		{"File.StartReadAtOp, the Op kept", func(h *holder) {
+			if err := f.StartReadAtOp(&kept[0], h.buf[:], 0); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := waitOp(t, &kept[0]); n != len(h.buf) || err != nil {
+				t.Errorf("StartReadAtOp = (%d, %v)", n, err)
+			}
+		}},
+		{"Batch.StartReadAtOp, the Op and the Batch kept", func(h *holder) {
+			if err := b.StartReadAtOp(&kept[1], f, h.buf[:], 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Submit(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := waitOp(t, &kept[1]); n != len(h.buf) || err != nil {
+				t.Errorf("batched StartReadAtOp = (%d, %v)", n, err)
+			}
+		}},
+	}...)
 	weaks := make([]weak.Pointer[holder], len(uses))
 	for i, u := range uses {
 		weaks[i] = useAndForget(u.use)
@@ -146,6 +174,8 @@ func testBuffersNotRetained(t *testing.T, s *suite) {
 	if st := r.Stats(); st.InFlight != 0 {
 		t.Errorf("in flight after every use: %+v", st)
 	}
+	runtime.KeepAlive(&kept)
+	runtime.KeepAlive(b)
 }
 
 // useAndForget runs use on a fresh holder and returns a weak pointer to
