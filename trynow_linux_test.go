@@ -182,6 +182,17 @@ func evict(t *testing.T, f *aio.File) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Let the readahead of earlier reads finish first: a page still being
+	// read in is not dropped, and would be cached after the check below.
+	// A read of the whole file waits for every such page.
+	all := make([]byte, st.Size())
+	for off := 0; off < len(all); {
+		n, err := unix.Pread(int(f.Fd()), all[off:], int64(off))
+		if err != nil || n == 0 {
+			t.Fatalf("reading the file whole before evicting it: %d bytes, %v", n, err)
+		}
+		off += n
+	}
 	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		t.Fatal(err)
