@@ -152,7 +152,7 @@ const (
 // ctx cannot end, since nothing could cancel the call once made. The
 // fsync waits for the disk whoever makes it; through the driver (a
 // worker thread, or io_uring's io-wq, which takes every fsync) it only
-// added hops: write-fsync ran at 0.83-0.90x os.File's writes per
+// added hops: write-fsync ran at 0.80-0.96x os.File's writes per
 // CPU-second that way. A sync whose context can end, and the Op API's,
 // go to the driver, where a cancel can still stop one not yet begun.
 func (f *File) syncInCaller(ctx context.Context) bool {
